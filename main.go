@@ -1,0 +1,298 @@
+// Command sightline is the customer-success dashboard. main only parses the command
+// and wires the parts together; see README.md for the map of the code.
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"sightline/demo"
+	"sightline/handlers"
+	"sightline/models"
+)
+
+const usage = `Sightline: customer-success dashboard.
+
+Usage:
+  sightline serve                                   run the server
+  sightline demo                                    fill an empty database with demo data, then serve
+  sightline migrate                                 apply database migrations and exit
+  sightline token create --role ROLE --name NAME    print a new API token
+  sightline writekey create --name NAME             print a new ingest write key
+  sightline user create --email E --role ROLE --password-stdin [--name N]
+
+Environment:
+  DATABASE_URL    postgres://… or sqlite:PATH (default sqlite:data/sightline.db; demo: sqlite:data/demo.db)
+  ADDR            listen address (default :8080)
+  SESSION_SECRET  secret for session cookies (generated and stored in the database when unset)
+  SECURE_COOKIES  set to 1 behind HTTPS
+  LOG_LEVEL       debug, info, warn or error (default info)
+`
+
+func main() {
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel()}))
+	slog.SetDefault(log)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, log); err != nil {
+		fmt.Fprintln(os.Stderr, "sightline:", err)
+		os.Exit(1)
+	}
+}
+
+func logLevel() slog.Level {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(os.Getenv("LOG_LEVEL"))); err != nil {
+		return slog.LevelInfo
+	}
+	return l
+}
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer, log *slog.Logger) error {
+	if len(args) == 0 {
+		fmt.Fprint(stdout, usage)
+		return errors.New("no command given")
+	}
+	cmd, rest := args[0], args[1:]
+	if (cmd == "token" || cmd == "writekey" || cmd == "user") && (len(rest) == 0 || rest[0] != "create") {
+		return fmt.Errorf("usage: sightline %s create …", cmd)
+	} else if cmd == "token" || cmd == "writekey" || cmd == "user" {
+		rest = rest[1:]
+	}
+	switch cmd {
+	case "serve":
+		return serve(ctx, log, false)
+	case "demo":
+		return serve(ctx, log, true)
+	case "migrate":
+		store, err := openStore(ctx, "sqlite:data/sightline.db", log)
+		if err != nil {
+			return err
+		}
+		return store.Close()
+	case "token":
+		fs := flag.NewFlagSet("token create", flag.ContinueOnError)
+		role := fs.String("role", "", "csm, manager, pm or admin")
+		name := fs.String("name", "", "what the token is for")
+		if err := fs.Parse(rest); err != nil {
+			return err
+		}
+		return withStore(ctx, log, func(s *models.Store) error {
+			plain, _, err := s.CreateAPIToken(ctx, *name, models.Role(*role), nil)
+			if err == nil {
+				fmt.Fprintln(stdout, plain)
+			}
+			return err
+		})
+	case "writekey":
+		fs := flag.NewFlagSet("writekey create", flag.ContinueOnError)
+		name := fs.String("name", "", "which product or source sends with this key")
+		if err := fs.Parse(rest); err != nil {
+			return err
+		}
+		return withStore(ctx, log, func(s *models.Store) error {
+			if strings.TrimSpace(*name) == "" {
+				return errors.New("--name is required")
+			}
+			plain, _, err := s.CreateWriteKey(ctx, *name, nil)
+			if err == nil {
+				fmt.Fprintln(stdout, plain)
+			}
+			return err
+		})
+	case "user":
+		fs := flag.NewFlagSet("user create", flag.ContinueOnError)
+		email := fs.String("email", "", "login email")
+		role := fs.String("role", "", "csm, manager, pm or admin")
+		name := fs.String("name", "", "display name")
+		fromStdin := fs.Bool("password-stdin", false, "read the password from the first line of stdin")
+		if err := fs.Parse(rest); err != nil {
+			return err
+		}
+		if !*fromStdin {
+			return errors.New("--password-stdin is required: passwords are never taken from the command line")
+		}
+		line, err := bufio.NewReader(stdin).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("reading password: %w", err)
+		}
+		password := strings.TrimRight(line, "\r\n")
+		return withStore(ctx, log, func(s *models.Store) error {
+			m, err := s.CreateTeamMember(ctx, *email, *name, models.Role(*role), password)
+			if err == nil {
+				fmt.Fprintf(stdout, "created %s (%s)\n", m.Email, m.Role)
+			}
+			return err
+		})
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(os.Stderr, usage)
+	return fmt.Errorf("unknown command %q", cmd)
+}
+
+func databaseURL(fallback string) string {
+	if u := os.Getenv("DATABASE_URL"); u != "" {
+		return u
+	}
+	return fallback
+}
+
+// openStore connects and migrates.
+func openStore(ctx context.Context, fallbackURL string, log *slog.Logger) (*models.Store, error) {
+	store, err := models.Open(databaseURL(fallbackURL))
+	if err != nil {
+		return nil, err
+	}
+	applied, err := store.Migrate(ctx)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	if len(applied) > 0 {
+		log.Info("migrations applied", "dialect", store.Dialect(), "migrations", applied)
+	}
+	return store, nil
+}
+
+func withStore(ctx context.Context, log *slog.Logger, fn func(*models.Store) error) error {
+	store, err := openStore(ctx, "sqlite:data/sightline.db", log)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	return fn(store)
+}
+
+// sessionSecret comes from SESSION_SECRET, or is generated once and kept in the
+// database so sessions survive restarts and are shared by every instance.
+func sessionSecret(ctx context.Context, store *models.Store, log *slog.Logger) ([]byte, error) {
+	if s := os.Getenv("SESSION_SECRET"); s != "" {
+		if len(s) < 32 {
+			return nil, errors.New("SESSION_SECRET must be at least 32 characters")
+		}
+		return []byte(s), nil
+	}
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return nil, err
+	}
+	var stored string
+	if err := store.PutSettingIfAbsent(ctx, "session_secret", hex.EncodeToString(b), &stored); err != nil {
+		return nil, err
+	}
+	log.Warn("SESSION_SECRET is not set: using a secret generated and stored in the database; set SESSION_SECRET in production")
+	return []byte(stored), nil
+}
+
+func serve(ctx context.Context, log *slog.Logger, withDemo bool) error {
+	fallback := "sqlite:data/sightline.db"
+	if withDemo {
+		fallback = "sqlite:data/demo.db"
+	}
+	store, err := openStore(ctx, fallback, log)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if withDemo {
+		if err := prepareDemo(ctx, store, log); err != nil {
+			return err
+		}
+	}
+	secret, err := sessionSecret(ctx, store, log)
+	if err != nil {
+		return err
+	}
+	router := handlers.NewRouter(handlers.Deps{
+		Store: store, Logger: log, SessionSecret: secret,
+		SecureCookies: os.Getenv("SECURE_COOKIES") == "1",
+	})
+	addr := os.Getenv("ADDR")
+	if addr == "" {
+		addr = ":8080"
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           router,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      120 * time.Second,
+		IdleTimeout:       120 * time.Second,
+	}
+	url := "http://" + displayAddr(ln.Addr().String())
+	log.Info("listening", "url", url, "database", store.Dialect())
+	if withDemo {
+		fmt.Printf("\nSightline demo is running at %s\nLog in with any of these (password: demo):\n", url)
+		for _, l := range demo.Logins {
+			fmt.Printf("  %-20s %s\n", l.Email, l.Role)
+		}
+		fmt.Println()
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	// SIGTERM: stop accepting, let in-flight requests finish.
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func displayAddr(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if host == "" || host == "::" || host == "0.0.0.0" {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// prepareDemo seeds an empty database and makes sure the four demo logins exist.
+func prepareDemo(ctx context.Context, store *models.Store, log *slog.Logger) error {
+	n, err := store.CountAccounts(ctx)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		log.Info("filling the empty database with demo data")
+		if _, err := demo.Seed(ctx, store, models.Today(), demo.Options{}, log); err != nil {
+			return err
+		}
+	}
+	for _, l := range demo.Logins {
+		_, err := store.CreateTeamMember(ctx, l.Email, l.Name, l.Role, "demo")
+		if err != nil && !errors.Is(err, models.ErrConflict) {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"sightline/models"
+	_ "sightline/models/dbtest" // lowers the bcrypt cost for tests
+)
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func TestCreateCommandsPrintOneSecretLine(t *testing.T) {
+	dbURL := "sqlite:" + filepath.Join(t.TempDir(), "cli.db")
+	t.Setenv("DATABASE_URL", dbURL)
+	ctx := context.Background()
+
+	var out bytes.Buffer
+	if err := run(ctx, []string{"token", "create", "--role", "pm", "--name", "bi"}, nil, &out, quiet()); err != nil {
+		t.Fatal(err)
+	}
+	token := strings.TrimSuffix(out.String(), "\n")
+	if strings.Contains(token, "\n") || !strings.HasPrefix(token, "sl_") {
+		t.Fatalf("token output %q", out.String())
+	}
+	out.Reset()
+	if err := run(ctx, []string{"writekey", "create", "--name", "web"}, nil, &out, quiet()); err != nil {
+		t.Fatal(err)
+	}
+	key := strings.TrimSpace(out.String())
+	if err := run(ctx, []string{"token", "create", "--role", "boss", "--name", "x"}, nil, io.Discard, quiet()); err == nil {
+		t.Fatal("unknown role accepted")
+	}
+	if err := run(ctx, []string{"user", "create", "--email", "ann@x.test", "--role", "admin", "--password-stdin"},
+		strings.NewReader("correct horse\n"), io.Discard, quiet()); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(ctx, []string{"user", "create", "--email", "bob@x.test", "--role", "admin"}, nil, io.Discard, quiet()); err == nil {
+		t.Fatal("user create without --password-stdin accepted")
+	}
+
+	store, err := models.Open(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	if tok, err := store.APITokenBySecret(ctx, token); err != nil || tok.Role != models.RolePM {
+		t.Fatalf("token not usable: %v", err)
+	}
+	if _, err := store.WriteKeyBySecret(ctx, key); err != nil {
+		t.Fatalf("write key not usable: %v", err)
+	}
+	if _, err := store.Authenticate(ctx, "ann@x.test", "correct horse"); err != nil {
+		t.Fatalf("user cannot log in: %v", err)
+	}
+}
+
+// TestServeShutsDownGracefully starts the real server, and on cancellation (what
+// SIGTERM does) expects a request already in flight to complete.
+func TestServeShutsDownGracefully(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	t.Setenv("ADDR", addr)
+	t.Setenv("DATABASE_URL", "sqlite:"+filepath.Join(t.TempDir(), "serve.db"))
+	t.Setenv("SESSION_SECRET", "")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"serve"}, nil, io.Discard, quiet()) }()
+	url := "http://" + addr
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get(url + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server never became ready: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// A slow client is in the middle of sending a request body when shutdown begins.
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	body := "email=a%40x.test&password=secret"
+	head := "POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n" +
+		"Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n"
+	if _, err := conn.Write([]byte(head + body[:10])); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	cancel()
+	time.Sleep(200 * time.Millisecond)
+	if _, err := conn.Write([]byte(body[10:])); err != nil {
+		t.Fatal(err)
+	}
+	reply, _ := io.ReadAll(conn)
+	// Without its CSRF token the login is refused, but it is answered, not cut off.
+	if !strings.HasPrefix(string(reply), "HTTP/1.1 4") {
+		t.Fatalf("in-flight request got %q", reply)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not return after shutdown")
+	}
+	if _, err := http.Get(url + "/healthz"); err == nil {
+		t.Fatal("server still accepts connections after shutdown")
+	}
+}

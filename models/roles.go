@@ -1,0 +1,54 @@
+package models
+
+// Role is what a team member or API token may do (SPEC §1).
+type Role string
+
+// The four roles.
+const (
+	RoleCSM     Role = "csm"
+	RoleManager Role = "manager"
+	RolePM      Role = "pm"
+	RoleAdmin   Role = "admin"
+)
+
+// Roles lists every role, least to most powerful.
+var Roles = []Role{RolePM, RoleCSM, RoleManager, RoleAdmin}
+
+// Valid reports a known role.
+func (r Role) Valid() bool {
+	switch r {
+	case RoleCSM, RoleManager, RolePM, RoleAdmin:
+		return true
+	}
+	return false
+}
+
+// Permission is one right in the role matrix.
+type Permission string
+
+// The rights of SPEC §1.
+const (
+	PermRead         Permission = "read"          // every page and report
+	PermWriteNotes   Permission = "write_notes"   // add notes to accounts
+	PermCommentGoals Permission = "comment_goals" // comment on goals
+	PermManageGoals  Permission = "manage_goals"  // create, edit, close goals
+	PermAssignCSM    Permission = "assign_csm"    // assign accounts to CSMs
+	PermAdmin        Permission = "admin"         // users, tokens, write keys, scorecard, catalog, entitlements
+)
+
+var matrix = map[Role][]Permission{
+	RolePM:      {PermRead},
+	RoleCSM:     {PermRead, PermWriteNotes, PermCommentGoals},
+	RoleManager: {PermRead, PermWriteNotes, PermCommentGoals, PermManageGoals, PermAssignCSM},
+	RoleAdmin:   {PermRead, PermWriteNotes, PermCommentGoals, PermManageGoals, PermAssignCSM, PermAdmin},
+}
+
+// Can reports whether the role holds the permission.
+func (r Role) Can(p Permission) bool {
+	for _, held := range matrix[r] {
+		if held == p {
+			return true
+		}
+	}
+	return false
+}

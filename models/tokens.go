@@ -1,0 +1,144 @@
+package models
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// APIToken grants a role to a program calling /api/v1. Only its hash is stored.
+type APIToken struct {
+	ID          int64      `gorm:"column:id;primaryKey"`
+	Name        string     `gorm:"column:name"`
+	Role        Role       `gorm:"column:role"`
+	TokenHash   string     `gorm:"column:token_hash"`
+	TokenPrefix string     `gorm:"column:token_prefix"`
+	CreatedBy   *int64     `gorm:"column:created_by"`
+	CreatedAt   time.Time  `gorm:"column:created_at"`
+	LastUsedAt  *time.Time `gorm:"column:last_used_at"`
+	RevokedAt   *time.Time `gorm:"column:revoked_at"`
+}
+
+// TableName maps the struct to its table.
+func (APIToken) TableName() string { return "api_tokens" }
+
+// CreateAPIToken makes a token and returns its plain text, which is never stored.
+func (s *Store) CreateAPIToken(ctx context.Context, name string, role Role, createdBy *int64) (string, *APIToken, error) {
+	verr := &ValidationError{Message: "invalid API token"}
+	name = strings.TrimSpace(name)
+	if name == "" {
+		verr.Add("name", "is required")
+	}
+	if !role.Valid() {
+		verr.Add("role", "must be one of csm, manager, pm, admin")
+	}
+	if err := verr.OrNil(); err != nil {
+		return "", nil, err
+	}
+	plain, hash := newSecret("sl_")
+	t := &APIToken{Name: name, Role: role, TokenHash: hash, TokenPrefix: displayPrefix(plain),
+		CreatedBy: createdBy, CreatedAt: time.Now().UTC()}
+	if err := s.db.WithContext(ctx).Create(t).Error; err != nil {
+		return "", nil, fmt.Errorf("store: unable to create API token: %w", err)
+	}
+	return plain, t, nil
+}
+
+// APITokenBySecret finds the live token behind a Bearer value.
+func (s *Store) APITokenBySecret(ctx context.Context, plain string) (*APIToken, error) {
+	var t APIToken
+	err := s.db.WithContext(ctx).Where("token_hash = ? AND revoked_at IS NULL", HashSecret(plain)).Take(&t).Error
+	if err != nil {
+		return nil, fmt.Errorf("store: unable to find API token: %w", notFound(err))
+	}
+	return &t, nil
+}
+
+// TouchAPIToken records that a token was used; it is best-effort bookkeeping.
+func (s *Store) TouchAPIToken(ctx context.Context, id int64) {
+	s.db.WithContext(ctx).Model(&APIToken{}).Where("id = ?", id).Update("last_used_at", time.Now().UTC())
+}
+
+// ListAPITokens returns every token, newest first.
+func (s *Store) ListAPITokens(ctx context.Context) ([]APIToken, error) {
+	var ts []APIToken
+	if err := s.db.WithContext(ctx).Order("id DESC").Find(&ts).Error; err != nil {
+		return nil, fmt.Errorf("store: unable to list API tokens: %w", err)
+	}
+	return ts, nil
+}
+
+// RevokeAPIToken stops a token from working.
+func (s *Store) RevokeAPIToken(ctx context.Context, id int64) error {
+	res := s.db.WithContext(ctx).Model(&APIToken{}).Where("id = ? AND revoked_at IS NULL", id).
+		Update("revoked_at", time.Now().UTC())
+	if res.Error != nil {
+		return fmt.Errorf("store: unable to revoke API token: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// WriteKey lets a product send usage to /v1. Only its hash is stored.
+type WriteKey struct {
+	ID         int64      `gorm:"column:id;primaryKey"`
+	Name       string     `gorm:"column:name"`
+	KeyHash    string     `gorm:"column:key_hash"`
+	KeyPrefix  string     `gorm:"column:key_prefix"`
+	CreatedBy  *int64     `gorm:"column:created_by"`
+	CreatedAt  time.Time  `gorm:"column:created_at"`
+	LastUsedAt *time.Time `gorm:"column:last_used_at"`
+	RevokedAt  *time.Time `gorm:"column:revoked_at"`
+}
+
+// TableName maps the struct to its table.
+func (WriteKey) TableName() string { return "write_keys" }
+
+// CreateWriteKey makes an ingest key and returns its plain text, which is never stored.
+func (s *Store) CreateWriteKey(ctx context.Context, name string, createdBy *int64) (string, *WriteKey, error) {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return "", nil, &ValidationError{Message: "invalid write key", Fields: []FieldError{{Field: "name", Message: "is required"}}}
+	}
+	plain, hash := newSecret("wk_")
+	k := &WriteKey{Name: name, KeyHash: hash, KeyPrefix: displayPrefix(plain), CreatedBy: createdBy, CreatedAt: time.Now().UTC()}
+	if err := s.db.WithContext(ctx).Create(k).Error; err != nil {
+		return "", nil, fmt.Errorf("store: unable to create write key: %w", err)
+	}
+	return plain, k, nil
+}
+
+// WriteKeyBySecret finds the live write key behind a Basic-auth user name.
+func (s *Store) WriteKeyBySecret(ctx context.Context, plain string) (*WriteKey, error) {
+	var k WriteKey
+	err := s.db.WithContext(ctx).Where("key_hash = ? AND revoked_at IS NULL", HashSecret(plain)).Take(&k).Error
+	if err != nil {
+		return nil, fmt.Errorf("store: unable to find write key: %w", notFound(err))
+	}
+	return &k, nil
+}
+
+// ListWriteKeys returns every write key, newest first.
+func (s *Store) ListWriteKeys(ctx context.Context) ([]WriteKey, error) {
+	var ks []WriteKey
+	if err := s.db.WithContext(ctx).Order("id DESC").Find(&ks).Error; err != nil {
+		return nil, fmt.Errorf("store: unable to list write keys: %w", err)
+	}
+	return ks, nil
+}
+
+// RevokeWriteKey stops a write key from working.
+func (s *Store) RevokeWriteKey(ctx context.Context, id int64) error {
+	res := s.db.WithContext(ctx).Model(&WriteKey{}).Where("id = ? AND revoked_at IS NULL", id).
+		Update("revoked_at", time.Now().UTC())
+	if res.Error != nil {
+		return fmt.Errorf("store: unable to revoke write key: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
