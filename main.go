@@ -16,12 +16,14 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"sightline/demo"
 	"sightline/handlers"
+	"sightline/ingest"
 	"sightline/models"
 )
 
@@ -41,6 +43,7 @@ Environment:
   SESSION_SECRET  secret for session cookies (generated and stored in the database when unset)
   SECURE_COOKIES  set to 1 behind HTTPS
   LOG_LEVEL       debug, info, warn or error (default info)
+  RAW_RETENTION_DAYS  days raw usage messages are kept (default 400; rollups are kept for ever)
 `
 
 func main() {
@@ -247,6 +250,11 @@ func serve(ctx context.Context, log *slog.Logger, withDemo bool) error {
 		}
 		fmt.Println()
 	}
+	retention := ingest.DefaultRetention
+	if days, err := strconv.Atoi(os.Getenv("RAW_RETENTION_DAYS")); err == nil && days > 0 {
+		retention = time.Duration(days) * 24 * time.Hour
+	}
+	go ingest.RunRetention(ctx, store, retention, log)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -36,8 +36,10 @@ func (s *server) promMetrics(c echo.Context) error {
 // httpMetrics are the request counters and latencies, labelled by route pattern
 // (not raw path) so the series stay few.
 type httpMetrics struct {
-	requests *prometheus.CounterVec
-	duration *prometheus.HistogramVec
+	requests   *prometheus.CounterVec
+	duration   *prometheus.HistogramVec
+	ingested   prometheus.Counter
+	duplicates prometheus.Counter
 }
 
 func newHTTPMetrics(reg *prometheus.Registry) *httpMetrics {
@@ -50,7 +52,13 @@ func newHTTPMetrics(reg *prometheus.Registry) *httpMetrics {
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 		}, []string{"method", "route"}),
 	}
-	reg.MustRegister(m.requests, m.duration)
+	m.ingested = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "sightline_ingest_messages_total", Help: "Usage messages stored and counted.",
+	})
+	m.duplicates = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "sightline_ingest_duplicates_total", Help: "Usage messages acknowledged again (retries), not counted.",
+	})
+	reg.MustRegister(m.requests, m.duration, m.ingested, m.duplicates)
 	return m
 }
 
@@ -85,7 +93,8 @@ func (s *server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 		level := slog.LevelInfo
 		if status >= 500 {
 			level = slog.LevelError
-		} else if strings.HasPrefix(c.Request().URL.Path, "/static/") || c.Path() == "/healthz" || c.Path() == "/metrics" {
+		} else if strings.HasPrefix(c.Request().URL.Path, "/static/") || c.Path() == "/healthz" || c.Path() == "/metrics" ||
+			(strings.HasPrefix(c.Path(), "/v1/") && status == http.StatusOK) { // ingestion is counted in /metrics instead
 			level = slog.LevelDebug
 		}
 		s.log.Log(c.Request().Context(), level, "request",

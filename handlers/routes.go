@@ -16,6 +16,8 @@ type Route struct {
 	// Perm is required of the logged-in member or API token; "" marks a public route.
 	Perm models.Permission
 	API  bool // Bearer-token JSON route rather than a session page
+	// Ingest routes authenticate with a write key (HTTP Basic) instead of a role.
+	Ingest bool
 }
 
 // Every route Sightline serves, in one place. Tests walk this list to prove that each
@@ -37,6 +39,9 @@ func (s *server) routeTable() []struct {
 	api := func(method, path string, perm models.Permission, h echo.HandlerFunc) entry {
 		return entry{Route{Method: method, Path: path, Perm: perm, API: true}, h}
 	}
+	ingestRoute := func(path string, h echo.HandlerFunc) entry {
+		return entry{Route{Method: http.MethodPost, Path: path, Ingest: true}, h}
+	}
 	return []entry{
 		// Operations and assets.
 		public(http.MethodGet, "/healthz", s.healthz),
@@ -55,6 +60,13 @@ func (s *server) routeTable() []struct {
 		page(http.MethodPost, "/accounts/:key/notes", models.PermWriteNotes, s.noteCreate),
 		page(http.MethodPost, "/accounts/:key/csm", models.PermAssignCSM, s.accountAssignCSM),
 		page(http.MethodGet, "/settings", models.PermAdmin, s.settingsShow),
+
+		// Usage ingestion, Segment-compatible (SPEC §3).
+		ingestRoute("/v1/batch", s.ingestBatch),
+		ingestRoute("/v1/track", s.ingestSingle("track")),
+		ingestRoute("/v1/identify", s.ingestSingle("identify")),
+		ingestRoute("/v1/group", s.ingestSingle("group")),
+		ingestRoute("/v1/page", s.ingestSingle("page")),
 
 		// REST API (SPEC §4).
 		api(http.MethodGet, "/api/v1/accounts", models.PermRead, s.apiAccountList),
@@ -75,6 +87,8 @@ func (s *server) routes(e *echo.Echo) {
 	for _, r := range s.routeTable() {
 		var mw []echo.MiddlewareFunc
 		switch {
+		case r.Ingest:
+			mw = append(mw, s.requireWriteKey)
 		case r.API:
 			mw = append(mw, s.requireToken(r.Perm))
 		case r.Perm != "":

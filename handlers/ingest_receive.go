@@ -1,0 +1,110 @@
+package handlers
+
+import (
+	"compress/gzip"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"sightline/ingest"
+	"sightline/models"
+)
+
+const writeKeyKey = "write_key"
+
+// requireWriteKey authenticates ingestion: HTTP Basic, the write key as user name.
+func (s *server) requireWriteKey(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		key, _, ok := c.Request().BasicAuth()
+		if !ok || key == "" {
+			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Basic realm="sightline"`)
+			return echo.NewHTTPError(http.StatusUnauthorized, "missing write key: send it as the HTTP Basic user name")
+		}
+		wk, err := s.store.WriteKeyBySecret(c.Request().Context(), key)
+		if errors.Is(err, models.ErrNotFound) {
+			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Basic realm="sightline"`)
+			return echo.NewHTTPError(http.StatusUnauthorized, "unknown or revoked write key")
+		}
+		if err != nil {
+			return unavailable(c, s, err)
+		}
+		c.Set(writeKeyKey, wk)
+		return next(c)
+	}
+}
+
+// unavailable tells SDKs to come back later: they retry, and retries are idempotent.
+func unavailable(c echo.Context, s *server, err error) error {
+	s.log.Error("ingest: storage unavailable", "err", err)
+	c.Response().Header().Set("Retry-After", "5")
+	return c.JSON(http.StatusServiceUnavailable, map[string]any{
+		"error": "usage cannot be stored right now; retry later", "details": []any{}})
+}
+
+// ingestBatch is POST /v1/batch.
+func (s *server) ingestBatch(c echo.Context) error {
+	return s.ingest(c, func(body []byte, now time.Time) ([]ingest.Message, error) {
+		return ingest.ParseBatch(body, now)
+	})
+}
+
+// ingestSingle serves /v1/track, /v1/identify, /v1/group and /v1/page.
+func (s *server) ingestSingle(typ string) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		return s.ingest(c, func(body []byte, now time.Time) ([]ingest.Message, error) {
+			return ingest.ParseSingle(body, typ, now)
+		})
+	}
+}
+
+func (s *server) ingest(c echo.Context, parse func([]byte, time.Time) ([]ingest.Message, error)) error {
+	body, err := readBody(c.Request())
+	if err != nil {
+		return err
+	}
+	msgs, err := parse(body, time.Now().UTC())
+	var rerr *ingest.RequestError
+	if errors.As(err, &rerr) {
+		details := rerr.Problems
+		if details == nil {
+			details = []ingest.Problem{}
+		}
+		return c.JSON(rerr.Status, map[string]any{"error": rerr.Message, "details": details})
+	}
+	if err != nil {
+		return err
+	}
+	wk := c.Get(writeKeyKey).(*models.WriteKey)
+	res, err := ingest.Store(c.Request().Context(), s.store, msgs, wk.ID)
+	if err != nil {
+		return unavailable(c, s, err)
+	}
+	s.metrics.ingested.Add(float64(res.Accepted))
+	s.metrics.duplicates.Add(float64(res.Duplicates))
+	return c.JSON(http.StatusOK, map[string]bool{"success": true})
+}
+
+// readBody reads at most the SPEC's 500 KB (after gzip, which Segment SDKs may use).
+func readBody(r *http.Request) ([]byte, error) {
+	var src io.Reader = r.Body
+	if strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") {
+		zr, err := gzip.NewReader(r.Body)
+		if err != nil {
+			return nil, echo.NewHTTPError(http.StatusBadRequest, "body is not valid gzip")
+		}
+		defer zr.Close()
+		src = zr
+	}
+	body, err := io.ReadAll(io.LimitReader(src, ingest.MaxBodyBytes+1))
+	if err != nil {
+		return nil, echo.NewHTTPError(http.StatusBadRequest, "unable to read the body: "+err.Error())
+	}
+	if len(body) > ingest.MaxBodyBytes {
+		return nil, echo.NewHTTPError(http.StatusRequestEntityTooLarge, "request body is over the 500 KB limit")
+	}
+	return body, nil
+}

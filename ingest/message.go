@@ -1,0 +1,377 @@
+// Package ingest accepts Segment-compatible usage messages (SPEC §3): it parses and
+// validates a request into messages, then stores them exactly once, in one
+// transaction with the rollups the metrics are computed from.
+package ingest
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Limits of SPEC §3.
+const (
+	MaxBodyBytes     = 500 * 1024
+	MaxMessageBytes  = 32 * 1024
+	MaxBatchMessages = 2500
+	MaxMessageIDLen  = 99 // messageId must be shorter than 100 characters
+	MaxFutureSkew    = 24 * time.Hour
+)
+
+// Types a message may have. screen and alias are valid Segment types: they are
+// stored, and screen counts as a page view would not (SPEC counts track and page only).
+var knownTypes = map[string]bool{"track": true, "page": true, "identify": true, "group": true, "screen": true, "alias": true}
+
+// Message is one validated usage message.
+type Message struct {
+	Type      string
+	UserKey   string // userId, or "anon:"+anonymousId when there is none
+	MessageID string
+	Event     string // track: event; page: name
+	GroupID   string // group: groupId; others: context.groupId
+	Timestamp time.Time
+	DeviceID  string  // context.device.id
+	Duration  float64 // properties.duration_seconds
+	Meter     string  // properties.meter
+	Quantity  float64 // properties.quantity
+	Traits    Traits
+	HasTraits bool
+	Payload   []byte // the message as received, with the batch context merged in
+}
+
+// Traits are the identify traits Sightline keeps (latest identify wins).
+type Traits struct {
+	Email, Name, Department, Level string
+}
+
+// Problem is why one message of a request was refused.
+type Problem struct {
+	Index  int    `json:"index"`
+	Reason string `json:"reason"`
+}
+
+// RequestError refuses a whole request: 400 for invalid messages, 413 over the limits.
+type RequestError struct {
+	Status   int
+	Message  string
+	Problems []Problem
+}
+
+func (e *RequestError) Error() string {
+	if len(e.Problems) == 0 {
+		return e.Message
+	}
+	parts := make([]string, 0, len(e.Problems))
+	for _, p := range e.Problems {
+		parts = append(parts, fmt.Sprintf("message %d: %s", p.Index, p.Reason))
+	}
+	return e.Message + ": " + strings.Join(parts, "; ")
+}
+
+// wire is the Segment message as sent. Identifiers are raw so that numbers are accepted
+// as well as strings, as Segment's own API does.
+type wire struct {
+	Type              string                     `json:"type"`
+	UserID            json.RawMessage            `json:"userId"`
+	AnonymousID       json.RawMessage            `json:"anonymousId"`
+	Event             json.RawMessage            `json:"event"`
+	Name              json.RawMessage            `json:"name"`
+	GroupID           json.RawMessage            `json:"groupId"`
+	MessageID         json.RawMessage            `json:"messageId"`
+	Timestamp         json.RawMessage            `json:"timestamp"`
+	OriginalTimestamp json.RawMessage            `json:"originalTimestamp"`
+	Properties        map[string]json.RawMessage `json:"properties"`
+	Traits            map[string]json.RawMessage `json:"traits"`
+	Context           map[string]json.RawMessage `json:"context"`
+}
+
+type batchEnvelope struct {
+	Batch   []json.RawMessage          `json:"batch"`
+	Context map[string]json.RawMessage `json:"context"`
+}
+
+// ParseBatch reads a /v1/batch body. Every message is checked; when any is invalid
+// the whole request is refused with each bad message's index and reason.
+func ParseBatch(body []byte, received time.Time) ([]Message, error) {
+	if len(body) > MaxBodyBytes {
+		return nil, &RequestError{Status: 413, Message: fmt.Sprintf("request body is %d bytes; the limit is %d", len(body), MaxBodyBytes)}
+	}
+	var env batchEnvelope
+	if err := json.Unmarshal(body, &env); err != nil {
+		return nil, &RequestError{Status: 400, Message: "body is not a valid batch: " + jsonReason(err)}
+	}
+	if env.Batch == nil {
+		return nil, &RequestError{Status: 400, Message: `body has no "batch" array`}
+	}
+	if len(env.Batch) > MaxBatchMessages {
+		return nil, &RequestError{Status: 413, Message: fmt.Sprintf("batch has %d messages; the limit is %d", len(env.Batch), MaxBatchMessages)}
+	}
+	return parseAll(env.Batch, env.Context, "", received)
+}
+
+// ParseSingle reads the body of /v1/track, /v1/identify, /v1/group or /v1/page; the
+// route gives the type.
+func ParseSingle(body []byte, typ string, received time.Time) ([]Message, error) {
+	if len(body) > MaxBodyBytes {
+		return nil, &RequestError{Status: 413, Message: fmt.Sprintf("request body is %d bytes; the limit is %d", len(body), MaxBodyBytes)}
+	}
+	return parseAll([]json.RawMessage{body}, nil, typ, received)
+}
+
+func parseAll(raws []json.RawMessage, outer map[string]json.RawMessage, routeType string, received time.Time) ([]Message, error) {
+	msgs := make([]Message, 0, len(raws))
+	var problems []Problem
+	tooBig := false
+	for i, raw := range raws {
+		if len(raw) > MaxMessageBytes {
+			problems = append(problems, Problem{i, fmt.Sprintf("message is %d bytes; the limit is %d", len(raw), MaxMessageBytes)})
+			tooBig = true
+			continue
+		}
+		m, status, reason := parseOne(raw, outer, routeType, received)
+		if reason != "" {
+			if status == 413 {
+				tooBig = true
+			}
+			problems = append(problems, Problem{i, reason})
+			continue
+		}
+		msgs = append(msgs, m)
+	}
+	if len(problems) > 0 {
+		if tooBig {
+			return nil, &RequestError{Status: 413, Message: "a message is over the limits", Problems: problems}
+		}
+		return nil, &RequestError{Status: 400, Message: "invalid messages; nothing was stored", Problems: problems}
+	}
+	return msgs, nil
+}
+
+// parseOne validates one message; it returns a reason (and 400 or 413) when invalid.
+func parseOne(raw json.RawMessage, outer map[string]json.RawMessage, routeType string, received time.Time) (Message, int, string) {
+	var w wire
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if err := dec.Decode(&w); err != nil {
+		return Message{}, 400, "bad JSON: " + jsonReason(err)
+	}
+	if dec.More() {
+		return Message{}, 400, "bad JSON: trailing data after the message"
+	}
+	if routeType != "" {
+		if w.Type != "" && w.Type != routeType {
+			return Message{}, 400, fmt.Sprintf("type %q sent to the /v1/%s endpoint", w.Type, routeType)
+		}
+		w.Type = routeType
+	}
+	m := Message{Type: w.Type}
+	if !knownTypes[w.Type] {
+		if w.Type == "" {
+			return m, 400, "type is missing"
+		}
+		return m, 400, fmt.Sprintf("unknown type %q (want track, page, identify, group, screen or alias)", w.Type)
+	}
+	userID, err := idString(w.UserID)
+	if err != nil {
+		return m, 400, "userId: " + err.Error()
+	}
+	anonID, err := idString(w.AnonymousID)
+	if err != nil {
+		return m, 400, "anonymousId: " + err.Error()
+	}
+	switch {
+	case userID != "":
+		m.UserKey = userID
+	case anonID != "":
+		m.UserKey = "anon:" + anonID
+	default:
+		return m, 400, "userId or anonymousId is required"
+	}
+	if m.Event, err = idString(w.Event); err != nil {
+		return m, 400, "event: " + err.Error()
+	}
+	if m.Type == "track" && m.Event == "" {
+		return m, 400, "track without event"
+	}
+	if m.Type == "page" || m.Type == "screen" {
+		if m.Event, err = idString(w.Name); err != nil {
+			return m, 400, "name: " + err.Error()
+		}
+	}
+	if m.GroupID, err = idString(w.GroupID); err != nil {
+		return m, 400, "groupId: " + err.Error()
+	}
+	if m.Type == "group" && m.GroupID == "" {
+		return m, 400, "group without groupId"
+	}
+	if m.MessageID, err = idString(w.MessageID); err != nil {
+		return m, 400, "messageId: " + err.Error()
+	}
+	if len(m.MessageID) > MaxMessageIDLen {
+		return m, 413, fmt.Sprintf("messageId is %d characters; it must be shorter than 100", len(m.MessageID))
+	}
+
+	// The batch's context is merged in; the message's own keys win.
+	if len(outer) > 0 {
+		if w.Context == nil {
+			w.Context = map[string]json.RawMessage{}
+		}
+		for k, v := range outer {
+			if _, ok := w.Context[k]; !ok {
+				w.Context[k] = v
+			}
+		}
+	}
+	if m.GroupID == "" {
+		if g, ok := w.Context["groupId"]; ok {
+			if m.GroupID, err = idString(g); err != nil {
+				return m, 400, "context.groupId: " + err.Error()
+			}
+		}
+	}
+	if dev, ok := w.Context["device"]; ok {
+		var d struct {
+			ID json.RawMessage `json:"id"`
+		}
+		if json.Unmarshal(dev, &d) == nil {
+			m.DeviceID, _ = idString(d.ID)
+		}
+	}
+
+	m.Timestamp = received
+	for _, field := range []struct {
+		name string
+		raw  json.RawMessage
+	}{{"timestamp", w.Timestamp}, {"originalTimestamp", w.OriginalTimestamp}} {
+		if isNull(field.raw) {
+			continue
+		}
+		t, err := parseTime(field.raw)
+		if err != nil {
+			return m, 400, field.name + ": " + err.Error()
+		}
+		m.Timestamp = t
+		break
+	}
+	if m.Timestamp.After(received.Add(MaxFutureSkew)) {
+		return m, 400, fmt.Sprintf("timestamp %s is more than 24 h in the future", m.Timestamp.UTC().Format(time.RFC3339))
+	}
+	m.Timestamp = m.Timestamp.UTC()
+
+	if m.Type == "track" {
+		m.Duration = number(w.Properties["duration_seconds"])
+		if m.Event == UsageReportedEvent {
+			m.Meter, _ = idString(w.Properties["meter"])
+			m.Quantity = number(w.Properties["quantity"])
+		}
+	}
+	if m.Type == "identify" && w.Traits != nil {
+		m.HasTraits = true
+		m.Traits.Email, _ = idString(w.Traits["email"])
+		m.Traits.Name, _ = idString(w.Traits["name"])
+		m.Traits.Department, _ = idString(w.Traits["department"])
+		m.Traits.Level, _ = idString(w.Traits["level"])
+	}
+
+	payload := raw
+	if len(outer) > 0 {
+		// Re-encode with the merged context so the stored message is what was counted.
+		var all map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &all); err == nil {
+			ctx, _ := json.Marshal(w.Context)
+			all["context"] = ctx
+			payload, _ = json.Marshal(all)
+		}
+	}
+	if routeType != "" && !bytes.Contains(payload, []byte(`"type"`)) {
+		var all map[string]json.RawMessage
+		if err := json.Unmarshal(payload, &all); err == nil {
+			all["type"] = json.RawMessage(strconv.Quote(routeType))
+			payload, _ = json.Marshal(all)
+		}
+	}
+	m.Payload = payload
+	if m.MessageID == "" {
+		// Without a messageId, an identical resend is the same message.
+		sum := sha256.Sum256(raw)
+		m.MessageID = "sha256:" + hex.EncodeToString(sum[:20])
+	}
+	return m, 0, ""
+}
+
+// UsageReportedEvent is the track event carrying metered quantities (SPEC §5).
+const UsageReportedEvent = "Usage Reported"
+
+func isNull(raw json.RawMessage) bool {
+	return len(raw) == 0 || string(raw) == "null"
+}
+
+// idString reads a string (or a number, as Segment accepts) identifier.
+func idString(raw json.RawMessage) (string, error) {
+	if isNull(raw) {
+		return "", nil
+	}
+	switch raw[0] {
+	case '"':
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return "", fmt.Errorf("not a valid string")
+		}
+		return strings.TrimSpace(s), nil
+	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+		var n json.Number
+		if err := json.Unmarshal(raw, &n); err != nil {
+			return "", fmt.Errorf("not a valid number")
+		}
+		return n.String(), nil
+	}
+	return "", fmt.Errorf("want a string")
+}
+
+// number reads a numeric property (a number or a numeric string); anything else is 0.
+func number(raw json.RawMessage) float64 {
+	if isNull(raw) {
+		return 0
+	}
+	var f float64
+	if json.Unmarshal(raw, &f) == nil {
+		return f
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		if f, err := strconv.ParseFloat(strings.TrimSpace(s), 64); err == nil {
+			return f
+		}
+	}
+	return 0
+}
+
+func parseTime(raw json.RawMessage) (time.Time, error) {
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return time.Time{}, fmt.Errorf("want an ISO-8601 date string")
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999Z0700", "2006-01-02T15:04:05.999999999"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%q is not an ISO-8601 date", s)
+}
+
+func jsonReason(err error) string {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		return fmt.Sprintf("syntax error at byte %d: %s", se.Offset, se.Error())
+	case errors.As(err, &te):
+		return fmt.Sprintf("%s: want %s, got %s", te.Field, te.Type, te.Value)
+	}
+	return err.Error()
+}
