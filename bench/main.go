@@ -1,0 +1,423 @@
+// Command bench prints Sightline's load and fault figures (`make bench`). It starts
+// its own PostgreSQL (fsync and synchronous_commit on), builds and runs the real
+// server as a separate process, and measures everything against a baseline taken
+// in the same run.
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	work, err := os.MkdirTemp("", "sightline-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	fmt.Printf("Sightline bench — %s, %d CPUs, %s\n\n", time.Now().UTC().Format(time.RFC3339), runtime.NumCPU(), runtime.Version())
+
+	pg, err := startPostgres(work)
+	if err != nil {
+		return err
+	}
+	defer pg.stop()
+
+	bin := filepath.Join(work, "sightline")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		return fmt.Errorf("build: %v\n%s", err, out)
+	}
+
+	if err := ingestBench(pg, bin); err != nil {
+		return err
+	}
+	return faultRun(pg, bin)
+}
+
+// ---- PostgreSQL ----
+
+type postgres struct {
+	dir, bin string
+	as       []string
+}
+
+func (p *postgres) url(db string) string {
+	return fmt.Sprintf("postgres://postgres@/%s?host=%s&sslmode=disable", db, p.dir)
+}
+
+func (p *postgres) ctl(args ...string) error {
+	cmd := exec.Command(p.as[0], append(p.as[1:], append([]string{filepath.Join(p.bin, "pg_ctl"), "-D", filepath.Join(p.dir, "data")}, args...)...)...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("pg_ctl %v: %v\n%s", args, err, out)
+	}
+	return nil
+}
+
+func (p *postgres) start() error {
+	return p.ctl("-l", filepath.Join(p.dir, "log"), "-w", "start", "-o",
+		fmt.Sprintf("-c listen_addresses='' -k %s -c fsync=on -c synchronous_commit=on -c max_connections=200 -c max_wal_size=4GB -c shared_buffers=512MB", p.dir))
+}
+
+func (p *postgres) stop() { _ = p.ctl("-m", "fast", "-w", "stop") }
+
+func startPostgres(work string) (*postgres, error) {
+	matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
+	if len(matches) == 0 {
+		return nil, fmt.Errorf("no PostgreSQL binaries in /usr/lib/postgresql/*/bin")
+	}
+	p := &postgres{dir: filepath.Join(work, "pg"), bin: filepath.Dir(matches[len(matches)-1]), as: []string{"env"}}
+	if err := os.MkdirAll(p.dir, 0o755); err != nil {
+		return nil, err
+	}
+	if os.Geteuid() == 0 {
+		p.as = []string{"runuser", "-u", "postgres", "--"}
+		_ = os.Chmod(work, 0o755)
+		if err := exec.Command("chown", "-R", "postgres", p.dir).Run(); err != nil {
+			return nil, err
+		}
+	}
+	initdb := exec.Command(p.as[0], append(p.as[1:], filepath.Join(p.bin, "initdb"), "-D", filepath.Join(p.dir, "data"), "-U", "postgres", "-A", "trust")...)
+	if out, err := initdb.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("initdb: %v\n%s", err, out)
+	}
+	return p, p.start()
+}
+
+func createDB(p *postgres, name string) error {
+	conn, err := pgx.Connect(context.Background(), p.url("postgres"))
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	_, err = conn.Exec(context.Background(), "CREATE DATABASE "+name)
+	return err
+}
+
+// ---- the server process ----
+
+type serverProc struct {
+	cmd  *exec.Cmd
+	addr string
+	env  []string
+	bin  string
+}
+
+func freeAddr() string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func startServer(bin, dbURL, addr string) (*serverProc, error) {
+	s := &serverProc{addr: addr, bin: bin, env: append(os.Environ(), "DATABASE_URL="+dbURL, "ADDR="+addr, "LOG_LEVEL=error",
+		"SESSION_SECRET=bench-secret-bench-secret-bench-secret")}
+	return s, s.start()
+}
+
+func (s *serverProc) start() error {
+	s.cmd = exec.Command(s.bin, "serve")
+	s.cmd.Env = s.env
+	if f, err := os.OpenFile(filepath.Join(filepath.Dir(s.bin), "server.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644); err == nil {
+		s.cmd.Stderr = f // closed with the process; the log is noisy on purpose in the fault run
+	}
+	if err := s.cmd.Start(); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get("http://" + s.addr + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return nil
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("server did not become ready")
+}
+
+func (s *serverProc) kill9() {
+	_ = s.cmd.Process.Kill() // SIGKILL
+	_, _ = s.cmd.Process.Wait()
+}
+
+func (s *serverProc) stop() {
+	_ = s.cmd.Process.Signal(os.Interrupt)
+	_, _ = s.cmd.Process.Wait()
+}
+
+// rssMB reads the resident set of a process and its peak.
+func rssMB(pid int) (now, peak float64) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		kb, _ := strconv.ParseFloat(f[1], 64)
+		switch f[0] {
+		case "VmRSS:":
+			now = kb / 1024
+		case "VmHWM:":
+			peak = kb / 1024
+		}
+	}
+	return now, peak
+}
+
+func writeKey(bin, dbURL string) (string, error) {
+	cmd := exec.Command(bin, "writekey", "create", "--name", "bench")
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+dbURL, "LOG_LEVEL=error")
+	out, err := cmd.Output()
+	return strings.TrimSpace(string(out)), err
+}
+
+// ---- messages ----
+
+var events = []string{"Signed In", "Session Ended", "Dashboard Viewed", "Report Run", "Search Performed", "Alert Created",
+	"Item Shared", "Forecast Built", "Funnel Viewed", "Connector Synced", "Usage Reported"}
+
+type msg struct {
+	id, typ, user, event, group string
+	ts                          time.Time
+	counted                     bool // track or page: counted in usage_user_days
+}
+
+// genMessages makes n messages over 30 days for 20,000 users in 500 accounts.
+func genMessages(rng *rand.Rand, prefix string, n int) []msg {
+	now := time.Now().UTC()
+	out := make([]msg, n)
+	for i := range out {
+		u := rng.IntN(20000)
+		m := msg{id: fmt.Sprintf("%s-%d", prefix, i), user: fmt.Sprintf("user-%d", u), group: fmt.Sprintf("acct-%d", u%500),
+			ts: now.Add(-time.Duration(rng.Int64N(int64(30 * 24 * time.Hour))))}
+		switch r := rng.IntN(100); {
+		case r < 85:
+			m.typ, m.event, m.counted = "track", events[rng.IntN(len(events))], true
+		case r < 93:
+			m.typ, m.event, m.counted = "page", "Home", true
+		case r < 97:
+			m.typ = "identify"
+		default:
+			m.typ = "group"
+		}
+		out[i] = m
+	}
+	return out
+}
+
+func (m msg) json(b *bytes.Buffer) {
+	ts := m.ts.Format(time.RFC3339Nano)
+	switch m.typ {
+	case "track":
+		props := ""
+		switch m.event {
+		case "Session Ended":
+			props = `,"properties":{"duration_seconds":300}`
+		case "Usage Reported":
+			props = `,"properties":{"meter":"api_calls","quantity":5}`
+		}
+		fmt.Fprintf(b, `{"type":"track","messageId":%q,"userId":%q,"event":%q,"timestamp":%q,"context":{"device":{"id":"d-%s"}}%s}`, m.id, m.user, m.event, ts, m.user, props)
+	case "page":
+		fmt.Fprintf(b, `{"type":"page","messageId":%q,"userId":%q,"name":"Home","timestamp":%q}`, m.id, m.user, ts)
+	case "identify":
+		fmt.Fprintf(b, `{"type":"identify","messageId":%q,"userId":%q,"timestamp":%q,"traits":{"email":"%s@x.test","level":"manager","department":"Sales"}}`, m.id, m.user, ts, m.user)
+	case "group":
+		fmt.Fprintf(b, `{"type":"group","messageId":%q,"userId":%q,"groupId":%q,"timestamp":%q}`, m.id, m.user, m.group, ts)
+	}
+}
+
+func batchBody(ms []msg) []byte {
+	var b bytes.Buffer
+	b.WriteString(`{"batch":[`)
+	for i, m := range ms {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		m.json(&b)
+	}
+	b.WriteString(`],"context":{"library":{"name":"bench"}}}`)
+	return b.Bytes()
+}
+
+// post sends one batch; it reports the status (0 when the connection failed).
+func post(client *http.Client, addr, key string, body []byte) int {
+	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/v1/batch", bytes.NewReader(body))
+	req.SetBasicAuth(key, "")
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// ---- ingestion throughput ----
+
+func ingestBench(pg *postgres, bin string) error {
+	fmt.Println("== Ingestion throughput (PostgreSQL, fsync on, synchronous_commit on, 8 concurrent clients) ==")
+	rng := rand.New(rand.NewPCG(1, 2))
+	const perRun = 200_000
+	for _, size := range []int{100, 500} {
+		db := fmt.Sprintf("ingest_%d", size)
+		if err := createDB(pg, db); err != nil {
+			return err
+		}
+		addr := freeAddr()
+		srv, err := startServer(bin, pg.url(db), addr)
+		if err != nil {
+			return err
+		}
+		key, err := writeKey(bin, pg.url(db))
+		if err != nil {
+			srv.stop()
+			return err
+		}
+		msgs := genMessages(rng, db, perRun)
+		var bodies [][]byte
+		for i := 0; i < len(msgs); i += size {
+			bodies = append(bodies, batchBody(msgs[i:min(i+size, len(msgs))]))
+		}
+		var next atomic.Int64
+		var failed atomic.Int64
+		var peakRSS float64
+		stopSampler := make(chan struct{})
+		go func() {
+			for {
+				select {
+				case <-stopSampler:
+					return
+				case <-time.After(100 * time.Millisecond):
+					if now, _ := rssMB(srv.cmd.Process.Pid); now > peakRSS {
+						peakRSS = now
+					}
+				}
+			}
+		}()
+		start := time.Now()
+		var wg sync.WaitGroup
+		for c := 0; c < 8; c++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				client := &http.Client{Timeout: 60 * time.Second}
+				for {
+					i := next.Add(1) - 1
+					if int(i) >= len(bodies) {
+						return
+					}
+					if post(client, addr, key, bodies[i]) != 200 {
+						failed.Add(1)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		elapsed := time.Since(start)
+		close(stopSampler)
+		_, hwm := rssMB(srv.cmd.Process.Pid)
+		srv.stop()
+		rate := float64(perRun) / elapsed.Seconds()
+
+		ceiling, err := copyCeiling(pg, db, msgs, size)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("batches of %-4d %8.0f msg/s via /v1/batch (dedupe + rollups)   COPY ceiling %8.0f msg/s   ratio %5.1f%%   failed batches %d\n",
+			size, rate, ceiling, 100*rate/ceiling, failed.Load())
+		fmt.Printf("               server RSS peak during load %.0f MB (sampled), VmHWM %.0f MB\n", peakRSS, hwm)
+	}
+	fmt.Println()
+	return nil
+}
+
+// copyCeiling COPYs the same rows into a bare table with one unique index, with the
+// same 8-way concurrency and batch size: the most PostgreSQL can take.
+func copyCeiling(pg *postgres, db string, msgs []msg, size int) (float64, error) {
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, pg.url(db))
+	if err != nil {
+		return 0, err
+	}
+	_, err = conn.Exec(ctx, `CREATE TABLE bare (message_id text, type text, user_key text, event text, group_key text,
+		ts timestamptz, received_at timestamptz, payload jsonb); CREATE UNIQUE INDEX ON bare (message_id)`)
+	conn.Close(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var payloads [][]byte
+	for _, m := range msgs {
+		var b bytes.Buffer
+		m.json(&b)
+		payloads = append(payloads, b.Bytes())
+	}
+	var next atomic.Int64
+	errs := make(chan error, 8)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for c := 0; c < 8; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			conn, err := pgx.Connect(ctx, pg.url(db))
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer conn.Close(ctx)
+			for {
+				lo := int(next.Add(int64(size))) - size
+				if lo >= len(msgs) {
+					return
+				}
+				hi := min(lo+size, len(msgs))
+				rows := make([][]any, 0, hi-lo)
+				now := time.Now()
+				for i := lo; i < hi; i++ {
+					m := msgs[i]
+					rows = append(rows, []any{m.id, m.typ, m.user, m.event, m.group, m.ts, now, string(payloads[i])})
+				}
+				if _, err := conn.CopyFrom(ctx, pgx.Identifier{"bare"},
+					[]string{"message_id", "type", "user_key", "event", "group_key", "ts", "received_at", "payload"}, pgx.CopyFromRows(rows)); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return 0, err
+	}
+	return float64(len(msgs)) / time.Since(start).Seconds(), nil
+}
