@@ -77,23 +77,40 @@ func (e *RequestError) Error() string {
 // wire is the Segment message as sent. Identifiers are raw so that numbers are accepted
 // as well as strings, as Segment's own API does.
 type wire struct {
-	Type              string                     `json:"type"`
-	UserID            json.RawMessage            `json:"userId"`
-	AnonymousID       json.RawMessage            `json:"anonymousId"`
-	Event             json.RawMessage            `json:"event"`
-	Name              json.RawMessage            `json:"name"`
-	GroupID           json.RawMessage            `json:"groupId"`
-	MessageID         json.RawMessage            `json:"messageId"`
-	Timestamp         json.RawMessage            `json:"timestamp"`
-	OriginalTimestamp json.RawMessage            `json:"originalTimestamp"`
-	Properties        map[string]json.RawMessage `json:"properties"`
-	Traits            map[string]json.RawMessage `json:"traits"`
-	Context           map[string]json.RawMessage `json:"context"`
+	Type              string          `json:"type"`
+	UserID            json.RawMessage `json:"userId"`
+	AnonymousID       json.RawMessage `json:"anonymousId"`
+	Event             json.RawMessage `json:"event"`
+	Name              json.RawMessage `json:"name"`
+	GroupID           json.RawMessage `json:"groupId"`
+	MessageID         json.RawMessage `json:"messageId"`
+	Timestamp         json.RawMessage `json:"timestamp"`
+	OriginalTimestamp json.RawMessage `json:"originalTimestamp"`
+	Properties        *struct {
+		DurationSeconds json.RawMessage `json:"duration_seconds"`
+		Meter           json.RawMessage `json:"meter"`
+		Quantity        json.RawMessage `json:"quantity"`
+	} `json:"properties"`
+	Traits *struct {
+		Email      json.RawMessage `json:"email"`
+		Name       json.RawMessage `json:"name"`
+		Department json.RawMessage `json:"department"`
+		Level      json.RawMessage `json:"level"`
+	} `json:"traits"`
+	Context json.RawMessage `json:"context"`
+}
+
+// wireContext is the part of a context Sightline reads.
+type wireContext struct {
+	GroupID json.RawMessage `json:"groupId"`
+	Device  *struct {
+		ID json.RawMessage `json:"id"`
+	} `json:"device"`
 }
 
 type batchEnvelope struct {
-	Batch   []json.RawMessage          `json:"batch"`
-	Context map[string]json.RawMessage `json:"context"`
+	Batch   []json.RawMessage `json:"batch"`
+	Context json.RawMessage   `json:"context"`
 }
 
 // ParseBatch reads a /v1/batch body. Every message is checked; when any is invalid
@@ -112,7 +129,13 @@ func ParseBatch(body []byte, received time.Time) ([]Message, error) {
 	if len(env.Batch) > MaxBatchMessages {
 		return nil, &RequestError{Status: 413, Message: fmt.Sprintf("batch has %d messages; the limit is %d", len(env.Batch), MaxBatchMessages)}
 	}
-	return parseAll(env.Batch, env.Context, "", received)
+	outer := env.Context
+	if isNull(outer) {
+		outer = nil
+	} else if len(bytes.TrimSpace(outer)) == 0 || bytes.TrimSpace(outer)[0] != '{' {
+		return nil, &RequestError{Status: 400, Message: "the batch context must be an object"}
+	}
+	return parseAll(env.Batch, outer, "", received)
 }
 
 // ParseSingle reads the body of /v1/track, /v1/identify, /v1/group or /v1/page; the
@@ -124,7 +147,7 @@ func ParseSingle(body []byte, typ string, received time.Time) ([]Message, error)
 	return parseAll([]json.RawMessage{body}, nil, typ, received)
 }
 
-func parseAll(raws []json.RawMessage, outer map[string]json.RawMessage, routeType string, received time.Time) ([]Message, error) {
+func parseAll(raws []json.RawMessage, outer json.RawMessage, routeType string, received time.Time) ([]Message, error) {
 	msgs := make([]Message, 0, len(raws))
 	var problems []Problem
 	tooBig := false
@@ -154,7 +177,7 @@ func parseAll(raws []json.RawMessage, outer map[string]json.RawMessage, routeTyp
 }
 
 // parseOne validates one message; it returns a reason (and 400 or 413) when invalid.
-func parseOne(raw json.RawMessage, outer map[string]json.RawMessage, routeType string, received time.Time) (Message, int, string) {
+func parseOne(raw json.RawMessage, outer json.RawMessage, routeType string, received time.Time) (Message, int, string) {
 	var w wire
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	if err := dec.Decode(&w); err != nil {
@@ -163,6 +186,7 @@ func parseOne(raw json.RawMessage, outer map[string]json.RawMessage, routeType s
 	if dec.More() {
 		return Message{}, 400, "bad JSON: trailing data after the message"
 	}
+	sentType := w.Type
 	if routeType != "" {
 		if w.Type != "" && w.Type != routeType {
 			return Message{}, 400, fmt.Sprintf("type %q sent to the /v1/%s endpoint", w.Type, routeType)
@@ -216,30 +240,22 @@ func parseOne(raw json.RawMessage, outer map[string]json.RawMessage, routeType s
 		return m, 413, fmt.Sprintf("messageId is %d characters; it must be shorter than 100", len(m.MessageID))
 	}
 
-	// The batch's context is merged in; the message's own keys win.
-	if len(outer) > 0 {
-		if w.Context == nil {
-			w.Context = map[string]json.RawMessage{}
+	// Read groupId and device.id from the message's context, then from the batch's.
+	for _, raw := range []json.RawMessage{w.Context, outer} {
+		if isNull(raw) {
+			continue
 		}
-		for k, v := range outer {
-			if _, ok := w.Context[k]; !ok {
-				w.Context[k] = v
-			}
+		var c wireContext
+		if err := json.Unmarshal(raw, &c); err != nil {
+			return m, 400, "context: " + jsonReason(err)
 		}
-	}
-	if m.GroupID == "" {
-		if g, ok := w.Context["groupId"]; ok {
-			if m.GroupID, err = idString(g); err != nil {
+		if m.GroupID == "" {
+			if m.GroupID, err = idString(c.GroupID); err != nil {
 				return m, 400, "context.groupId: " + err.Error()
 			}
 		}
-	}
-	if dev, ok := w.Context["device"]; ok {
-		var d struct {
-			ID json.RawMessage `json:"id"`
-		}
-		if json.Unmarshal(dev, &d) == nil {
-			m.DeviceID, _ = idString(d.ID)
+		if m.DeviceID == "" && c.Device != nil {
+			m.DeviceID, _ = idString(c.Device.ID)
 		}
 	}
 
@@ -263,37 +279,24 @@ func parseOne(raw json.RawMessage, outer map[string]json.RawMessage, routeType s
 	}
 	m.Timestamp = m.Timestamp.UTC()
 
-	if m.Type == "track" {
-		m.Duration = number(w.Properties["duration_seconds"])
+	if m.Type == "track" && w.Properties != nil {
+		m.Duration = number(w.Properties.DurationSeconds)
 		if m.Event == UsageReportedEvent {
-			m.Meter, _ = idString(w.Properties["meter"])
-			m.Quantity = number(w.Properties["quantity"])
+			m.Meter, _ = idString(w.Properties.Meter)
+			m.Quantity = number(w.Properties.Quantity)
 		}
 	}
 	if m.Type == "identify" && w.Traits != nil {
 		m.HasTraits = true
-		m.Traits.Email, _ = idString(w.Traits["email"])
-		m.Traits.Name, _ = idString(w.Traits["name"])
-		m.Traits.Department, _ = idString(w.Traits["department"])
-		m.Traits.Level, _ = idString(w.Traits["level"])
+		m.Traits.Email, _ = idString(w.Traits.Email)
+		m.Traits.Name, _ = idString(w.Traits.Name)
+		m.Traits.Department, _ = idString(w.Traits.Department)
+		m.Traits.Level, _ = idString(w.Traits.Level)
 	}
 
-	payload := raw
-	if len(outer) > 0 {
-		// Re-encode with the merged context so the stored message is what was counted.
-		var all map[string]json.RawMessage
-		if err := json.Unmarshal(raw, &all); err == nil {
-			ctx, _ := json.Marshal(w.Context)
-			all["context"] = ctx
-			payload, _ = json.Marshal(all)
-		}
-	}
-	if routeType != "" && !bytes.Contains(payload, []byte(`"type"`)) {
-		var all map[string]json.RawMessage
-		if err := json.Unmarshal(payload, &all); err == nil {
-			all["type"] = json.RawMessage(strconv.Quote(routeType))
-			payload, _ = json.Marshal(all)
-		}
+	payload, err := mergedPayload(raw, w.Context, outer, routeType, sentType)
+	if err != nil {
+		return m, 400, "bad JSON: " + err.Error()
 	}
 	m.Payload = payload
 	if m.MessageID == "" {
@@ -302,6 +305,39 @@ func parseOne(raw json.RawMessage, outer map[string]json.RawMessage, routeType s
 		m.MessageID = "sha256:" + hex.EncodeToString(sum[:20])
 	}
 	return m, 0, ""
+}
+
+// mergedPayload is the message to store, with the batch context merged in and the
+// route's type added for single-message endpoints, spliced as text rather than
+// re-encoded (re-encoding cost more than everything else on the ingest path). When the
+// message has a context of its own, the batch's is kept beside it as "batchContext":
+// nothing is lost, and a reprocessor merges the two with the message's keys winning,
+// as the fields counted here already were.
+func mergedPayload(raw, own, outer json.RawMessage, routeType, sentType string) ([]byte, error) {
+	raw = bytes.TrimSpace(raw)
+	var extra []byte
+	switch {
+	case isNull(outer):
+	case isNull(own):
+		extra = append(append([]byte(`"context":`), outer...), ',')
+	default:
+		extra = append(append([]byte(`"batchContext":`), outer...), ',')
+	}
+	if routeType != "" && sentType == "" {
+		extra = append(extra, `"type":`+strconv.Quote(routeType)+`,`...)
+	}
+	if len(extra) == 0 {
+		return raw, nil
+	}
+	// raw is a JSON object: put the extra members first.
+	out := make([]byte, 0, len(raw)+len(extra))
+	out = append(out, '{')
+	out = append(out, extra...)
+	rest := bytes.TrimSpace(raw[1:])
+	if len(rest) > 0 && rest[0] == '}' {
+		out = out[:len(out)-1] // no members of its own: drop the trailing comma
+	}
+	return append(out, rest...), nil
 }
 
 // UsageReportedEvent is the track event carrying metered quantities (SPEC §5).

@@ -121,7 +121,7 @@ func TestFieldsAndContextMerge(t *testing.T) {
 	var stored struct {
 		Context map[string]any `json:"context"`
 	}
-	if err := json.Unmarshal(b.Payload, &stored); err != nil || stored.Context["library"] == nil {
+	if err := json.Unmarshal(b.Payload, &stored); err != nil || stored.Context["library"] == nil || stored.Context["device"] == nil {
 		t.Errorf("payload context %v (%v)", stored.Context, err)
 	}
 }
