@@ -57,8 +57,23 @@ func (s *server) routeTable() []struct {
 		page(http.MethodGet, "/settings", models.PermAdmin, s.settingsShow),
 
 		// REST API (SPEC §4).
+		// Every /api/v1 route must also be in handlers/openapi.json (a test checks it).
+		api(http.MethodGet, "/api/v1/openapi.json", models.PermRead, s.apiOpenAPI),
+		api(http.MethodGet, "/api/v1/features", models.PermRead, s.apiFeatureList),
+		api(http.MethodGet, "/api/v1/features/:key", models.PermRead, s.apiFeatureGet),
+		api(http.MethodPut, "/api/v1/features/:key", models.PermAdmin, s.apiFeaturePut),
+		api(http.MethodDelete, "/api/v1/features/:key", models.PermAdmin, s.apiFeatureDelete),
 		api(http.MethodGet, "/api/v1/accounts", models.PermRead, s.apiAccountList),
 		api(http.MethodGet, "/api/v1/accounts/:key", models.PermRead, s.apiAccountGet),
+		api(http.MethodPut, "/api/v1/accounts/:key", models.PermAdmin, s.apiAccountPut),
+		api(http.MethodGet, "/api/v1/accounts/:key/entitlements", models.PermRead, s.apiEntitlementList),
+		api(http.MethodGet, "/api/v1/accounts/:key/entitlements/:ekey", models.PermRead, s.apiEntitlementGet),
+		api(http.MethodPut, "/api/v1/accounts/:key/entitlements/:ekey", models.PermAdmin, s.apiEntitlementPut),
+		api(http.MethodDelete, "/api/v1/accounts/:key/entitlements/:ekey", models.PermAdmin, s.apiEntitlementDelete),
+		// The account goes last among its routes: the role test deletes it as admin.
+		api(http.MethodDelete, "/api/v1/accounts/:key", models.PermAdmin, s.apiAccountDelete),
+		api(http.MethodPost, "/api/v1/import/:kind", models.PermAdmin, s.apiImport),
+		api(http.MethodGet, "/api/v1/export/:kind", models.PermRead, s.apiExport),
 	}
 }
 

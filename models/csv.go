@@ -90,9 +90,22 @@ func (ie *importErrors) orNil() error {
 // database. Problems come back as one *ValidationError whose fields carry line
 // numbers; a read failure (e.g. a body over its size limit) comes back as it is.
 func ParseImportCSV(kind string, r io.Reader) (*ImportBatch, error) {
+	b, ie, err := parseImportCSV(kind, r)
+	if err != nil {
+		return nil, err
+	}
+	if err := ie.orNil(); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// parseImportCSV is ParseImportCSV that also returns the rows it could read when
+// some are refused, so the importer can report database problems alongside.
+func parseImportCSV(kind string, r io.Reader) (*ImportBatch, *importErrors, error) {
 	columns, ok := CSVColumns[kind]
 	if !ok {
-		return nil, &ValidationError{Message: "invalid import", Fields: []FieldError{{Field: "kind", Message: "must be one of " + strings.Join(ImportKinds, ", ")}}}
+		return nil, nil, &ValidationError{Message: "invalid import", Fields: []FieldError{{Field: "kind", Message: "must be one of " + strings.Join(ImportKinds, ", ")}}}
 	}
 	var ie importErrors
 	cr := csv.NewReader(r)
@@ -102,10 +115,15 @@ func ParseImportCSV(kind string, r io.Reader) (*ImportBatch, error) {
 	header, err := cr.Read()
 	if errors.Is(err, io.EOF) {
 		ie.add(1, "", "the file is empty: want a header row naming the columns ("+strings.Join(columns, ", ")+")")
-		return nil, ie.orNil()
+		return nil, &ie, nil
 	}
 	if err != nil {
-		return nil, csvReadError(err, &ie)
+		var pe *csv.ParseError
+		if errors.As(err, &pe) {
+			ie.add(pe.StartLine, "", "not valid CSV: "+pe.Err.Error())
+			return nil, &ie, nil
+		}
+		return nil, &ie, fmt.Errorf("store: unable to read CSV: %w", err)
 	}
 	index := map[string]int{}
 	for i, name := range header {
@@ -128,8 +146,8 @@ func ParseImportCSV(kind string, r io.Reader) (*ImportBatch, error) {
 	if kind == KindEntitlements && index["account"] == 0 {
 		ie.add(1, "account", "column is required")
 	}
-	if err := ie.orNil(); err != nil {
-		return nil, err
+	if ie.orNil() != nil {
+		return nil, &ie, nil
 	}
 
 	b := &ImportBatch{Kind: kind}
@@ -143,9 +161,9 @@ func ParseImportCSV(kind string, r io.Reader) (*ImportBatch, error) {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
 				ie.add(pe.StartLine, "", "not valid CSV: "+pe.Err.Error())
-				return nil, ie.orNil() // the reader cannot resynchronise reliably
+				return nil, &ie, nil // the reader cannot resynchronise reliably
 			}
-			return nil, fmt.Errorf("store: unable to read CSV: %w", err)
+			return nil, &ie, fmt.Errorf("store: unable to read CSV: %w", err)
 		}
 		line, _ := cr.FieldPos(0)
 		if len(record) != len(header) {
@@ -200,20 +218,7 @@ func ParseImportCSV(kind string, r io.Reader) (*ImportBatch, error) {
 			seen[dupKey] = line
 		}
 	}
-	if err := ie.orNil(); err != nil {
-		return nil, err
-	}
-	return b, nil
-}
-
-// csvReadError reports a CSV syntax error by line, and passes read failures through.
-func csvReadError(err error, ie *importErrors) error {
-	var pe *csv.ParseError
-	if errors.As(err, &pe) {
-		ie.add(pe.StartLine, "", "not valid CSV: "+pe.Err.Error())
-		return ie.orNil()
-	}
-	return fmt.Errorf("store: unable to read CSV: %w", err)
+	return b, &ie, nil
 }
 
 func splitList(s string) []string {

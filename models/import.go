@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"time"
 
@@ -23,18 +24,21 @@ type ImportResult struct {
 // with one query per table), then written in one transaction with multi-row
 // statements, so a large book costs a few hundred statements, not several per row.
 func (s *Store) ImportCSV(ctx context.Context, kind string, r io.Reader) (ImportResult, error) {
-	b, err := ParseImportCSV(kind, r)
+	b, ie, err := parseImportCSV(kind, r)
 	if err != nil {
 		return ImportResult{Kind: kind}, err
+	}
+	if b == nil { // the header or the CSV itself is unusable
+		return ImportResult{Kind: kind}, ie.orNil()
 	}
 	err = s.tx(ctx, func(tx *gorm.DB) error {
 		switch kind {
 		case KindAccounts:
-			return importAccounts(tx, b)
+			return importAccounts(tx, b, ie)
 		case KindFeatures:
-			return importFeatures(tx, b)
+			return importFeatures(tx, b, ie)
 		default:
-			return importEntitlements(tx, b)
+			return importEntitlements(tx, b, ie)
 		}
 	})
 	if err != nil {
@@ -102,7 +106,10 @@ func deleteWhereIn(tx *gorm.DB, table, column string, ids []int64) error {
 	return nil
 }
 
-func importAccounts(tx *gorm.DB, b *ImportBatch) error {
+func importAccounts(tx *gorm.DB, b *ImportBatch, ie *importErrors) error {
+	if err := ie.orNil(); err != nil {
+		return err
+	}
 	now := time.Now().UTC()
 	err := bulkWrite(tx,
 		"INSERT INTO accounts (key, name, arr, renewal_on, lifecycle_stage, segment, csm_email, created_at, updated_at) VALUES ",
@@ -152,7 +159,10 @@ func productIDs(tx *gorm.DB, keys map[string]bool) (map[string]int64, error) {
 	return ids, load()
 }
 
-func importFeatures(tx *gorm.DB, b *ImportBatch) error {
+func importFeatures(tx *gorm.DB, b *ImportBatch, ie *importErrors) error {
+	if err := ie.orNil(); err != nil {
+		return err
+	}
 	products := map[string]bool{}
 	for _, f := range b.Features {
 		products[f.Product] = true
@@ -199,7 +209,7 @@ func importFeatures(tx *gorm.DB, b *ImportBatch) error {
 	return nil
 }
 
-func importEntitlements(tx *gorm.DB, b *ImportBatch) error {
+func importEntitlements(tx *gorm.DB, b *ImportBatch, ie *importErrors) error {
 	type keyed struct {
 		ID  int64
 		Key string
@@ -229,8 +239,8 @@ func importEntitlements(tx *gorm.DB, b *ImportBatch) error {
 		featureByKey[f.Key] = f
 	}
 
-	// Every reference is checked before anything is written.
-	var ie importErrors
+	// Every reference is checked before anything is written, and reported with the
+	// file's own problems, by line.
 	needProducts := map[string]bool{}
 	for i := range b.Entitlements {
 		e, line := &b.Entitlements[i], b.Lines[i]
@@ -251,6 +261,7 @@ func importEntitlements(tx *gorm.DB, b *ImportBatch) error {
 			break
 		}
 	}
+	sort.SliceStable(ie.verr.Fields, func(i, j int) bool { return ie.verr.Fields[i].Line < ie.verr.Fields[j].Line })
 	if err := ie.orNil(); err != nil {
 		return err
 	}
