@@ -55,6 +55,21 @@ func (s *server) routeTable() []struct {
 		page(http.MethodPost, "/accounts/:key/notes", models.PermWriteNotes, s.noteCreate),
 		page(http.MethodPost, "/accounts/:key/csm", models.PermAssignCSM, s.accountAssignCSM),
 		page(http.MethodGet, "/settings", models.PermAdmin, s.settingsShow),
+		page(http.MethodPost, "/settings/members", models.PermAdmin, s.memberCreate),
+		page(http.MethodPost, "/settings/members/:id/role", models.PermAdmin, s.memberRoleUpdate),
+		page(http.MethodPost, "/settings/members/:id/status", models.PermAdmin, s.memberStatusUpdate),
+		page(http.MethodGet, "/settings/tokens", models.PermAdmin, s.tokenList),
+		page(http.MethodPost, "/settings/tokens", models.PermAdmin, s.tokenCreate),
+		page(http.MethodPost, "/settings/tokens/:id/revoke", models.PermAdmin, s.tokenRevoke),
+		page(http.MethodGet, "/settings/writekeys", models.PermAdmin, s.writeKeyList),
+		page(http.MethodPost, "/settings/writekeys", models.PermAdmin, s.writeKeyCreate),
+		page(http.MethodPost, "/settings/writekeys/:id/revoke", models.PermAdmin, s.writeKeyRevoke),
+		page(http.MethodGet, "/settings/catalog", models.PermAdmin, s.catalogShow),
+		page(http.MethodPost, "/settings/catalog", models.PermAdmin, s.featureCreate),
+		page(http.MethodPost, "/settings/catalog/:key", models.PermAdmin, s.featureUpdate),
+		page(http.MethodGet, "/settings/data", models.PermAdmin, s.dataShow),
+		page(http.MethodPost, "/settings/import/:kind", models.PermAdmin, s.csvImport),
+		page(http.MethodGet, "/settings/export/:kind", models.PermAdmin, s.csvExport),
 
 		// REST API (SPEC §4).
 		// Every /api/v1 route must also be in handlers/openapi.json (a test checks it).
