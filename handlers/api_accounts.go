@@ -4,6 +4,8 @@ import (
 	"net/http"
 
 	"github.com/labstack/echo/v4"
+
+	"sightline/models"
 )
 
 // apiAccountList is GET /api/v1/accounts: accounts by key, keyset-paged.
@@ -16,12 +18,7 @@ func (s *server) apiAccountList(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	next := ""
-	if len(accounts) > limit {
-		accounts = accounts[:limit]
-		next = accounts[limit-1].Key
-	}
-	return c.JSON(http.StatusOK, map[string]any{"accounts": accounts, "next_cursor": next})
+	return pageReply(c, "accounts", accounts, limit, func(a models.Account) string { return a.Key })
 }
 
 // apiAccountGet is GET /api/v1/accounts/{key}.

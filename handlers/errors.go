@@ -28,9 +28,15 @@ func (s *server) handleError(err error, c echo.Context) {
 	details := []models.FieldError{}
 	var he *echo.HTTPError
 	var verr *models.ValidationError
+	var rerr *requestError
 	switch {
+	case errors.As(err, &rerr):
+		status, message, details = http.StatusBadRequest, rerr.Message, rerr.Fields
 	case errors.As(err, &verr):
 		status, message, details = http.StatusUnprocessableEntity, verr.Error(), verr.Fields
+		if len(details) > 5 { // a long report (e.g. a CSV file's) lives in details alone
+			message = verr.Message
+		}
 	case errors.Is(err, models.ErrNotFound):
 		status, message = http.StatusNotFound, "not found"
 	case errors.Is(err, models.ErrConflict):

@@ -60,6 +60,21 @@ func (s *server) routeTable() []struct {
 		page(http.MethodPost, "/accounts/:key/notes", models.PermWriteNotes, s.noteCreate),
 		page(http.MethodPost, "/accounts/:key/csm", models.PermAssignCSM, s.accountAssignCSM),
 		page(http.MethodGet, "/settings", models.PermAdmin, s.settingsShow),
+		page(http.MethodPost, "/settings/members", models.PermAdmin, s.memberCreate),
+		page(http.MethodPost, "/settings/members/:id/role", models.PermAdmin, s.memberRoleUpdate),
+		page(http.MethodPost, "/settings/members/:id/status", models.PermAdmin, s.memberStatusUpdate),
+		page(http.MethodGet, "/settings/tokens", models.PermAdmin, s.tokenList),
+		page(http.MethodPost, "/settings/tokens", models.PermAdmin, s.tokenCreate),
+		page(http.MethodPost, "/settings/tokens/:id/revoke", models.PermAdmin, s.tokenRevoke),
+		page(http.MethodGet, "/settings/writekeys", models.PermAdmin, s.writeKeyList),
+		page(http.MethodPost, "/settings/writekeys", models.PermAdmin, s.writeKeyCreate),
+		page(http.MethodPost, "/settings/writekeys/:id/revoke", models.PermAdmin, s.writeKeyRevoke),
+		page(http.MethodGet, "/settings/catalog", models.PermAdmin, s.catalogShow),
+		page(http.MethodPost, "/settings/catalog", models.PermAdmin, s.featureCreate),
+		page(http.MethodPost, "/settings/catalog/:key", models.PermAdmin, s.featureUpdate),
+		page(http.MethodGet, "/settings/data", models.PermAdmin, s.dataShow),
+		page(http.MethodPost, "/settings/import/:kind", models.PermAdmin, s.csvImport),
+		page(http.MethodGet, "/settings/export/:kind", models.PermAdmin, s.csvExport),
 
 		// Usage ingestion, Segment-compatible (SPEC §3).
 		ingestRoute("/v1/batch", s.ingestBatch),
@@ -69,8 +84,23 @@ func (s *server) routeTable() []struct {
 		ingestRoute("/v1/page", s.ingestSingle("page")),
 
 		// REST API (SPEC §4).
+		// Every /api/v1 route must also be in handlers/openapi.json (a test checks it).
+		api(http.MethodGet, "/api/v1/openapi.json", models.PermRead, s.apiOpenAPI),
+		api(http.MethodGet, "/api/v1/features", models.PermRead, s.apiFeatureList),
+		api(http.MethodGet, "/api/v1/features/:key", models.PermRead, s.apiFeatureGet),
+		api(http.MethodPut, "/api/v1/features/:key", models.PermAdmin, s.apiFeaturePut),
+		api(http.MethodDelete, "/api/v1/features/:key", models.PermAdmin, s.apiFeatureDelete),
 		api(http.MethodGet, "/api/v1/accounts", models.PermRead, s.apiAccountList),
 		api(http.MethodGet, "/api/v1/accounts/:key", models.PermRead, s.apiAccountGet),
+		api(http.MethodPut, "/api/v1/accounts/:key", models.PermAdmin, s.apiAccountPut),
+		api(http.MethodGet, "/api/v1/accounts/:key/entitlements", models.PermRead, s.apiEntitlementList),
+		api(http.MethodGet, "/api/v1/accounts/:key/entitlements/:ekey", models.PermRead, s.apiEntitlementGet),
+		api(http.MethodPut, "/api/v1/accounts/:key/entitlements/:ekey", models.PermAdmin, s.apiEntitlementPut),
+		api(http.MethodDelete, "/api/v1/accounts/:key/entitlements/:ekey", models.PermAdmin, s.apiEntitlementDelete),
+		// The account goes last among its routes: the role test deletes it as admin.
+		api(http.MethodDelete, "/api/v1/accounts/:key", models.PermAdmin, s.apiAccountDelete),
+		api(http.MethodPost, "/api/v1/import/:kind", models.PermAdmin, s.apiImport),
+		api(http.MethodGet, "/api/v1/export/:kind", models.PermRead, s.apiExport),
 	}
 }
 

@@ -168,3 +168,17 @@ func (s *Store) SetAccountCSM(ctx context.Context, key, csmEmail string) error {
 	}
 	return nil
 }
+
+// DeleteAccount removes an account. Its entitlements, notes, goals and health
+// snapshots go with it (ON DELETE CASCADE): they mean nothing without the account.
+// Usage stays: it belongs to end users, and counts again if the account comes back.
+func (s *Store) DeleteAccount(ctx context.Context, key string) error {
+	res := s.db.WithContext(ctx).Where("key = ?", key).Delete(&Account{})
+	if res.Error != nil {
+		return fmt.Errorf("store: unable to delete account %s: %w", key, res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("account %s: %w", key, ErrNotFound)
+	}
+	return nil
+}

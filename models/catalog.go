@@ -76,6 +76,8 @@ func (f *Feature) Validate() *ValidationError {
 			verr.Add(fmt.Sprintf("event_names[%d]", i), "must not be empty")
 		case len(n) > 200:
 			verr.Add(fmt.Sprintf("event_names[%d]", i), "must be at most 200 characters")
+		case strings.Contains(n, "|"):
+			verr.Add(fmt.Sprintf("event_names[%d]", i), "must not contain | (the CSV list separator)")
 		case !seen[n]:
 			seen[n] = true
 			names = append(names, n)
@@ -211,4 +213,27 @@ func (s *Store) fillFeatures(ctx context.Context, fs []Feature) error {
 		sort.Strings(fs[i].EventNames)
 	}
 	return nil
+}
+
+// DeleteFeature removes a feature and its event names. A feature still listed by an
+// entitlement is refused with ErrConflict: dropping it silently would narrow that
+// entitlement, or widen it to "every feature" when it was the only one listed.
+func (s *Store) DeleteFeature(ctx context.Context, key string) error {
+	return s.tx(ctx, func(tx *gorm.DB) error {
+		var f Feature
+		if err := tx.Where("key = ?", key).Take(&f).Error; err != nil {
+			return fmt.Errorf("store: unable to find feature %s: %w", key, notFound(err))
+		}
+		var n int64
+		if err := tx.Model(&entitlementFeature{}).Where("feature_id = ?", f.ID).Count(&n).Error; err != nil {
+			return fmt.Errorf("store: unable to count entitlements of feature %s: %w", key, err)
+		}
+		if n > 0 {
+			return fmt.Errorf("feature %s is listed by %d entitlement(s); remove it from them first: %w", key, n, ErrConflict)
+		}
+		if err := tx.Where("id = ?", f.ID).Delete(&Feature{}).Error; err != nil {
+			return fmt.Errorf("store: unable to delete feature %s: %w", key, err)
+		}
+		return nil
+	})
 }

@@ -233,3 +233,56 @@ func (s *Store) fillEntitlements(ctx context.Context, es []Entitlement, accountK
 	}
 	return nil
 }
+
+// ListEntitlementsAfter pages through an account's entitlements by key (limit ≤ 0: all).
+func (s *Store) ListEntitlementsAfter(ctx context.Context, accountKey, after string, limit int) ([]Entitlement, error) {
+	acct, err := s.AccountByKey(ctx, accountKey)
+	if err != nil {
+		return nil, err
+	}
+	q := s.db.WithContext(ctx).Where("account_id = ?", acct.ID).Order("key")
+	if after != "" {
+		q = q.Where("key > ?", after)
+	}
+	if limit > 0 {
+		q = q.Limit(limit)
+	}
+	var es []Entitlement
+	if err := q.Find(&es).Error; err != nil {
+		return nil, fmt.Errorf("store: unable to list entitlements: %w", err)
+	}
+	return es, s.fillEntitlements(ctx, es, map[int64]string{acct.ID: acct.Key})
+}
+
+// EntitlementByKey finds one entitlement of an account.
+func (s *Store) EntitlementByKey(ctx context.Context, accountKey, key string) (*Entitlement, error) {
+	acct, err := s.AccountByKey(ctx, accountKey)
+	if err != nil {
+		return nil, err
+	}
+	var e Entitlement
+	if err := s.db.WithContext(ctx).Where("account_id = ? AND key = ?", acct.ID, key).Take(&e).Error; err != nil {
+		return nil, fmt.Errorf("store: unable to find entitlement %s: %w", key, notFound(err))
+	}
+	es := []Entitlement{e}
+	if err := s.fillEntitlements(ctx, es, map[int64]string{acct.ID: acct.Key}); err != nil {
+		return nil, err
+	}
+	return &es[0], nil
+}
+
+// DeleteEntitlement removes one entitlement of an account (its feature list cascades).
+func (s *Store) DeleteEntitlement(ctx context.Context, accountKey, key string) error {
+	acct, err := s.AccountByKey(ctx, accountKey)
+	if err != nil {
+		return err
+	}
+	res := s.db.WithContext(ctx).Where("account_id = ? AND key = ?", acct.ID, key).Delete(&Entitlement{})
+	if res.Error != nil {
+		return fmt.Errorf("store: unable to delete entitlement %s: %w", key, res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("entitlement %s: %w", key, ErrNotFound)
+	}
+	return nil
+}

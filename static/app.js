@@ -29,6 +29,23 @@
     box._timer = setTimeout(function () { box.hidden = true; }, 6000);
   }
 
+  // CSV uploads: a <progress> in the form follows the upload; once the file is sent
+  // the server still checks and writes it, which the status line says.
+  document.addEventListener("htmx:xhr:progress", function (evt) {
+    var form = evt.target && evt.target.closest ? evt.target.closest("form") : null;
+    var bar = form && form.querySelector("progress");
+    if (!bar || !evt.detail.lengthComputable) return;
+    bar.hidden = false;
+    bar.max = evt.detail.total;
+    bar.value = evt.detail.loaded;
+    var status = form.querySelector(".import-status");
+    if (status) {
+      status.textContent = evt.detail.loaded < evt.detail.total ?
+        "Uploading… " + Math.round(100 * evt.detail.loaded / evt.detail.total) + "%" :
+        "Uploaded; checking and writing every row…";
+    }
+  });
+
   // Charts: <canvas data-chart='{"type":"line","labels":[…],"series":[…]}'>.
   var dashes = [[], [6, 4], [2, 3], [10, 3, 2, 3]];
   var points = ["circle", "rect", "triangle", "rectRot"];
