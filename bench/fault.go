@@ -32,7 +32,7 @@ func faultRun(pg *postgres, bin string) error {
 	}
 	const total, size = 150_000, 100
 	rng := rand.New(rand.NewPCG(7, 7))
-	msgs := genMessages(rng, "fault", total)
+	msgs := genMessages(rng, "fault", total, "sessions")
 	var bodies [][]byte
 	counted := 0
 	for i := 0; i < total; i += size {

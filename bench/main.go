@@ -211,14 +211,29 @@ type msg struct {
 	counted                     bool // track or page: counted in usage_user_days
 }
 
-// genMessages makes n messages over 30 days for 20,000 users in 500 accounts.
-func genMessages(rng *rand.Rand, prefix string, n int) []msg {
+// genMessages makes n messages for 20,000 users in 500 accounts. Shape "spread" is
+// the worst case for the rollups: every message a random user on a random day of the
+// last 30, so almost no two messages share a rollup row. Shape "sessions" is what
+// SDKs send: consecutive runs of 25 messages come from one user's session in the last
+// few hours (a batch of 100 holds four sessions).
+func genMessages(rng *rand.Rand, prefix string, n int, shape string) []msg {
 	now := time.Now().UTC()
 	out := make([]msg, n)
+	var u int
+	var sessionStart time.Time
 	for i := range out {
-		u := rng.IntN(20000)
-		m := msg{id: fmt.Sprintf("%s-%d", prefix, i), user: fmt.Sprintf("user-%d", u), group: fmt.Sprintf("acct-%d", u%500),
-			ts: now.Add(-time.Duration(rng.Int64N(int64(30 * 24 * time.Hour))))}
+		var ts time.Time
+		if shape == "sessions" {
+			if i%25 == 0 {
+				u = rng.IntN(20000)
+				sessionStart = now.Add(-time.Duration(rng.Int64N(int64(6 * time.Hour))))
+			}
+			ts = sessionStart.Add(time.Duration(i%25) * 20 * time.Second)
+		} else {
+			u = rng.IntN(20000)
+			ts = now.Add(-time.Duration(rng.Int64N(int64(30 * 24 * time.Hour))))
+		}
+		m := msg{id: fmt.Sprintf("%s-%d", prefix, i), user: fmt.Sprintf("user-%d", u), group: fmt.Sprintf("acct-%d", u%500), ts: ts}
 		switch r := rng.IntN(100); {
 		case r < 85:
 			m.typ, m.event, m.counted = "track", events[rng.IntN(len(events))], true
@@ -287,8 +302,12 @@ func ingestBench(pg *postgres, bin string) error {
 	fmt.Println("== Ingestion throughput (PostgreSQL, fsync on, synchronous_commit on, 8 concurrent clients) ==")
 	rng := rand.New(rand.NewPCG(1, 2))
 	const perRun = 200_000
-	for _, size := range []int{100, 500} {
-		db := fmt.Sprintf("ingest_%d", size)
+	for _, run := range []struct {
+		shape string
+		size  int
+	}{{"sessions", 100}, {"sessions", 500}, {"spread", 100}, {"spread", 500}} {
+		size := run.size
+		db := fmt.Sprintf("ingest_%s_%d", run.shape, size)
 		if err := createDB(pg, db); err != nil {
 			return err
 		}
@@ -302,7 +321,7 @@ func ingestBench(pg *postgres, bin string) error {
 			srv.stop()
 			return err
 		}
-		msgs := genMessages(rng, db, perRun)
+		msgs := genMessages(rng, db, perRun, run.shape)
 		var bodies [][]byte
 		for i := 0; i < len(msgs); i += size {
 			bodies = append(bodies, batchBody(msgs[i:min(i+size, len(msgs))]))
@@ -352,9 +371,9 @@ func ingestBench(pg *postgres, bin string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Printf("batches of %-4d %8.0f msg/s via /v1/batch (dedupe + rollups)   COPY ceiling %8.0f msg/s   ratio %5.1f%%   failed batches %d\n",
-			size, rate, ceiling, 100*rate/ceiling, failed.Load())
-		fmt.Printf("               server RSS peak during load %.0f MB (sampled), VmHWM %.0f MB\n", peakRSS, hwm)
+		fmt.Printf("%-8s batches of %-4d %7.0f msg/s via /v1/batch (dedupe + rollups)   COPY ceiling %7.0f msg/s   ratio %5.1f%%   failed batches %d\n",
+			run.shape, size, rate, ceiling, 100*rate/ceiling, failed.Load())
+		fmt.Printf("                        server RSS peak during load %.0f MB (sampled), VmHWM %.0f MB\n", peakRSS, hwm)
 	}
 	fmt.Println()
 	return nil

@@ -79,7 +79,7 @@ func (s *server) ingest(c echo.Context, parse func([]byte, time.Time) ([]ingest.
 		return err
 	}
 	wk := c.Get(writeKeyKey).(*models.WriteKey)
-	res, err := ingest.Store(c.Request().Context(), s.store, msgs, wk.ID)
+	res, err := s.writer.Write(c.Request().Context(), msgs, wk.ID)
 	if err != nil {
 		return unavailable(c, s, err)
 	}

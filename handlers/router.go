@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"sightline/ingest"
 	"sightline/models"
 )
 
@@ -31,6 +32,7 @@ type Deps struct {
 // server holds the dependencies the handlers share.
 type server struct {
 	store    *models.Store
+	writer   *ingest.Writer
 	log      *slog.Logger
 	sessions *sessionManager
 	throttle *loginThrottle
@@ -56,6 +58,7 @@ func NewRouter(d Deps) *echo.Echo {
 	}
 	s := &server{
 		store:    d.Store,
+		writer:   ingest.NewWriter(d.Store),
 		log:      d.Logger,
 		sessions: newSessionManager(d.Store, d.SessionSecret, d.SecureCookies),
 		throttle: newLoginThrottle(d.LoginFailureDelay),

@@ -7,12 +7,14 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
+
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // Limits of SPEC §3.
@@ -27,6 +29,10 @@ const (
 // Types a message may have. screen and alias are valid Segment types: they are
 // stored, and screen counts as a page view would not (SPEC counts track and page only).
 var knownTypes = map[string]bool{"track": true, "page": true, "identify": true, "group": true, "screen": true, "alias": true}
+
+// lenient accepts what Segment's own API accepts: repeated member names (the last
+// wins) and names in any case.
+var lenient = jsonv2.JoinOptions(jsontext.AllowDuplicateNames(true), jsonv2.MatchCaseInsensitiveNames(true))
 
 // Message is one validated usage message.
 type Message struct {
@@ -77,40 +83,40 @@ func (e *RequestError) Error() string {
 // wire is the Segment message as sent. Identifiers are raw so that numbers are accepted
 // as well as strings, as Segment's own API does.
 type wire struct {
-	Type              string          `json:"type"`
-	UserID            json.RawMessage `json:"userId"`
-	AnonymousID       json.RawMessage `json:"anonymousId"`
-	Event             json.RawMessage `json:"event"`
-	Name              json.RawMessage `json:"name"`
-	GroupID           json.RawMessage `json:"groupId"`
-	MessageID         json.RawMessage `json:"messageId"`
-	Timestamp         json.RawMessage `json:"timestamp"`
-	OriginalTimestamp json.RawMessage `json:"originalTimestamp"`
+	Type              string         `json:"type"`
+	UserID            jsontext.Value `json:"userId"`
+	AnonymousID       jsontext.Value `json:"anonymousId"`
+	Event             jsontext.Value `json:"event"`
+	Name              jsontext.Value `json:"name"`
+	GroupID           jsontext.Value `json:"groupId"`
+	MessageID         jsontext.Value `json:"messageId"`
+	Timestamp         jsontext.Value `json:"timestamp"`
+	OriginalTimestamp jsontext.Value `json:"originalTimestamp"`
 	Properties        *struct {
-		DurationSeconds json.RawMessage `json:"duration_seconds"`
-		Meter           json.RawMessage `json:"meter"`
-		Quantity        json.RawMessage `json:"quantity"`
+		DurationSeconds jsontext.Value `json:"duration_seconds"`
+		Meter           jsontext.Value `json:"meter"`
+		Quantity        jsontext.Value `json:"quantity"`
 	} `json:"properties"`
 	Traits *struct {
-		Email      json.RawMessage `json:"email"`
-		Name       json.RawMessage `json:"name"`
-		Department json.RawMessage `json:"department"`
-		Level      json.RawMessage `json:"level"`
+		Email      jsontext.Value `json:"email"`
+		Name       jsontext.Value `json:"name"`
+		Department jsontext.Value `json:"department"`
+		Level      jsontext.Value `json:"level"`
 	} `json:"traits"`
-	Context json.RawMessage `json:"context"`
+	Context jsontext.Value `json:"context"`
 }
 
 // wireContext is the part of a context Sightline reads.
 type wireContext struct {
-	GroupID json.RawMessage `json:"groupId"`
+	GroupID jsontext.Value `json:"groupId"`
 	Device  *struct {
-		ID json.RawMessage `json:"id"`
+		ID jsontext.Value `json:"id"`
 	} `json:"device"`
 }
 
 type batchEnvelope struct {
-	Batch   []json.RawMessage `json:"batch"`
-	Context json.RawMessage   `json:"context"`
+	Batch   []jsontext.Value `json:"batch"`
+	Context jsontext.Value   `json:"context"`
 }
 
 // ParseBatch reads a /v1/batch body. Every message is checked; when any is invalid
@@ -120,7 +126,7 @@ func ParseBatch(body []byte, received time.Time) ([]Message, error) {
 		return nil, &RequestError{Status: 413, Message: fmt.Sprintf("request body is %d bytes; the limit is %d", len(body), MaxBodyBytes)}
 	}
 	var env batchEnvelope
-	if err := json.Unmarshal(body, &env); err != nil {
+	if err := jsonv2.Unmarshal(body, &env, lenient); err != nil {
 		return nil, &RequestError{Status: 400, Message: "body is not a valid batch: " + jsonReason(err)}
 	}
 	if env.Batch == nil {
@@ -144,10 +150,10 @@ func ParseSingle(body []byte, typ string, received time.Time) ([]Message, error)
 	if len(body) > MaxBodyBytes {
 		return nil, &RequestError{Status: 413, Message: fmt.Sprintf("request body is %d bytes; the limit is %d", len(body), MaxBodyBytes)}
 	}
-	return parseAll([]json.RawMessage{body}, nil, typ, received)
+	return parseAll([]jsontext.Value{body}, nil, typ, received)
 }
 
-func parseAll(raws []json.RawMessage, outer json.RawMessage, routeType string, received time.Time) ([]Message, error) {
+func parseAll(raws []jsontext.Value, outer jsontext.Value, routeType string, received time.Time) ([]Message, error) {
 	msgs := make([]Message, 0, len(raws))
 	var problems []Problem
 	tooBig := false
@@ -177,14 +183,10 @@ func parseAll(raws []json.RawMessage, outer json.RawMessage, routeType string, r
 }
 
 // parseOne validates one message; it returns a reason (and 400 or 413) when invalid.
-func parseOne(raw json.RawMessage, outer json.RawMessage, routeType string, received time.Time) (Message, int, string) {
+func parseOne(raw jsontext.Value, outer jsontext.Value, routeType string, received time.Time) (Message, int, string) {
 	var w wire
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if err := dec.Decode(&w); err != nil {
+	if err := jsonv2.Unmarshal(raw, &w, lenient); err != nil {
 		return Message{}, 400, "bad JSON: " + jsonReason(err)
-	}
-	if dec.More() {
-		return Message{}, 400, "bad JSON: trailing data after the message"
 	}
 	sentType := w.Type
 	if routeType != "" {
@@ -241,12 +243,12 @@ func parseOne(raw json.RawMessage, outer json.RawMessage, routeType string, rece
 	}
 
 	// Read groupId and device.id from the message's context, then from the batch's.
-	for _, raw := range []json.RawMessage{w.Context, outer} {
+	for _, raw := range []jsontext.Value{w.Context, outer} {
 		if isNull(raw) {
 			continue
 		}
 		var c wireContext
-		if err := json.Unmarshal(raw, &c); err != nil {
+		if err := jsonv2.Unmarshal(raw, &c, lenient); err != nil {
 			return m, 400, "context: " + jsonReason(err)
 		}
 		if m.GroupID == "" {
@@ -262,7 +264,7 @@ func parseOne(raw json.RawMessage, outer json.RawMessage, routeType string, rece
 	m.Timestamp = received
 	for _, field := range []struct {
 		name string
-		raw  json.RawMessage
+		raw  jsontext.Value
 	}{{"timestamp", w.Timestamp}, {"originalTimestamp", w.OriginalTimestamp}} {
 		if isNull(field.raw) {
 			continue
@@ -313,7 +315,7 @@ func parseOne(raw json.RawMessage, outer json.RawMessage, routeType string, rece
 // message has a context of its own, the batch's is kept beside it as "batchContext":
 // nothing is lost, and a reprocessor merges the two with the message's keys winning,
 // as the fields counted here already were.
-func mergedPayload(raw, own, outer json.RawMessage, routeType, sentType string) ([]byte, error) {
+func mergedPayload(raw, own, outer jsontext.Value, routeType, sentType string) ([]byte, error) {
 	raw = bytes.TrimSpace(raw)
 	var extra []byte
 	switch {
@@ -343,43 +345,45 @@ func mergedPayload(raw, own, outer json.RawMessage, routeType, sentType string) 
 // UsageReportedEvent is the track event carrying metered quantities (SPEC §5).
 const UsageReportedEvent = "Usage Reported"
 
-func isNull(raw json.RawMessage) bool {
+func isNull(raw jsontext.Value) bool {
 	return len(raw) == 0 || string(raw) == "null"
 }
 
 // idString reads a string (or a number, as Segment accepts) identifier.
-func idString(raw json.RawMessage) (string, error) {
+func idString(raw jsontext.Value) (string, error) {
 	if isNull(raw) {
 		return "", nil
 	}
 	switch raw[0] {
 	case '"':
+		// Most identifiers need no unescaping: take them as they are.
+		if len(raw) >= 2 && raw[len(raw)-1] == '"' {
+			if inner := raw[1 : len(raw)-1]; bytes.IndexByte(inner, '\\') < 0 && bytes.IndexByte(inner, '"') < 0 && utf8.Valid(inner) {
+				return strings.TrimSpace(string(inner)), nil
+			}
+		}
 		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
+		if err := jsonv2.Unmarshal(raw, &s); err != nil {
 			return "", fmt.Errorf("not a valid string")
 		}
 		return strings.TrimSpace(s), nil
 	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
-		var n json.Number
-		if err := json.Unmarshal(raw, &n); err != nil {
-			return "", fmt.Errorf("not a valid number")
-		}
-		return n.String(), nil
+		return string(raw), nil // a number token, already validated by the decoder
 	}
 	return "", fmt.Errorf("want a string")
 }
 
 // number reads a numeric property (a number or a numeric string); anything else is 0.
-func number(raw json.RawMessage) float64 {
+func number(raw jsontext.Value) float64 {
 	if isNull(raw) {
 		return 0
 	}
 	var f float64
-	if json.Unmarshal(raw, &f) == nil {
+	if jsonv2.Unmarshal(raw, &f) == nil {
 		return f
 	}
 	var s string
-	if json.Unmarshal(raw, &s) == nil {
+	if jsonv2.Unmarshal(raw, &s) == nil {
 		if f, err := strconv.ParseFloat(strings.TrimSpace(s), 64); err == nil {
 			return f
 		}
@@ -387,9 +391,9 @@ func number(raw json.RawMessage) float64 {
 	return 0
 }
 
-func parseTime(raw json.RawMessage) (time.Time, error) {
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
+func parseTime(raw jsontext.Value) (time.Time, error) {
+	s, err := idString(raw)
+	if err != nil || len(raw) == 0 || raw[0] != '"' {
 		return time.Time{}, fmt.Errorf("want an ISO-8601 date string")
 	}
 	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999Z0700", "2006-01-02T15:04:05.999999999"} {
@@ -401,13 +405,9 @@ func parseTime(raw json.RawMessage) (time.Time, error) {
 }
 
 func jsonReason(err error) string {
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &se):
-		return fmt.Sprintf("syntax error at byte %d: %s", se.Offset, se.Error())
-	case errors.As(err, &te):
-		return fmt.Sprintf("%s: want %s, got %s", te.Field, te.Type, te.Value)
+	msg := err.Error()
+	for _, prefix := range []string{"jsontext: ", "json: "} {
+		msg = strings.TrimPrefix(msg, prefix)
 	}
-	return err.Error()
+	return msg
 }

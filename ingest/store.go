@@ -2,10 +2,12 @@ package ingest
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -23,20 +25,48 @@ type Result struct {
 // chunk bounds the rows of one multi-row statement (SQLite allows 32,766 parameters).
 const chunk = 500
 
-// Store writes a request's messages exactly once. Everything happens in one
+// Writer stores messages for one database. It remembers end-user ids, which never
+// change once created, so known users cost no query.
+type Writer struct {
+	store *models.Store
+	mu    sync.Mutex
+	users map[string]int64
+}
+
+// maxCachedUsers bounds the id cache (about 100 bytes an entry).
+const maxCachedUsers = 500_000
+
+// NewWriter returns a writer for a store.
+func NewWriter(store *models.Store) *Writer {
+	return &Writer{store: store, users: map[string]int64{}}
+}
+
+// Store writes messages with a writer of its own (no warm cache): for tests and tools.
+func Store(ctx context.Context, store *models.Store, msgs []Message, writeKeyID int64) (Result, error) {
+	return NewWriter(store).Write(ctx, msgs, writeKeyID)
+}
+
+// Write stores a request's messages exactly once. Everything happens in one
 // transaction: the raw messages (whose unique messageId makes retries no-ops), the
 // end users, their latest traits and account, and the rollup increments of the
 // messages that were new. The caller acknowledges only after it returns nil.
-func Store(ctx context.Context, store *models.Store, msgs []Message, writeKeyID int64) (Result, error) {
+func (w *Writer) Write(ctx context.Context, msgs []Message, writeKeyID int64) (Result, error) {
+	store := w.store
 	var res Result
+	var ids map[string]int64
 	var err error
 	// Two writers racing on the same rows can deadlock on PostgreSQL; one of them is
 	// rolled back and simply tried again.
 	for attempt := 0; attempt < 4; attempt++ {
 		err = store.Transaction(ctx, func(tx *gorm.DB) error {
-			res, err = write(ctx, tx, msgs, writeKeyID)
+			res, ids, err = w.write(ctx, tx, msgs, writeKeyID)
 			return err
 		})
+		if err == nil {
+			w.remember(ids)
+		} else {
+			w.forget() // in case a user it knew is gone
+		}
 		if !retryable(err) {
 			break
 		}
@@ -53,7 +83,7 @@ func retryable(err error) bool {
 	return false
 }
 
-func write(ctx context.Context, tx *gorm.DB, msgs []Message, writeKeyID int64) (Result, error) {
+func (w *Writer) write(ctx context.Context, tx *gorm.DB, msgs []Message, writeKeyID int64) (Result, map[string]int64, error) {
 	db := tx.WithContext(ctx)
 	var res Result
 
@@ -73,28 +103,28 @@ func write(ctx context.Context, tx *gorm.DB, msgs []Message, writeKeyID int64) (
 
 	fresh, err := insertRaw(db, unique, writeKeyID)
 	if err != nil {
-		return res, err
+		return res, nil, err
 	}
 	res.Duplicates += len(unique) - len(fresh)
 	res.Accepted = len(fresh)
 	if len(fresh) == 0 {
-		return res, nil
+		return res, nil, nil
 	}
-	ids, err := endUserIDs(db, fresh)
+	ids, err := w.endUserIDs(db, fresh)
 	if err != nil {
-		return res, err
+		return res, nil, err
 	}
 	if err := applyMembershipAndTraits(db, fresh, ids); err != nil {
-		return res, err
+		return res, nil, err
 	}
 	r := models.NewRollups()
 	for _, m := range fresh {
 		addToRollups(r, ids[m.UserKey], m)
 	}
 	if err := models.ApplyRollups(ctx, tx, r); err != nil {
-		return res, err
+		return res, nil, err
 	}
-	return res, nil
+	return res, ids, nil
 }
 
 // addToRollups is what one new message adds to the rollups (SPEC §5 counts track and
@@ -128,35 +158,100 @@ func insertRaw(db *gorm.DB, msgs []Message, writeKeyID int64) ([]Message, error)
 	}
 	now := time.Now().UTC()
 	fresh := make([]Message, 0, len(msgs))
+	if models.IsPostgres(db) {
+		return insertRawPG(db, msgs, byID, now, writeKeyID)
+	}
 	for part := range slices.Chunk(msgs, chunk) {
-		var sb strings.Builder
-		args := make([]any, 0, len(part)*9)
-		sb.WriteString("INSERT INTO usage_messages (message_id, type, user_key, event, group_key, ts, received_at, write_key_id, payload) VALUES ")
-		for i, m := range part {
-			if i > 0 {
-				sb.WriteByte(',')
-			}
-			sb.WriteString("(?,?,?,?,?,?,?,?,?)")
-			args = append(args, m.MessageID, m.Type, m.UserKey, m.Event, m.GroupID, m.Timestamp, now, wk, string(m.Payload))
+		b := models.NewBulk(db, "INSERT INTO usage_messages (message_id, type, user_key, event, group_key, ts, received_at, write_key_id, payload) VALUES ")
+		for _, m := range part {
+			b.Row(m.MessageID, m.Type, m.UserKey, m.Event, m.GroupID, m.Timestamp, now, wk, string(m.Payload))
 		}
-		sb.WriteString(" ON CONFLICT (message_id) DO NOTHING RETURNING message_id")
-		var inserted []string
-		if err := db.Raw(sb.String(), args...).Scan(&inserted).Error; err != nil {
+		b.SQL(" ON CONFLICT (message_id) DO NOTHING RETURNING message_id")
+		rows, err := b.Query(db.Statement.Context, db)
+		if err != nil {
 			return nil, fmt.Errorf("ingest: unable to store messages: %w", err)
 		}
-		for _, id := range inserted {
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("ingest: unable to read stored messages: %w", err)
+			}
 			fresh = append(fresh, byID[id])
+		}
+		if err := rows.Close(); err != nil {
+			return nil, fmt.Errorf("ingest: unable to store messages: %w", err)
+		}
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("ingest: unable to store messages: %w", err)
 		}
 	}
 	slices.SortFunc(fresh, func(a, b Message) int { return strings.Compare(a.MessageID, b.MessageID) })
 	return fresh, nil
 }
 
+// remember caches ids once the transaction that created them has committed.
+func (w *Writer) remember(ids map[string]int64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.users)+len(ids) > maxCachedUsers {
+		w.users = map[string]int64{} // start over rather than track recency
+	}
+	for k, id := range ids {
+		w.users[k] = id
+	}
+}
+
+func (w *Writer) forget() {
+	w.mu.Lock()
+	w.users = map[string]int64{}
+	w.mu.Unlock()
+}
+
+// insertRawPG sends the messages as column arrays (see models.applyRollupsPG for why).
+func insertRawPG(db *gorm.DB, msgs []Message, byID map[string]Message, now time.Time, writeKeyID int64) ([]Message, error) {
+	n := len(msgs)
+	ids, types, users, events, groups, payloads := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	ts := make([]time.Time, n)
+	for i, m := range msgs {
+		ids[i], types[i], users[i], events[i], groups[i], ts[i], payloads[i] = m.MessageID, m.Type, m.UserKey, m.Event, m.GroupID, m.Timestamp, string(m.Payload)
+	}
+	rows, err := db.Statement.ConnPool.QueryContext(db.Statement.Context, `
+		INSERT INTO usage_messages (message_id, type, user_key, event, group_key, ts, received_at, write_key_id, payload)
+		SELECT m, t, u, e, g, ts, $7, NULLIF($8::bigint, 0), p::jsonb
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $9::text[]) AS x(m, t, u, e, g, ts, p)
+		ON CONFLICT (message_id) DO NOTHING RETURNING message_id`,
+		ids, types, users, events, groups, ts, now, writeKeyID, payloads)
+	if err != nil {
+		return nil, fmt.Errorf("ingest: unable to store messages: %w", err)
+	}
+	defer rows.Close()
+	fresh := make([]Message, 0, n)
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("ingest: unable to read stored messages: %w", err)
+		}
+		fresh = append(fresh, byID[id])
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("ingest: unable to store messages: %w", err)
+	}
+	slices.SortFunc(fresh, func(a, b Message) int { return strings.Compare(a.MessageID, b.MessageID) })
+	return fresh, nil
+}
+
 // endUserIDs creates the users not seen before and returns every user's id by key.
-func endUserIDs(db *gorm.DB, msgs []Message) (map[string]int64, error) {
+func (w *Writer) endUserIDs(db *gorm.DB, msgs []Message) (map[string]int64, error) {
+	ids := make(map[string]int64, len(msgs))
 	var keys []string
 	first := map[string]time.Time{}
+	w.mu.Lock()
 	for _, m := range msgs {
+		if id, ok := w.users[m.UserKey]; ok {
+			ids[m.UserKey] = id
+			continue
+		}
 		if t, ok := first[m.UserKey]; !ok {
 			keys = append(keys, m.UserKey)
 			first[m.UserKey] = m.Timestamp
@@ -164,33 +259,53 @@ func endUserIDs(db *gorm.DB, msgs []Message) (map[string]int64, error) {
 			first[m.UserKey] = m.Timestamp
 		}
 	}
+	w.mu.Unlock()
 	slices.Sort(keys)
 	now := time.Now().UTC()
-	ids := make(map[string]int64, len(keys))
-	for part := range slices.Chunk(keys, chunk) {
-		var sb strings.Builder
-		args := make([]any, 0, len(part)*3)
-		sb.WriteString("INSERT INTO end_users (user_key, first_seen_at, last_seen_at) VALUES ")
-		for i, k := range part {
-			if i > 0 {
-				sb.WriteByte(',')
-			}
-			sb.WriteString("(?,?,?)")
-			args = append(args, k, first[k], now)
+	scanUserIDs := func(rows *sql.Rows, err error) error {
+		if err != nil {
+			return fmt.Errorf("ingest: unable to read end users: %w", err)
 		}
-		sb.WriteString(" ON CONFLICT (user_key) DO NOTHING")
-		if err := db.Exec(sb.String(), args...).Error; err != nil {
+		defer rows.Close()
+		for rows.Next() {
+			var id int64
+			var key string
+			if err := rows.Scan(&id, &key); err != nil {
+				return fmt.Errorf("ingest: unable to read end users: %w", err)
+			}
+			ids[key] = id
+		}
+		return rows.Err()
+	}
+	ctx := db.Statement.Context
+	if models.IsPostgres(db) && len(keys) > 0 {
+		firsts := make([]time.Time, len(keys))
+		for i, k := range keys {
+			firsts[i] = first[k]
+		}
+		_, err := db.Statement.ConnPool.ExecContext(ctx, `INSERT INTO end_users (user_key, first_seen_at, last_seen_at)
+			SELECT k, f, $3 FROM unnest($1::text[], $2::timestamptz[]) AS x(k, f) ON CONFLICT (user_key) DO NOTHING`, keys, firsts, now)
+		if err != nil {
 			return nil, fmt.Errorf("ingest: unable to create end users: %w", err)
 		}
-		var rows []struct {
-			ID      int64
-			UserKey string
+		if err := scanUserIDs(db.Statement.ConnPool.QueryContext(ctx, "SELECT id, user_key FROM end_users WHERE user_key = ANY($1)", keys)); err != nil {
+			return nil, err
 		}
-		if err := db.Raw("SELECT id, user_key FROM end_users WHERE user_key IN ?", part).Scan(&rows).Error; err != nil {
-			return nil, fmt.Errorf("ingest: unable to read end users: %w", err)
+		return ids, nil
+	}
+	for part := range slices.Chunk(keys, chunk) {
+		b := models.NewBulk(db, "INSERT INTO end_users (user_key, first_seen_at, last_seen_at) VALUES ")
+		for _, k := range part {
+			b.Row(k, first[k], now)
 		}
-		for _, r := range rows {
-			ids[r.UserKey] = r.ID
+		b.SQL(" ON CONFLICT (user_key) DO NOTHING")
+		if _, err := b.Exec(ctx, db); err != nil {
+			return nil, fmt.Errorf("ingest: unable to create end users: %w", err)
+		}
+		q := models.NewBulk(db, "SELECT id, user_key FROM end_users WHERE user_key IN ")
+		q.List(part)
+		if err := scanUserIDs(q.Query(ctx, db)); err != nil {
+			return nil, err
 		}
 	}
 	return ids, nil
