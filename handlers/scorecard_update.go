@@ -44,6 +44,16 @@ func scorecardFromForm(c echo.Context) (views.ScorecardForm, metrics.Config, *mo
 		form.Targets[k], form.Weights[k] = c.FormValue("target."+k), c.FormValue("weight."+k)
 		cfg.Measures[k] = metrics.MeasureConfig{Target: num("target."+k, form.Targets[k]), Weight: num("weight."+k, form.Weights[k])}
 	}
+	// Report every problem at once: the store's rules for the fields that parsed.
+	flagged := map[string]bool{}
+	for _, fe := range verr.Fields {
+		flagged[fe.Field] = true
+	}
+	for _, fe := range cfg.Validate() {
+		if !flagged[fe.Field] {
+			verr.Add(fe.Field, fe.Message)
+		}
+	}
 	return form, cfg, verr
 }
 
