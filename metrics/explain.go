@@ -83,6 +83,12 @@ func DescribeMovement(m Movement) string {
 		what = fmt.Sprintf("%s is no longer measured (was %s)", label, formatMeasure(m.Key, *m.From))
 	case sameValue(m.From, m.To):
 		what = fmt.Sprintf("%s held at %s", label, formatMeasure(m.Key, *m.To))
+	case formatMeasure(m.Key, *m.From) == formatMeasure(m.Key, *m.To):
+		verb := "edged up"
+		if *m.To < *m.From {
+			verb = "edged down"
+		}
+		what = fmt.Sprintf("%s %s to %s", label, verb, formatMeasure(m.Key, *m.To))
 	default:
 		verb := "rose"
 		if *m.To < *m.From {

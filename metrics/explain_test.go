@@ -15,6 +15,7 @@ func TestDescribeMovement(t *testing.T) {
 		{Movement{Key: MeasureDailyUsageRate, From: nil, To: f(0.3), Points: 12}, "daily usage rate is now measured at 30%: +12 points"},
 		{Movement{Key: MeasureDailyUsageRate, From: f(0.3), To: nil, Points: -12}, "daily usage rate is no longer measured (was 30%): −12 points"},
 		{Movement{Key: MeasureBreadth, From: f(0.5), To: f(0.5), Points: 0.01}, "breadth held at 50%: ±0 points"},
+		{Movement{Key: MeasureDailyUsageRate, From: f(0.0989), To: f(0.1026), Points: 0.16}, "daily usage rate edged up to 10%: +0.2 points"},
 	} {
 		if got := DescribeMovement(c.m); got != c.want {
 			t.Errorf("got  %q\nwant %q", got, c.want)
