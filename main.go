@@ -33,6 +33,7 @@ Usage:
   sightline serve                                   run the server
   sightline demo                                    fill an empty database with demo data, then serve
   sightline migrate                                 apply database migrations and exit
+  sightline snapshot [--as-of YYYY-MM-DD] [--days N] compute and store every account's daily health snapshot
   sightline token create --role ROLE --name NAME    print a new API token
   sightline writekey create --name NAME             print a new ingest write key
   sightline user create --email E --role ROLE --password-stdin [--name N]
@@ -87,6 +88,33 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer, 
 			return err
 		}
 		return store.Close()
+	case "snapshot":
+		fs := flag.NewFlagSet("snapshot", flag.ContinueOnError)
+		asOf := fs.String("as-of", "", "last day to snapshot, YYYY-MM-DD (default today, UTC)")
+		days := fs.Int("days", 1, "how many days to snapshot, ending on --as-of (backfill)")
+		if err := fs.Parse(rest); err != nil {
+			return err
+		}
+		last := models.Today()
+		if *asOf != "" {
+			d, err := models.ParseDate(*asOf)
+			if err != nil {
+				return fmt.Errorf("--as-of: %w", err)
+			}
+			last = d
+		}
+		if *days < 1 {
+			return errors.New("--days must be at least 1")
+		}
+		return withStore(ctx, log, func(s *models.Store) error {
+			start := time.Now()
+			first := last.AddDays(-(*days - 1))
+			n, err := s.SnapshotHealth(ctx, first, last)
+			if err == nil {
+				fmt.Fprintf(stdout, "%d health snapshots written for %s … %s in %s\n", n, first, last, time.Since(start).Round(time.Millisecond))
+			}
+			return err
+		})
 	case "token":
 		fs := flag.NewFlagSet("token create", flag.ContinueOnError)
 		role := fs.String("role", "", "csm, manager, pm or admin")
@@ -255,6 +283,7 @@ func serve(ctx context.Context, log *slog.Logger, withDemo bool) error {
 		retention = time.Duration(days) * 24 * time.Hour
 	}
 	go ingest.RunRetention(ctx, store, retention, log)
+	go runSnapshots(ctx, store, log)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -292,9 +321,17 @@ func prepareDemo(ctx context.Context, store *models.Store, log *slog.Logger) err
 	}
 	if n == 0 {
 		log.Info("filling the empty database with demo data")
-		if _, err := demo.Seed(ctx, store, models.Today(), demo.Options{}, log); err != nil {
+		today := models.Today()
+		if _, err := demo.Seed(ctx, store, today, demo.Options{}, log); err != nil {
 			return err
 		}
+		// 90 days of snapshots, so health trends show from the first page view.
+		start := time.Now()
+		n, err := store.SnapshotHealth(ctx, today.AddDays(-89), today)
+		if err != nil {
+			return err
+		}
+		log.Info("demo health snapshots written", "snapshots", n, "took", time.Since(start).Round(time.Millisecond).String())
 	}
 	for _, l := range demo.Logins {
 		_, err := store.CreateTeamMember(ctx, l.Email, l.Name, l.Role, "demo")
@@ -303,4 +340,24 @@ func prepareDemo(ctx context.Context, store *models.Store, log *slog.Logger) err
 		}
 	}
 	return nil
+}
+
+// runSnapshots keeps the daily health snapshots current: yesterday (final now that
+// its usage is in) and today at start, then the same shortly after each UTC midnight.
+func runSnapshots(ctx context.Context, store *models.Store, log *slog.Logger) {
+	for {
+		today := models.Today()
+		start := time.Now()
+		if n, err := store.SnapshotHealth(ctx, today.AddDays(-1), today); err != nil {
+			log.Warn("health snapshots", "err", err)
+		} else {
+			log.Info("health snapshots written", "snapshots", n, "took", time.Since(start).Round(time.Millisecond).String())
+		}
+		next := today.AddDays(1).Time().Add(10 * time.Minute)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Until(next)):
+		}
+	}
 }

@@ -130,3 +130,39 @@ func TestServeShutsDownGracefully(t *testing.T) {
 		t.Fatal("server still accepts connections after shutdown")
 	}
 }
+
+func TestSnapshotCommandBackfills(t *testing.T) {
+	dbURL := "sqlite:" + filepath.Join(t.TempDir(), "snap.db")
+	t.Setenv("DATABASE_URL", dbURL)
+	ctx := context.Background()
+	if err := run(ctx, []string{"migrate"}, nil, io.Discard, quiet()); err != nil {
+		t.Fatal(err)
+	}
+	store, err := models.Open(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	for _, k := range []string{"a1", "a2"} {
+		if _, err := store.UpsertAccount(ctx, &models.Account{Key: k, Name: k}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out bytes.Buffer
+	if err := run(ctx, []string{"snapshot", "--as-of", "2025-06-01", "--days", "3"}, nil, &out, quiet()); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out.String(), "6 health snapshots written for 2025-05-30 … 2025-06-01") {
+		t.Fatalf("output %q", out.String())
+	}
+	a1, _ := store.AccountByKey(ctx, "a1")
+	hist, err := store.HealthHistory(ctx, a1.ID, models.NewDate(2025, 5, 1), models.NewDate(2025, 6, 30))
+	if err != nil || len(hist) != 3 || hist[0].Day.String() != "2025-05-30" || hist[0].Color != "red" {
+		t.Fatalf("history %+v %v", hist, err)
+	}
+	for _, bad := range [][]string{{"snapshot", "--as-of", "2025-02-30"}, {"snapshot", "--days", "0"}} {
+		if err := run(ctx, bad, nil, io.Discard, quiet()); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+}

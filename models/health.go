@@ -1,0 +1,278 @@
+package models
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"sightline/metrics"
+)
+
+// scorecardSetting is the settings key of the admin's scorecard (metrics.Config as JSON).
+const scorecardSetting = "scorecard"
+
+// Scorecard is the admin's scorecard, or SPEC §5's defaults when never saved. It is
+// read on every computation, so a change shows on the next page view.
+func (s *Store) Scorecard(ctx context.Context) (metrics.Config, error) {
+	var cfg metrics.Config
+	err := s.GetSetting(ctx, scorecardSetting, &cfg)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return metrics.DefaultConfig(), nil
+	case err != nil:
+		return cfg, err
+	}
+	return cfg.WithDefaults(), nil
+}
+
+// PutScorecard validates and stores the scorecard; a *ValidationError names each bad field.
+func (s *Store) PutScorecard(ctx context.Context, cfg metrics.Config) error {
+	trim := func(names []string) []string {
+		out := names[:0:0]
+		for _, n := range names {
+			if n = strings.TrimSpace(n); n != "" {
+				out = append(out, n)
+			}
+		}
+		return out
+	}
+	cfg.LoginEvents, cfg.SessionEvents = trim(cfg.LoginEvents), trim(cfg.SessionEvents)
+	verr := &ValidationError{Message: "invalid scorecard"}
+	for _, fe := range cfg.Validate() {
+		verr.Add(fe.Field, fe.Message)
+	}
+	if err := verr.OrNil(); err != nil {
+		return err
+	}
+	return s.PutSetting(ctx, scorecardSetting, cfg)
+}
+
+// AccountHealth is SPEC §5's health document plus what moved the score over the
+// last 7 and 30 days.
+type AccountHealth struct {
+	metrics.Result
+	Explanation []metrics.Explanation `json:"explanation"`
+}
+
+// HealthView is everything the account health page shows about health: the document
+// for the day, the daily usage rate and time per login over the 90 days up to it
+// (computed from the rollups, so it needs no snapshots), and the stored score history.
+type HealthView struct {
+	Account Account
+	Config  metrics.Config
+	Health  AccountHealth
+	Trend   []metrics.Point  // 90 days ending on the day, oldest first
+	History []HealthSnapshot // stored daily scores of the same 90 days, oldest first
+}
+
+// TrendDays is how far back the account page's charts go.
+const TrendDays = 90
+
+// explainSpans are the days the explanation looks back.
+var explainSpans = []int{7, 30}
+
+// AccountHealth computes SPEC §5's health of an account as of a day, with the
+// explanation against 7 and 30 days earlier (recomputed from the same rollup rows
+// under today's scorecard, so the comparison is like for like).
+func (s *Store) AccountHealth(ctx context.Context, accountKey string, asOf Date) (*AccountHealth, error) {
+	acct, err := s.AccountByKey(ctx, accountKey)
+	if err != nil {
+		return nil, err
+	}
+	p, cfg, err := s.preparedHealth(ctx, acct, asOf, explainSpans[len(explainSpans)-1])
+	if err != nil {
+		return nil, err
+	}
+	h := accountHealth(p, cfg, metricsDay(asOf))
+	return &h, nil
+}
+
+// AccountHealthView gathers everything the account page needs about health in one call.
+func (s *Store) AccountHealthView(ctx context.Context, accountKey string, asOf Date) (*HealthView, error) {
+	acct, err := s.AccountByKey(ctx, accountKey)
+	if err != nil {
+		return nil, err
+	}
+	p, cfg, err := s.preparedHealth(ctx, acct, asOf, TrendDays-1)
+	if err != nil {
+		return nil, err
+	}
+	day := metricsDay(asOf)
+	v := &HealthView{Account: *acct, Config: cfg, Health: accountHealth(p, cfg, day),
+		Trend: p.Series(day-TrendDays+1, day, cfg)}
+	v.History, err = s.HealthHistory(ctx, acct.ID, asOf.AddDays(-(TrendDays - 1)), asOf)
+	if err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// preparedHealth loads one account's inputs for the windows of asOf and lookback days before it.
+func (s *Store) preparedHealth(ctx context.Context, acct *Account, asOf Date, lookback int) (*metrics.Prepared, metrics.Config, error) {
+	cfg, err := s.Scorecard(ctx)
+	if err != nil {
+		return nil, cfg, err
+	}
+	catalog, err := s.metricsCatalog(ctx)
+	if err != nil {
+		return nil, cfg, err
+	}
+	day := metricsDay(asOf)
+	ins, err := s.loadHealthInputs(ctx, []healthAccount{{acct.ID, acct.Key}}, day-metrics.Day(lookback)-metrics.WindowDays+1, day, catalog)
+	if err != nil {
+		return nil, cfg, err
+	}
+	return metrics.Prepare(*ins[acct.Key]), cfg, nil
+}
+
+func accountHealth(p *metrics.Prepared, cfg metrics.Config, day metrics.Day) AccountHealth {
+	h := AccountHealth{Result: p.Compute(day, cfg), Explanation: []metrics.Explanation{}}
+	for _, span := range explainSpans {
+		h.Explanation = append(h.Explanation, metrics.Explain(h.Result, p.Compute(day-metrics.Day(span), cfg), span))
+	}
+	return h
+}
+
+// HealthSnapshot is one account's stored health for a day.
+type HealthSnapshot struct {
+	AccountID int64    `gorm:"column:account_id"`
+	Day       Date     `gorm:"column:day"`
+	Score     *float64 `gorm:"column:score"`
+	Color     string   `gorm:"column:color"`
+	Metrics   string   `gorm:"column:metrics"` // metrics.Result as JSON
+}
+
+// TableName maps the struct to its table.
+func (HealthSnapshot) TableName() string { return "health_snapshots" }
+
+// Result decodes the stored metrics.
+func (h HealthSnapshot) Result() (metrics.Result, error) {
+	var r metrics.Result
+	if err := json.Unmarshal([]byte(h.Metrics), &r); err != nil {
+		return r, fmt.Errorf("store: unable to decode health snapshot of %s: %w", h.Day, err)
+	}
+	return r, nil
+}
+
+// HealthHistory returns an account's snapshots from..to (inclusive), oldest first.
+func (s *Store) HealthHistory(ctx context.Context, accountID int64, from, to Date) ([]HealthSnapshot, error) {
+	var out []HealthSnapshot
+	err := s.db.WithContext(ctx).Where("account_id = ? AND day BETWEEN ? AND ?", accountID, from, to).
+		Order("day").Find(&out).Error
+	if err != nil {
+		return nil, fmt.Errorf("store: unable to read health history: %w", err)
+	}
+	return out, nil
+}
+
+// LatestHealthJoin joins each account (alias a) to its latest snapshot (alias hs), for
+// listing, filtering and sorting the portfolio by health in SQL; accounts without a
+// snapshot get NULLs. The (account_id, day) primary key answers the subquery.
+const LatestHealthJoin = "LEFT JOIN health_snapshots hs ON hs.account_id = a.id" +
+	" AND hs.day = (SELECT max(h2.day) FROM health_snapshots h2 WHERE h2.account_id = a.id)"
+
+// LatestHealthSnapshots returns each listed account's latest snapshot, by account id
+// (accounts without one are absent). The metrics JSON is left out unless withMetrics.
+func (s *Store) LatestHealthSnapshots(ctx context.Context, accountIDs []int64, withMetrics bool) (map[int64]HealthSnapshot, error) {
+	out := make(map[int64]HealthSnapshot, len(accountIDs))
+	cols := "hs.account_id, hs.day, hs.score, hs.color"
+	if withMetrics {
+		cols += ", hs.metrics"
+	}
+	for start := 0; start < len(accountIDs); start += 1000 {
+		part := accountIDs[start:min(start+1000, len(accountIDs))]
+		var rows []HealthSnapshot
+		err := s.db.WithContext(ctx).Raw("SELECT "+cols+" FROM accounts a "+LatestHealthJoin+
+			" WHERE a.id IN ? AND hs.account_id IS NOT NULL", part).Scan(&rows).Error
+		if err != nil {
+			return nil, fmt.Errorf("store: unable to read latest health: %w", err)
+		}
+		for _, r := range rows {
+			out[r.AccountID] = r
+		}
+	}
+	return out, nil
+}
+
+// snapshotChunk is how many accounts one round of snapshot queries covers.
+const snapshotChunk = 250
+
+// SnapshotHealth computes and stores (replacing) the health snapshot of every account
+// for each day from..to. Accounts go in chunks: a handful of queries load a chunk's
+// rollups for all the days at once, then every day is computed in memory.
+// It returns the number of snapshots written.
+func (s *Store) SnapshotHealth(ctx context.Context, from, to Date) (int, error) {
+	if to.Before(from) {
+		return 0, nil
+	}
+	cfg, err := s.Scorecard(ctx)
+	if err != nil {
+		return 0, err
+	}
+	catalog, err := s.metricsCatalog(ctx)
+	if err != nil {
+		return 0, err
+	}
+	first, last := metricsDay(from), metricsDay(to)
+	written := 0
+	var after int64
+	for {
+		var accounts []healthAccount
+		err := s.db.WithContext(ctx).Raw("SELECT id, key FROM accounts WHERE id > ? ORDER BY id LIMIT ?", after, snapshotChunk).
+			Scan(&accounts).Error
+		if err != nil {
+			return written, fmt.Errorf("store: unable to list accounts for snapshots: %w", err)
+		}
+		if len(accounts) == 0 {
+			return written, nil
+		}
+		after = accounts[len(accounts)-1].ID
+		ins, err := s.loadHealthInputs(ctx, accounts, first-metrics.WindowDays+1, last, catalog)
+		if err != nil {
+			return written, err
+		}
+		rows := make([]HealthSnapshot, 0, len(accounts)*int(last-first+1))
+		for _, a := range accounts {
+			p := metrics.Prepare(*ins[a.Key])
+			for day := first; day <= last; day++ {
+				r := p.Compute(day, cfg)
+				b, err := json.Marshal(r)
+				if err != nil {
+					return written, fmt.Errorf("store: unable to encode health of %s: %w", a.Key, err)
+				}
+				rows = append(rows, HealthSnapshot{AccountID: a.ID, Day: DateFromEpochDay(int(day)), Score: r.Health.Score, Color: r.Health.Color, Metrics: string(b)})
+			}
+		}
+		if err := s.putSnapshots(ctx, rows); err != nil {
+			return written, err
+		}
+		written += len(rows)
+	}
+}
+
+// putSnapshots upserts snapshots in multi-row statements.
+func (s *Store) putSnapshots(ctx context.Context, rows []HealthSnapshot) error {
+	db := s.db.WithContext(ctx)
+	const per = 500
+	for start := 0; start < len(rows); start += per {
+		part := rows[start:min(start+per, len(rows))]
+		var sb strings.Builder
+		args := make([]any, 0, len(part)*5)
+		sb.WriteString("INSERT INTO health_snapshots (account_id, day, score, color, metrics) VALUES ")
+		for i, r := range part {
+			if i > 0 {
+				sb.WriteByte(',')
+			}
+			sb.WriteString("(?,?,?,?,?)")
+			args = append(args, r.AccountID, r.Day, r.Score, r.Color, r.Metrics)
+		}
+		sb.WriteString(" ON CONFLICT (account_id, day) DO UPDATE SET score = excluded.score," +
+			" color = excluded.color, metrics = excluded.metrics")
+		if err := db.Exec(sb.String(), args...).Error; err != nil {
+			return fmt.Errorf("store: unable to write health snapshots: %w", err)
+		}
+	}
+	return nil
+}

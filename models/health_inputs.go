@@ -1,0 +1,181 @@
+package models
+
+import (
+	"context"
+	"fmt"
+
+	"sightline/metrics"
+)
+
+// The health inputs come from the daily rollups only, never from usage_messages: a
+// page view reads one account's users (end_users.group_key = the account key, so a
+// late or moved group call re-attributes all their usage) and their rollup rows in
+// the window, through the rollups' (end_user_id, day) primary keys.
+
+// healthAccount is the id and key of an account whose inputs are loaded.
+type healthAccount struct {
+	ID  int64
+	Key string
+}
+
+// metricsDay converts a business date to the rollups' day; unset stays 0 (unset).
+func metricsDay(d Date) metrics.Day {
+	if d.IsZero() {
+		return 0
+	}
+	return metrics.Day(d.EpochDay())
+}
+
+// metricsCatalog loads the feature catalog in the shape metrics wants.
+func (s *Store) metricsCatalog(ctx context.Context) ([]metrics.Feature, error) {
+	fs, err := s.allFeatures(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]metrics.Feature, len(fs))
+	for i, f := range fs {
+		out[i] = metrics.Feature{Key: f.Key, Product: f.Product, EventNames: f.EventNames}
+	}
+	return out, nil
+}
+
+// loadHealthInputs reads what metrics needs for some accounts and the usage days
+// from..to (callers include the 29 days before the first day they compute). Meters
+// are read from the earliest start of the accounts' metered entitlements instead,
+// and only for accounts that have one; devices only for accounts with a device
+// entitlement. A few queries serve the whole list of accounts.
+func (s *Store) loadHealthInputs(ctx context.Context, accounts []healthAccount, from, to metrics.Day, catalog []metrics.Feature) (map[string]*metrics.Inputs, error) {
+	out := make(map[string]*metrics.Inputs, len(accounts))
+	if len(accounts) == 0 {
+		return out, nil
+	}
+	db := s.db.WithContext(ctx)
+	ids := make([]int64, len(accounts))
+	keys := make([]string, len(accounts))
+	keyOf := make(map[int64]string, len(accounts))
+	for i, a := range accounts {
+		ids[i], keys[i], keyOf[a.ID] = a.ID, a.Key, a.Key
+		out[a.Key] = &metrics.Inputs{Account: a.Key, Catalog: catalog}
+	}
+
+	var es []Entitlement
+	if err := db.Where("account_id IN ?", ids).Order("key").Find(&es).Error; err != nil {
+		return nil, fmt.Errorf("store: unable to list entitlements for health: %w", err)
+	}
+	if err := s.fillEntitlements(ctx, es, keyOf); err != nil {
+		return nil, err
+	}
+	var meterKeys, deviceKeys []string
+	meterFrom, seenMeter := to, map[string]bool{}
+	seenDevice := map[string]bool{}
+	for _, e := range es {
+		in := out[e.Account]
+		in.Entitlements = append(in.Entitlements, metrics.Entitlement{
+			Key: e.Key, Product: e.Product, Features: e.Features, Model: e.Model, Quantity: e.Quantity,
+			Unit: e.Unit, UnitPrice: e.UnitPrice, StartsOn: metricsDay(e.StartsOn), EndsOn: metricsDay(e.EndsOn),
+		})
+		switch e.Model {
+		case "metered", "usage", "outcome":
+			if !seenMeter[e.Account] {
+				seenMeter[e.Account] = true
+				meterKeys = append(meterKeys, e.Account)
+			}
+			start := metrics.Day(-1 << 30) // no start: everything reported up to the day
+			if !e.StartsOn.IsZero() {
+				start = metricsDay(e.StartsOn)
+			}
+			meterFrom = min(meterFrom, start)
+		case "device":
+			if !seenDevice[e.Account] {
+				seenDevice[e.Account] = true
+				deviceKeys = append(deviceKeys, e.Account)
+			}
+		}
+	}
+
+	var users []struct {
+		ID         int64
+		GroupKey   string
+		Department string
+		Level      string
+	}
+	err := db.Raw("SELECT id, group_key, department, level FROM end_users WHERE group_key IN ?", keys).Scan(&users).Error
+	if err != nil {
+		return nil, fmt.Errorf("store: unable to list end users for health: %w", err)
+	}
+	accountOf := make(map[int64]*metrics.Inputs, len(users))
+	for _, u := range users {
+		in := out[u.GroupKey]
+		accountOf[u.ID] = in
+		in.Users = append(in.Users, metrics.User{ID: u.ID, Department: u.Department, Level: u.Level})
+	}
+	if len(users) == 0 {
+		return out, nil
+	}
+
+	const byAccount = " JOIN end_users u ON u.id = r.end_user_id WHERE u.group_key IN ? AND r.day BETWEEN ? AND ?"
+	var days []struct {
+		EndUserID int64
+		Day       int
+		Messages  int
+		HoursMask int64
+	}
+	err = db.Raw("SELECT r.end_user_id, r.day, r.messages, r.hours_mask FROM usage_user_days r"+byAccount, keys, int(from), int(to)).Scan(&days).Error
+	if err != nil {
+		return nil, fmt.Errorf("store: unable to read daily usage for health: %w", err)
+	}
+	for _, d := range days {
+		in := accountOf[d.EndUserID]
+		in.Activity = append(in.Activity, metrics.Activity{User: d.EndUserID, Day: metrics.Day(d.Day), Messages: d.Messages, HoursMask: uint32(d.HoursMask)})
+	}
+
+	var events []struct {
+		EndUserID       int64
+		Day             int
+		EventName       string
+		Events          int
+		DurationSeconds float64
+	}
+	err = db.Raw("SELECT r.end_user_id, r.day, r.event_name, r.events, r.duration_seconds FROM usage_user_event_days r"+byAccount, keys, int(from), int(to)).Scan(&events).Error
+	if err != nil {
+		return nil, fmt.Errorf("store: unable to read event usage for health: %w", err)
+	}
+	for _, e := range events {
+		in := accountOf[e.EndUserID]
+		in.Events = append(in.Events, metrics.EventDay{User: e.EndUserID, Day: metrics.Day(e.Day), Name: e.EventName, Events: e.Events, DurationSeconds: e.DurationSeconds})
+	}
+
+	if len(deviceKeys) > 0 {
+		var devices []struct {
+			EndUserID int64
+			Day       int
+			DeviceID  string
+		}
+		err = db.Raw("SELECT r.end_user_id, r.day, r.device_id FROM usage_user_device_days r"+byAccount, deviceKeys, int(from), int(to)).Scan(&devices).Error
+		if err != nil {
+			return nil, fmt.Errorf("store: unable to read device usage for health: %w", err)
+		}
+		for _, d := range devices {
+			in := accountOf[d.EndUserID]
+			in.Devices = append(in.Devices, metrics.DeviceDay{User: d.EndUserID, Day: metrics.Day(d.Day), DeviceID: d.DeviceID})
+		}
+	}
+
+	if len(meterKeys) > 0 {
+		var meters []struct {
+			EndUserID int64
+			Day       int
+			Meter     string
+			Quantity  float64
+		}
+		err = db.Raw("SELECT r.end_user_id, r.day, r.meter, r.quantity FROM usage_user_meter_days r"+byAccount, meterKeys, int(meterFrom), int(to)).Scan(&meters).Error
+		if err != nil {
+			return nil, fmt.Errorf("store: unable to read metered usage for health: %w", err)
+		}
+		for _, m := range meters {
+			in := accountOf[m.EndUserID]
+			in.Meters = append(in.Meters, metrics.MeterDay{User: m.EndUserID, Day: metrics.Day(m.Day), Meter: m.Meter, Quantity: m.Quantity})
+		}
+	}
+	return out, nil
+}
