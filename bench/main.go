@@ -50,10 +50,19 @@ func run() error {
 		return fmt.Errorf("build: %v\n%s", err, out)
 	}
 
-	if err := ingestBench(pg, bin); err != nil {
-		return err
+	only := os.Getenv("BENCH")
+	if only == "" || only == "ingest" {
+		if err := ingestBench(pg, bin); err != nil {
+			return err
+		}
+		if err := faultRun(pg, bin); err != nil {
+			return err
+		}
 	}
-	return faultRun(pg, bin)
+	if only == "" || only == "scale" {
+		return scaleRun(pg, bin)
+	}
+	return nil
 }
 
 // ---- PostgreSQL ----

@@ -1,0 +1,359 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"sightline/models"
+)
+
+// Scale of the page benchmark (issue 5): 10,000 accounts, 1,000,000 users and the
+// rollups of more than 10,000,000 usage messages over 90 days.
+const (
+	scaleAccounts = 10_000
+	scaleUsers    = 1_000_000
+	scaleFeatures = 50
+	scaleDays     = 90
+)
+
+// scaleRun fills a database at scale and measures the pages under 8 concurrent clients.
+func scaleRun(pg *postgres, bin string) error {
+	fmt.Println("== Pages at scale (PostgreSQL; 10,000 accounts, 1,000,000 users, 90 days) ==")
+	const db = "scale"
+	if err := createDB(pg, db); err != nil {
+		return err
+	}
+	ctx := context.Background()
+	store, err := models.Open(pg.url(db))
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if _, err := store.Migrate(ctx); err != nil {
+		return err
+	}
+	today := models.Today()
+	start := time.Now()
+	messages, err := fillScale(ctx, store, pg.url(db), today)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("   generated %d accounts, %d users, %d features, rollups of %d messages in %.0f s\n",
+		scaleAccounts, scaleUsers, scaleFeatures, messages, time.Since(start).Seconds())
+
+	start = time.Now()
+	n, err := store.SnapshotHealth(ctx, today.AddDays(-7), today.AddDays(-7))
+	if err != nil {
+		return err
+	}
+	m, err := store.SnapshotHealth(ctx, today, today)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("   health snapshots: %d account-days in %.1f s\n", n+m, time.Since(start).Seconds())
+	if _, err := store.CreateTeamMember(ctx, "bench@x.test", "Bench", models.RoleCSM, "bench-password"); err != nil {
+		return err
+	}
+	token, _, err := store.CreateAPIToken(ctx, "bench", models.RolePM, nil)
+	if err != nil {
+		return err
+	}
+
+	addr := freeAddr()
+	srv, err := startServer(bin, pg.url(db), addr)
+	if err != nil {
+		return err
+	}
+	defer srv.stop()
+	jar, err := login("http://"+addr, "bench@x.test", "bench-password")
+	if err != nil {
+		return err
+	}
+	rng := rand.New(rand.NewPCG(3, 3))
+	randomAccount := func() string { return fmt.Sprintf("acct-%05d", rng.IntN(scaleAccounts)) }
+	var mu sync.Mutex
+	pick := func() string { mu.Lock(); defer mu.Unlock(); return randomAccount() }
+
+	base := "http://" + addr
+	hz := throughput(base+"/healthz", nil, "", 3*time.Second)
+	fmt.Printf("   /healthz baseline: %.0f req/s (8 clients)\n", hz)
+	for _, probe := range []struct {
+		name, target string
+		path         func() string
+		cookie       bool
+		bearer       bool
+	}{
+		{"account page /accounts/{key}", "p99 ≤ 50 ms", func() string { return "/accounts/" + pick() }, true, false},
+		{"health API /api/v1/accounts/{key}/health", "p99 ≤ 50 ms", func() string { return "/api/v1/accounts/" + pick() + "/health" }, false, true},
+		{"portfolio /?sort=health (50 rows)", "p99 ≤ 100 ms", func() string { return "/?sort=health&dir=desc" }, true, false},
+		{"portfolio /?sort=health page 37", "p99 ≤ 100 ms", func() string { return "/?sort=health&page=37" }, true, false},
+		{"features /features", "p99 ≤ 150 ms", func() string { return "/features" }, true, false},
+	} {
+		var c *cookiejar.Jar
+		if probe.cookie {
+			c = jar
+		}
+		tok := ""
+		if probe.bearer {
+			tok = token
+		}
+		lat, codes, rate := latencies(base, probe.path, c, tok, 8, 400)
+		fmt.Printf("   %-44s p50 %6.1f ms  p99 %6.1f ms  %6.0f req/s  (%.1f%% of /healthz)  target %s  statuses %v\n",
+			probe.name, ms(lat, 0.50), ms(lat, 0.99), rate, 100*rate/hz, probe.target, codes)
+	}
+	fmt.Println()
+	return nil
+}
+
+func ms(sorted []time.Duration, q float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return float64(sorted[int(q*float64(len(sorted)-1))].Microseconds()) / 1000
+}
+
+// latencies sends n requests from each of c clients and returns the sorted latencies.
+func latencies(base string, path func() string, jar *cookiejar.Jar, token string, clients, n int) ([]time.Duration, map[int]int, float64) {
+	var mu sync.Mutex
+	var all []time.Duration
+	codes := map[int]int{}
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := 0; i < clients; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			client := &http.Client{Jar: jar, Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+			for j := 0; j < n; j++ {
+				req, _ := http.NewRequest(http.MethodGet, base+path(), nil)
+				if token != "" {
+					req.Header.Set("Authorization", "Bearer "+token)
+				}
+				t0 := time.Now()
+				resp, err := client.Do(req)
+				code := 0
+				if err == nil {
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					code = resp.StatusCode
+				}
+				d := time.Since(t0)
+				mu.Lock()
+				all = append(all, d)
+				codes[code]++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	rate := float64(clients*n) / time.Since(start).Seconds()
+	slices.Sort(all)
+	return all, codes, rate
+}
+
+// throughput measures requests per second of one URL from 8 clients.
+func throughput(u string, jar *cookiejar.Jar, token string, d time.Duration) float64 {
+	var count atomic.Int64
+	deadline := time.Now().Add(d)
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			client := &http.Client{Jar: jar, Timeout: 10 * time.Second}
+			for time.Now().Before(deadline) {
+				resp, err := client.Get(u)
+				if err == nil {
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					count.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return float64(count.Load()) / d.Seconds()
+}
+
+var csrfInput = regexp.MustCompile(`name="_csrf" value="([^"]+)"`)
+
+// login signs in through the form and returns the cookie jar.
+func login(base, email, password string) (*cookiejar.Jar, error) {
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Get(base + "/login")
+	if err != nil {
+		return nil, err
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := csrfInput.FindSubmatch(body)
+	if m == nil {
+		return nil, fmt.Errorf("no CSRF token on /login")
+	}
+	resp, err = client.PostForm(base+"/login", url.Values{"_csrf": {string(m[1])}, "email": {email}, "password": {password}})
+	if err != nil {
+		return nil, err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		return nil, fmt.Errorf("login: status %d", resp.StatusCode)
+	}
+	return jar, nil
+}
+
+// fillScale writes the catalog, accounts and entitlements through the CSV importer,
+// then end users and rollups with COPY. It returns the number of usage messages the
+// rollups account for. Raw messages are not materialised: no page reads them.
+func fillScale(ctx context.Context, store *models.Store, dbURL string, today models.Date) (int64, error) {
+	rng := rand.New(rand.NewPCG(11, 13))
+	products := []string{"platform", "insights", "connect"}
+	var csv bytes.Buffer
+	csv.WriteString("key,name,product,event_names,key_feature\n")
+	for f := 0; f < scaleFeatures; f++ {
+		fmt.Fprintf(&csv, "feature-%02d,Feature %02d,%s,Feature %02d Used,%v\n", f, f, products[f%3], f, f%10 == 0)
+	}
+	if _, err := store.ImportCSV(ctx, "features", &csv); err != nil {
+		return 0, fmt.Errorf("features: %w", err)
+	}
+	csv.Reset()
+	csv.WriteString("key,name,arr,renewal_on,lifecycle_stage,segment,csm_email\n")
+	segments := []string{"enterprise", "mid-market", "smb"}
+	stages := []string{"onboarding", "adoption", "renewal"}
+	for a := 0; a < scaleAccounts; a++ {
+		fmt.Fprintf(&csv, "acct-%05d,Account %05d,%d,%s,%s,%s,csm%d@x.test\n", a, a, 5000+rng.IntN(500000),
+			today.AddDays(rng.IntN(400)-30), stages[rng.IntN(3)], segments[rng.IntN(3)], a%40)
+	}
+	if _, err := store.ImportCSV(ctx, "accounts", &csv); err != nil {
+		return 0, fmt.Errorf("accounts: %w", err)
+	}
+	csv.Reset()
+	csv.WriteString("account,key,product,features,model,quantity,unit,unit_price,starts_on,ends_on\n")
+	start := today.AddDays(-200)
+	for a := 0; a < scaleAccounts; a++ {
+		fmt.Fprintf(&csv, "acct-%05d,seats,platform,,user,%d,seats,600,%s,%s\n", a, 60+rng.IntN(100), start, today.AddDays(300))
+		fmt.Fprintf(&csv, "acct-%05d,insights,insights,,subscription,%d,seats,300,%s,\n", a, 20+rng.IntN(60), start)
+		fmt.Fprintf(&csv, "acct-%05d,api,platform,,metered,%d,api_calls,0.01,%s,%s\n", a, 5000+rng.IntN(20000), today.AddDays(-60), today.AddDays(300))
+		fmt.Fprintf(&csv, "acct-%05d,old-pilot,connect,,usage,100,gb,1,%s,%s\n", a, today.AddDays(-300), today.AddDays(-100))
+	}
+	if _, err := store.ImportCSV(ctx, "entitlements", &csv); err != nil {
+		return 0, fmt.Errorf("entitlements: %w", err)
+	}
+
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close(ctx)
+	levels := []string{"executive", "manager", "individual", "individual", "individual", "individual", "unknown"}
+	depts := []string{"Sales", "Marketing", "Engineering", "Support", "Finance", "Operations"}
+	groupAt := today.AddDays(-scaleDays).Time()
+	u := 0
+	_, err = conn.CopyFrom(ctx, pgx.Identifier{"end_users"},
+		[]string{"id", "user_key", "group_key", "group_at", "email", "name", "department", "level", "traits_at", "first_seen_at", "last_seen_at"},
+		pgx.CopyFromFunc(func() ([]any, error) {
+			if u == scaleUsers {
+				return nil, nil
+			}
+			u++
+			key := fmt.Sprintf("user-%07d", u)
+			return []any{int64(u), key, fmt.Sprintf("acct-%05d", u%scaleAccounts), groupAt, key + "@x.test", key,
+				depts[u%len(depts)], levels[u%len(levels)], groupAt, groupAt, today.Time()}, nil
+		}))
+	if err != nil {
+		return 0, fmt.Errorf("end users: %w", err)
+	}
+	if _, err := conn.Exec(ctx, "SELECT setval('end_users_id_seq', $1)", scaleUsers); err != nil {
+		return 0, err
+	}
+
+	// Per account, a share of users is active; each active user is active on a weekday
+	// with probability 0.12 (0.02 at weekends) and then sends a login, a session end
+	// and 1–6 feature events.
+	activeShare := make([]float64, scaleAccounts)
+	for a := range activeShare {
+		activeShare[a] = 0.05 + 0.35*rng.Float64()
+	}
+	first := today.AddDays(-(scaleDays - 1)).EpochDay()
+	type dayRow struct {
+		user           int64
+		day, msgs, hrs int32
+	}
+	var messages int64
+	var days []dayRow
+	for uid := 1; uid <= scaleUsers; uid++ {
+		a := uid % scaleAccounts
+		if rng.Float64() >= activeShare[a] {
+			continue
+		}
+		for d := 0; d < scaleDays; d++ {
+			day := first + d
+			p := 0.12
+			if wd := models.DateFromEpochDay(day).Weekday(); wd == time.Saturday || wd == time.Sunday {
+				p = 0.02
+			}
+			if rng.Float64() >= p {
+				continue
+			}
+			n := 1 + rng.IntN(6) // feature events; plus a login and a session end
+			days = append(days, dayRow{int64(uid), int32(day), int32(n + 2), int32(1 << (8 + rng.IntN(9)))})
+			messages += int64(n + 2)
+		}
+	}
+	i := 0
+	if _, err := conn.CopyFrom(ctx, pgx.Identifier{"usage_user_days"}, []string{"end_user_id", "day", "messages", "hours_mask"},
+		pgx.CopyFromFunc(func() ([]any, error) {
+			if i == len(days) {
+				return nil, nil
+			}
+			r := days[i]
+			i++
+			return []any{r.user, r.day, r.msgs, r.hrs}, nil
+		})); err != nil {
+		return 0, fmt.Errorf("user days: %w", err)
+	}
+	// Each user-day's events follow from its row: a login, a session end, and feature
+	// events for distinct features ((user + 7f) mod 50 differ for f < 6).
+	i, f := 0, -2
+	if _, err := conn.CopyFrom(ctx, pgx.Identifier{"usage_user_event_days"}, []string{"end_user_id", "day", "event_name", "events", "duration_seconds"},
+		pgx.CopyFromFunc(func() ([]any, error) {
+			if i == len(days) {
+				return nil, nil
+			}
+			r := days[i]
+			var row []any
+			switch f {
+			case -2:
+				row = []any{r.user, r.day, "Signed In", int32(1), 0.0}
+			case -1:
+				row = []any{r.user, r.day, "Session Ended", int32(1), float64(300 + (r.user*31+int64(r.day))%3000)}
+			default:
+				row = []any{r.user, r.day, fmt.Sprintf("Feature %02d Used", (int(r.user)+f*7)%scaleFeatures), int32(1), 0.0}
+			}
+			f++
+			if f == int(r.msgs)-2 {
+				i, f = i+1, -2
+			}
+			return row, nil
+		})); err != nil {
+		return 0, fmt.Errorf("event days: %w", err)
+	}
+	if _, err := conn.Exec(ctx, "ANALYZE"); err != nil {
+		return 0, err
+	}
+	return messages, nil
+}
+
