@@ -149,6 +149,9 @@ func (s *Store) CreateGoal(ctx context.Context, accountKey string, in GoalChange
 		return nil, err
 	}
 	g := Goal{AccountID: acct.ID, CreatedBy: actor.MemberID, OwnerID: actor.MemberID}
+	if in.Owner != nil && strings.TrimSpace(*in.Owner) == "" {
+		in.Owner = nil // the creator owns it
+	}
 	verr := &ValidationError{Message: goalInvalid}
 	if in.Title == nil {
 		verr.Add("title", "Specific: a title is required: say what will change")
