@@ -356,4 +356,3 @@ func fillScale(ctx context.Context, store *models.Store, dbURL string, today mod
 	}
 	return messages, nil
 }
-
