@@ -62,6 +62,12 @@ func TestBrowserPortfolioHealthAndAccountWindow(t *testing.T) {
 			chromedp.SetValue(css(sel), value),
 			chromedp.Evaluate[chromedp.Void]("document.querySelector('"+sel+"').dispatchEvent(new Event('change', {bubbles: true})); undefined")))
 	}
+	// settled: no htmx request or swap in flight, so new content is wired up (a click on
+	// a link htmx has not processed yet would navigate instead).
+	settled := func() {
+		t.Helper()
+		waitFor("!document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling, .htmx-added')")
+	}
 	const scores = "[...document.querySelectorAll('[data-testid=account-row] [data-testid=health]')].map(td => td.dataset.score)"
 	const colors = "[...document.querySelectorAll('[data-testid=account-row] [data-testid=health]')].map(td => td.dataset.color)"
 
@@ -83,9 +89,12 @@ func TestBrowserPortfolioHealthAndAccountWindow(t *testing.T) {
 	// Sort by health, twice for descending: the scores shown are ordered.
 	must(chromedp.Do(ctx, chromedp.Click(css("[data-testid=sort-health]"))))
 	waitFor("location.search.includes('sort=health') && !location.search.includes('dir=desc')")
+	waitFor("document.querySelector('th[aria-sort=ascending] [data-testid=sort-health]') !== null")
+	settled()
 	must(chromedp.Do(ctx, chromedp.Click(css("[data-testid=sort-health]"))))
 	waitFor("location.search.includes('sort=health') && location.search.includes('dir=desc')")
 	waitFor("document.querySelector('th[aria-sort=descending] [data-testid=sort-health]') !== null")
+	settled()
 	desc := strs(scores)
 	nums := make([]float64, len(desc))
 	for i, s := range desc {
@@ -101,6 +110,7 @@ func TestBrowserPortfolioHealthAndAccountWindow(t *testing.T) {
 	change("[data-testid=filter-color]", "red")
 	waitFor("location.search.includes('color=red') && location.search.includes('sort=health')")
 	waitFor("document.querySelector('[data-testid=portfolio-total]').textContent !== '30 accounts'")
+	settled()
 	reds := strs(colors)
 	if len(reds) == 0 || len(reds) == 30 {
 		t.Fatalf("red filter shows %d rows", len(reds))
@@ -140,6 +150,7 @@ func TestBrowserPortfolioHealthAndAccountWindow(t *testing.T) {
 	waitFor("document.querySelector('#account-health').dataset.window === '30'")
 	waitFor(usageRows + " === 30 && location.search.includes('window=30')")
 	waitFor("[...document.querySelectorAll('canvas[data-chart]')].every(c => Chart.getChart(c) && Chart.getChart(c).data.labels.length <= 30)")
+	settled()
 
 	earlier := today.AddDays(-20).String()
 	change("[data-testid=as-of]", earlier)
