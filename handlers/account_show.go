@@ -2,35 +2,54 @@ package handlers
 
 import (
 	"net/http"
+	"slices"
+	"strconv"
 
 	"github.com/labstack/echo/v4"
 
 	"sightline/views"
 )
 
-// accountShow is /accounts/{key}: the account's facts, entitlements and notes.
+// accountShow is /accounts/{key}: the account's facts, health as of a day, entitlement
+// positions and notes. htmx swaps of the as-of day or chart window get the health region.
 func (s *server) accountShow(c echo.Context) error {
 	ctx := c.Request().Context()
 	asOf, err := asOfParam(c, s.now())
 	if err != nil {
 		return err
 	}
-	account, err := s.store.AccountByKey(ctx, c.Param("key"))
+	window, err := windowParam(c)
 	if err != nil {
 		return err
 	}
+	health, err := s.store.AccountHealthView(ctx, c.Param("key"), asOf)
+	if err != nil {
+		return err
+	}
+	account := health.Account
 	ents, err := s.store.ListEntitlements(ctx, account.Key)
 	if err != nil {
 		return err
 	}
-	notes, err := s.store.ListNotes(ctx, account.ID, 50)
-	if err != nil {
+	v := views.AccountView{Account: account, Entitlements: ents, AsOf: asOf, Window: window, Health: health}
+	if v.Notes, err = s.store.ListNotes(ctx, account.ID, 50); err != nil {
 		return err
 	}
-	team, err := s.store.ListTeamMembers(ctx)
-	if err != nil {
+	if v.Team, err = s.store.ListTeamMembers(ctx); err != nil {
 		return err
 	}
-	v := views.AccountView{Account: *account, Entitlements: ents, Notes: notes, AsOf: asOf, Team: team}
-	return render(c, http.StatusOK, views.AccountPage(v), nil)
+	return render(c, http.StatusOK, views.AccountPage(v), views.AccountHealth(v))
+}
+
+// windowParam reads ?window= (days the account charts span), defaulting to 90.
+func windowParam(c echo.Context) (int, error) {
+	raw := c.QueryParam("window")
+	if raw == "" {
+		return views.DefaultChartWindow, nil
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil || !slices.Contains(views.ChartWindows, n) {
+		return 0, echo.NewHTTPError(http.StatusBadRequest, "window: want 30, 60 or 90 days, got "+strconv.Quote(raw))
+	}
+	return n, nil
 }

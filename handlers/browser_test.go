@@ -141,7 +141,7 @@ func TestBrowserLoginPortfolioAndAccount(t *testing.T) {
 	if evalInt("window.__marker || 0") != 1 {
 		t.Fatal("filtering reloaded the page instead of swapping the table")
 	}
-	stages, err := chromedp.Run(ctx, chromedp.Evaluate[[]string]("[...document.querySelectorAll('[data-testid=account-row] td:nth-child(3)')].map(td => td.textContent)"))
+	stages, err := chromedp.Run(ctx, chromedp.Evaluate[[]string]("[...document.querySelectorAll('[data-testid=account-row] [data-testid=stage]')].map(td => td.textContent)"))
 	must(err)
 	if len(stages) == 0 {
 		t.Fatal("no account in renewal")

@@ -65,6 +65,8 @@ type HealthView struct {
 	Health  AccountHealth
 	Trend   []metrics.Point  // 90 days ending on the day, oldest first
 	History []HealthSnapshot // stored daily scores of the same 90 days, oldest first
+	// Departments counts the window's active users per department (depth by department).
+	Departments []metrics.DepartmentUsers
 }
 
 // TrendDays is how far back the account page's charts go.
@@ -101,7 +103,7 @@ func (s *Store) AccountHealthView(ctx context.Context, accountKey string, asOf D
 	}
 	day := metricsDay(asOf)
 	v := &HealthView{Account: *acct, Config: cfg, Health: accountHealth(p, cfg, day),
-		Trend: p.Series(day-TrendDays+1, day, cfg)}
+		Trend: p.Series(day-TrendDays+1, day, cfg), Departments: p.Departments(day)}
 	v.History, err = s.HealthHistory(ctx, acct.ID, asOf.AddDays(-(TrendDays - 1)), asOf)
 	if err != nil {
 		return nil, err

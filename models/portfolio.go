@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
+
+	"gorm.io/gorm"
 )
 
 // PortfolioQuery is what the portfolio is filtered, sorted and paged by. It round-trips
@@ -15,21 +18,47 @@ type PortfolioQuery struct {
 	Segment string
 	Stage   string
 	CSM     string
+	Color   string // one of HealthColors, "" for all
+	Risk    string // one of RiskFlags, "" for all
 	Sort    string // one of PortfolioSorts
 	Desc    bool
 	Page    int // 1-based
 	PerPage int
 }
 
-// PortfolioSorts maps sort names to their SQL, whitelisted.
+// Risk flags of a portfolio row, worded as the page shows them.
+const (
+	RiskOverused     = "overused"
+	RiskUnderused    = "underused"
+	RiskRenewal      = "renewal at risk"
+	RiskNoExecutive  = "no executive active"
+	RenewalRiskDays  = 90 // a renewal this close with red health is at risk
+	PortfolioPerPage = 50
+)
+
+// RiskFlags lists the portfolio's risk flags in display order.
+var RiskFlags = []string{RiskOverused, RiskUnderused, RiskRenewal, RiskNoExecutive}
+
+// HealthColors are the colours a health score can have.
+var HealthColors = []string{"green", "yellow", "red"}
+
+// PortfolioSorts maps sort names to their SQL, whitelisted. The expressions refer to
+// the columns of portfolioRows (alias a), so health sorts run in SQL on the latest
+// snapshot; accounts without a snapshot sort last either way.
 var PortfolioSorts = map[string]string{
-	"name":    "lower(a.name)",
-	"arr":     "a.arr",
-	"renewal": "a.renewal_on",
-	"segment": "a.segment",
-	"stage":   "a.lifecycle_stage",
-	"csm":     "a.csm_email",
+	"name":       "lower(a.name)",
+	"arr":        "a.arr",
+	"renewal":    "a.renewal_on",
+	"segment":    "a.segment",
+	"stage":      "a.lifecycle_stage",
+	"csm":        "a.csm_email",
+	"health":     "a.health_score",
+	"usage":      "a.daily_usage_rate",
+	"activation": "a.seat_activation",
 }
+
+// nullsLast are the sorts whose column may be NULL (no snapshot, or no value).
+var nullsLast = map[string]bool{"health": true, "usage": true, "activation": true, "renewal": true}
 
 // ParsePortfolioQuery reads the query from URL parameters, falling back to defaults.
 func ParsePortfolioQuery(v url.Values) PortfolioQuery {
@@ -38,12 +67,20 @@ func ParsePortfolioQuery(v url.Values) PortfolioQuery {
 		Segment: v.Get("segment"),
 		Stage:   v.Get("stage"),
 		CSM:     v.Get("csm"),
+		Color:   v.Get("color"),
+		Risk:    v.Get("risk"),
 		Sort:    v.Get("sort"),
 		Desc:    v.Get("dir") == "desc",
-		PerPage: 50,
+		PerPage: PortfolioPerPage,
 	}
 	if _, ok := PortfolioSorts[q.Sort]; !ok {
 		q.Sort, q.Desc = "name", false
+	}
+	if !slices.Contains(HealthColors, q.Color) {
+		q.Color = ""
+	}
+	if !slices.Contains(RiskFlags, q.Risk) {
+		q.Risk = ""
 	}
 	q.Page, _ = strconv.Atoi(v.Get("page"))
 	if q.Page < 1 {
@@ -64,6 +101,8 @@ func (q PortfolioQuery) Values() url.Values {
 	set("segment", q.Segment)
 	set("stage", q.Stage)
 	set("csm", q.CSM)
+	set("color", q.Color)
+	set("risk", q.Risk)
 	if q.Sort != "name" || q.Desc {
 		v.Set("sort", q.Sort)
 		if q.Desc {
@@ -76,10 +115,69 @@ func (q PortfolioQuery) Values() url.Values {
 	return v
 }
 
-// PortfolioRow is one account as the portfolio lists it.
+// PortfolioRow is one account as the portfolio lists it, with its latest health
+// snapshot (all nil or empty when there is none).
 type PortfolioRow struct {
 	Account
 	Entitlements int
+	HealthDay    *Date    `gorm:"column:health_day"`
+	HealthScore  *float64 `gorm:"column:health_score"`
+	HealthColor  string   `gorm:"column:health_color"`
+	// PreviousScore is the snapshot score 7 days before the latest, for the trend.
+	PreviousScore  *float64 `gorm:"column:previous_score"`
+	DailyUsageRate *float64 `gorm:"column:daily_usage_rate"`
+	SeatActivation *float64 `gorm:"column:seat_activation"`
+	Executives     *float64 `gorm:"column:executives"`
+	Overused       bool     `gorm:"column:overused"`
+	Underused      bool     `gorm:"column:underused"`
+	// RiskFlags are the row's flags (RiskFlags order), set by riskFlags.
+	RiskFlags []string `gorm:"-"`
+}
+
+// PortfolioTrendDays is how far back the portfolio's trend arrow compares.
+const PortfolioTrendDays = 7
+
+// Trend is "up", "down" or "flat" against the score 7 days earlier ("" without both).
+// Moves under one point count as flat.
+func (r PortfolioRow) Trend() string {
+	if r.HealthScore == nil || r.PreviousScore == nil {
+		return ""
+	}
+	switch d := *r.HealthScore - *r.PreviousScore; {
+	case d >= 1:
+		return "up"
+	case d <= -1:
+		return "down"
+	}
+	return "flat"
+}
+
+// riskFlags is the one place a row's risk flags are decided; asOf is the day the
+// renewal window counts from. (A "goals at risk" flag belongs here too.)
+func riskFlags(r PortfolioRow, asOf Date) []string {
+	flags := []string{}
+	if r.Overused {
+		flags = append(flags, RiskOverused)
+	}
+	if r.Underused {
+		flags = append(flags, RiskUnderused)
+	}
+	if renewalAtRisk(r.RenewalOn, r.HealthColor, asOf) {
+		flags = append(flags, RiskRenewal)
+	}
+	if r.Executives != nil && *r.Executives == 0 {
+		flags = append(flags, RiskNoExecutive)
+	}
+	return flags
+}
+
+// renewalAtRisk is a renewal within RenewalRiskDays of asOf with red health.
+func renewalAtRisk(renewal Date, color string, asOf Date) bool {
+	if renewal.IsZero() || color != "red" {
+		return false
+	}
+	days := asOf.DaysUntil(renewal)
+	return days >= 0 && days <= RenewalRiskDays
 }
 
 // PortfolioPage is one page of the filtered portfolio and the total it was cut from.
@@ -88,9 +186,44 @@ type PortfolioPage struct {
 	Total int64
 }
 
-// ListPortfolio filters, sorts and pages the accounts.
-func (s *Store) ListPortfolio(ctx context.Context, q PortfolioQuery) (PortfolioPage, error) {
-	db := s.db.WithContext(ctx).Table("accounts a")
+// portfolioRows is every account with its latest snapshot's figures as plain columns,
+// so the portfolio filters and sorts on them with the same SQL on both dialects.
+func (s *Store) portfolioRows(ctx context.Context) *gorm.DB {
+	var prevDay, num, exists func(string) string
+	switch s.dialect {
+	case Postgres:
+		prevDay = func(col string) string { return fmt.Sprintf("%s - %d", col, PortfolioTrendDays) }
+		num = func(path string) string {
+			return "(hs.metrics::jsonb #>> '{" + strings.ReplaceAll(path, ".", ",") + "}')::double precision"
+		}
+		exists = func(status string) string {
+			return `COALESCE(jsonb_path_exists(hs.metrics::jsonb, '$.entitlements[*] ? (@.status == "` + status + `")'), FALSE)`
+		}
+	default:
+		prevDay = func(col string) string { return fmt.Sprintf("date(%s, '-%d days')", col, PortfolioTrendDays) }
+		num = func(path string) string { return "json_extract(hs.metrics, '$." + path + "')" }
+		exists = func(status string) string {
+			return "(hs.metrics IS NOT NULL AND EXISTS (SELECT 1 FROM json_each(hs.metrics, '$.entitlements') e" +
+				" WHERE json_extract(e.value, '$.status') = '" + status + "'))"
+		}
+	}
+	return s.db.WithContext(ctx).Table("accounts a").
+		Joins(LatestHealthJoin).
+		Joins("LEFT JOIN health_snapshots hp ON hp.account_id = a.id AND hp.day = " + prevDay("hs.day")).
+		Select("a.*," +
+			" (SELECT count(*) FROM entitlements e WHERE e.account_id = a.id) AS entitlements," +
+			" hs.day AS health_day, hs.score AS health_score, COALESCE(hs.color, '') AS health_color," +
+			" hp.score AS previous_score," +
+			" " + num("daily_usage_rate") + " AS daily_usage_rate," +
+			" " + num("seat_activation") + " AS seat_activation," +
+			" " + num("exposure.executive") + " AS executives," +
+			" " + exists("overused") + " AS overused," +
+			" " + exists("underused") + " AS underused")
+}
+
+// filteredPortfolio applies the query's filters; asOf anchors "renewal at risk".
+func (s *Store) filteredPortfolio(ctx context.Context, q PortfolioQuery, asOf Date) *gorm.DB {
+	db := s.db.WithContext(ctx).Table("(?) a", s.portfolioRows(ctx))
 	if q.Search != "" {
 		like := "%" + escapeLike(strings.ToLower(q.Search)) + "%"
 		db = db.Where("(lower(a.name) LIKE ? ESCAPE '\\' OR lower(a.key) LIKE ? ESCAPE '\\')", like, like)
@@ -104,25 +237,72 @@ func (s *Store) ListPortfolio(ctx context.Context, q PortfolioQuery) (PortfolioP
 	if q.CSM != "" {
 		db = db.Where("a.csm_email = ?", q.CSM)
 	}
-	var page PortfolioPage
-	if err := db.Count(&page.Total).Error; err != nil {
-		return page, fmt.Errorf("store: unable to count portfolio: %w", err)
+	if q.Color != "" {
+		db = db.Where("a.health_color = ?", q.Color)
 	}
+	switch q.Risk {
+	case RiskOverused:
+		db = db.Where("a.overused")
+	case RiskUnderused:
+		db = db.Where("a.underused")
+	case RiskRenewal:
+		db = db.Where("a.health_color = 'red' AND a.renewal_on BETWEEN ? AND ?", asOf, asOf.AddDays(RenewalRiskDays))
+	case RiskNoExecutive:
+		db = db.Where("a.executives = 0")
+	}
+	return db
+}
+
+func portfolioOrder(q PortfolioQuery) string {
 	dir := "ASC"
 	if q.Desc {
 		dir = "DESC"
 	}
-	order := fmt.Sprintf("%s %s, a.key ASC", PortfolioSorts[q.Sort], dir)
-	if q.PerPage <= 0 {
-		q.PerPage = 50
+	col := PortfolioSorts[q.Sort]
+	if col == "" {
+		col = PortfolioSorts["name"]
 	}
-	err := db.Select("a.*, (SELECT count(*) FROM entitlements e WHERE e.account_id = a.id) AS entitlements").
-		Order(order).Limit(q.PerPage).Offset((max(q.Page, 1) - 1) * q.PerPage).
+	order := col + " " + dir
+	if nullsLast[q.Sort] {
+		order = "CASE WHEN " + col + " IS NULL THEN 1 ELSE 0 END, " + order
+	}
+	return order + ", a.key ASC"
+}
+
+// ListPortfolio filters, sorts and pages the accounts in one query (and a count);
+// asOf is the day risk flags are judged on (today).
+func (s *Store) ListPortfolio(ctx context.Context, q PortfolioQuery, asOf Date) (PortfolioPage, error) {
+	var page PortfolioPage
+	if err := s.filteredPortfolio(ctx, q, asOf).Count(&page.Total).Error; err != nil {
+		return page, fmt.Errorf("store: unable to count portfolio: %w", err)
+	}
+	if q.PerPage <= 0 {
+		q.PerPage = PortfolioPerPage
+	}
+	err := s.filteredPortfolio(ctx, q, asOf).Select("a.*").Order(portfolioOrder(q)).
+		Limit(q.PerPage).Offset((max(q.Page, 1) - 1) * q.PerPage).
 		Scan(&page.Rows).Error
 	if err != nil {
 		return page, fmt.Errorf("store: unable to list portfolio: %w", err)
 	}
+	for i := range page.Rows {
+		page.Rows[i].RiskFlags = riskFlags(page.Rows[i], asOf)
+	}
 	return page, nil
+}
+
+// ExportPortfolio returns every row the query's filters keep, in its sort order, for
+// the CSV export (no paging).
+func (s *Store) ExportPortfolio(ctx context.Context, q PortfolioQuery, asOf Date) ([]PortfolioRow, error) {
+	var rows []PortfolioRow
+	err := s.filteredPortfolio(ctx, q, asOf).Select("a.*").Order(portfolioOrder(q)).Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("store: unable to export portfolio: %w", err)
+	}
+	for i := range rows {
+		rows[i].RiskFlags = riskFlags(rows[i], asOf)
+	}
+	return rows, nil
 }
 
 // escapeLike makes user input literal inside a LIKE pattern.
