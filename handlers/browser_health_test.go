@@ -144,6 +144,8 @@ func TestBrowserPortfolioHealthAndAccountWindow(t *testing.T) {
 		t.Fatalf("default window shows %d days", n)
 	}
 	waitFor("document.querySelectorAll('canvas[data-chart]').length === 3 && [...document.querySelectorAll('canvas[data-chart]')].every(c => Chart.getChart(c))")
+	// The goals region loads itself into the page.
+	waitFor("document.querySelector('[data-testid=goals]') !== null && document.querySelector('[data-testid=goals-loading]') === null")
 	scoreToday := text("[data-testid=health-score]")
 
 	change("[data-testid=window]", "30")

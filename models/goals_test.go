@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -153,6 +155,16 @@ func TestGoalLifecycleAndPacingFromSnapshots(t *testing.T) {
 		atRisk, err := s.GoalsAtRiskByAccount(ctx)
 		if err != nil || len(atRisk) != 1 || atRisk[globex.ID] != 1 {
 			t.Fatalf("at risk by account: %v %v", atRisk, err)
+		}
+		// The portfolio flags the account and filters by the flag.
+		page, err := s.ListPortfolio(ctx, models.ParsePortfolioQuery(url.Values{"risk": {models.RiskGoals}}), today)
+		if err != nil || page.Total != 1 || page.Rows[0].Key != "globex" || !slices.Contains(page.Rows[0].RiskFlags, models.RiskGoals) {
+			t.Fatalf("portfolio goals-at-risk filter: %+v %v", page, err)
+		}
+		if all, _ := s.ListPortfolio(ctx, models.ParsePortfolioQuery(url.Values{}), today); slices.ContainsFunc(all.Rows, func(r models.PortfolioRow) bool {
+			return r.Key == "acme" && slices.Contains(r.RiskFlags, models.RiskGoals)
+		}) {
+			t.Fatal("an account without goals at risk is flagged")
 		}
 		if only, _ := s.ListGoals(ctx, models.GoalFilter{Status: metrics.GoalOnTrack}, today); len(only) != 1 || only[0].AccountKey != "acme" {
 			t.Fatalf("status filter: %d goals", len(only))

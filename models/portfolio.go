@@ -32,12 +32,13 @@ const (
 	RiskUnderused    = "underused"
 	RiskRenewal      = "renewal at risk"
 	RiskNoExecutive  = "no executive active"
+	RiskGoals        = "goals at risk"
 	RenewalRiskDays  = 90 // a renewal this close with red health is at risk
 	PortfolioPerPage = 50
 )
 
 // RiskFlags lists the portfolio's risk flags in display order.
-var RiskFlags = []string{RiskOverused, RiskUnderused, RiskRenewal, RiskNoExecutive}
+var RiskFlags = []string{RiskOverused, RiskUnderused, RiskRenewal, RiskNoExecutive, RiskGoals}
 
 // HealthColors are the colours a health score can have.
 var HealthColors = []string{"green", "yellow", "red"}
@@ -132,6 +133,8 @@ type PortfolioRow struct {
 	Underused      bool     `gorm:"column:underused"`
 	// RiskFlags are the row's flags (RiskFlags order), set by riskFlags.
 	RiskFlags []string `gorm:"-"`
+	// GoalsAtRisk counts the account's open goals whose status is at_risk.
+	GoalsAtRisk int `gorm:"-"`
 }
 
 // PortfolioTrendDays is how far back the portfolio's trend arrow compares.
@@ -167,6 +170,9 @@ func riskFlags(r PortfolioRow, asOf Date) []string {
 	}
 	if r.Executives != nil && *r.Executives == 0 {
 		flags = append(flags, RiskNoExecutive)
+	}
+	if r.GoalsAtRisk > 0 {
+		flags = append(flags, RiskGoals)
 	}
 	return flags
 }
@@ -222,7 +228,7 @@ func (s *Store) portfolioRows(ctx context.Context) *gorm.DB {
 }
 
 // filteredPortfolio applies the query's filters; asOf anchors "renewal at risk".
-func (s *Store) filteredPortfolio(ctx context.Context, q PortfolioQuery, asOf Date) *gorm.DB {
+func (s *Store) filteredPortfolio(ctx context.Context, q PortfolioQuery, asOf Date, atRisk map[int64]int) *gorm.DB {
 	db := s.db.WithContext(ctx).Table("(?) a", s.portfolioRows(ctx))
 	if q.Search != "" {
 		like := "%" + escapeLike(strings.ToLower(q.Search)) + "%"
@@ -249,6 +255,12 @@ func (s *Store) filteredPortfolio(ctx context.Context, q PortfolioQuery, asOf Da
 		db = db.Where("a.health_color = 'red' AND a.renewal_on BETWEEN ? AND ?", asOf, asOf.AddDays(RenewalRiskDays))
 	case RiskNoExecutive:
 		db = db.Where("a.executives = 0")
+	case RiskGoals:
+		ids := []int64{0} // never empty: IN () is not valid SQL
+		for id := range atRisk {
+			ids = append(ids, id)
+		}
+		db = db.Where("a.id IN ?", ids)
 	}
 	return db
 }
@@ -273,19 +285,24 @@ func portfolioOrder(q PortfolioQuery) string {
 // asOf is the day risk flags are judged on (today).
 func (s *Store) ListPortfolio(ctx context.Context, q PortfolioQuery, asOf Date) (PortfolioPage, error) {
 	var page PortfolioPage
-	if err := s.filteredPortfolio(ctx, q, asOf).Count(&page.Total).Error; err != nil {
+	atRisk, err := s.GoalsAtRiskByAccount(ctx)
+	if err != nil {
+		return page, err
+	}
+	if err := s.filteredPortfolio(ctx, q, asOf, atRisk).Count(&page.Total).Error; err != nil {
 		return page, fmt.Errorf("store: unable to count portfolio: %w", err)
 	}
 	if q.PerPage <= 0 {
 		q.PerPage = PortfolioPerPage
 	}
-	err := s.filteredPortfolio(ctx, q, asOf).Select("a.*").Order(portfolioOrder(q)).
+	err = s.filteredPortfolio(ctx, q, asOf, atRisk).Select("a.*").Order(portfolioOrder(q)).
 		Limit(q.PerPage).Offset((max(q.Page, 1) - 1) * q.PerPage).
 		Scan(&page.Rows).Error
 	if err != nil {
 		return page, fmt.Errorf("store: unable to list portfolio: %w", err)
 	}
 	for i := range page.Rows {
+		page.Rows[i].GoalsAtRisk = atRisk[page.Rows[i].ID]
 		page.Rows[i].RiskFlags = riskFlags(page.Rows[i], asOf)
 	}
 	return page, nil
@@ -295,11 +312,16 @@ func (s *Store) ListPortfolio(ctx context.Context, q PortfolioQuery, asOf Date) 
 // the CSV export (no paging).
 func (s *Store) ExportPortfolio(ctx context.Context, q PortfolioQuery, asOf Date) ([]PortfolioRow, error) {
 	var rows []PortfolioRow
-	err := s.filteredPortfolio(ctx, q, asOf).Select("a.*").Order(portfolioOrder(q)).Scan(&rows).Error
+	atRisk, err := s.GoalsAtRiskByAccount(ctx)
+	if err != nil {
+		return nil, err
+	}
+	err = s.filteredPortfolio(ctx, q, asOf, atRisk).Select("a.*").Order(portfolioOrder(q)).Scan(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("store: unable to export portfolio: %w", err)
 	}
 	for i := range rows {
+		rows[i].GoalsAtRisk = atRisk[rows[i].ID]
 		rows[i].RiskFlags = riskFlags(rows[i], asOf)
 	}
 	return rows, nil
