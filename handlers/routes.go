@@ -65,6 +65,8 @@ func (s *server) routeTable() []struct {
 		page(http.MethodPost, "/accounts/:key/goals/:id", models.PermManageGoals, s.goalUpdate),
 		page(http.MethodPost, "/accounts/:key/goals/:id/comments", models.PermCommentGoals, s.goalCommentCreate),
 		page(http.MethodGet, "/goals", models.PermRead, s.goalsList),
+		page(http.MethodGet, "/features", models.PermRead, s.featuresShow),
+		page(http.MethodGet, "/features/:table", models.PermRead, s.featuresExport),
 		page(http.MethodGet, "/settings", models.PermAdmin, s.settingsShow),
 		page(http.MethodPost, "/settings/members", models.PermAdmin, s.memberCreate),
 		page(http.MethodPost, "/settings/members/:id/role", models.PermAdmin, s.memberRoleUpdate),
@@ -95,6 +97,8 @@ func (s *server) routeTable() []struct {
 		// Every /api/v1 route must also be in handlers/openapi.json (a test checks it).
 		api(http.MethodGet, "/api/v1/openapi.json", models.PermRead, s.apiOpenAPI),
 		api(http.MethodGet, "/api/v1/features", models.PermRead, s.apiFeatureList),
+		// Static beats the :key parameter in Echo's router, so this path stays reachable.
+		api(http.MethodGet, "/api/v1/features/adoption", models.PermRead, s.apiFeatureAdoption),
 		api(http.MethodGet, "/api/v1/features/:key", models.PermRead, s.apiFeatureGet),
 		api(http.MethodPut, "/api/v1/features/:key", models.PermAdmin, s.apiFeaturePut),
 		api(http.MethodDelete, "/api/v1/features/:key", models.PermAdmin, s.apiFeatureDelete),

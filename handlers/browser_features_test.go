@@ -1,0 +1,106 @@
+package handlers_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"sightline/demo"
+	"sightline/handlers"
+	"sightline/models"
+	"sightline/models/dbtest"
+)
+
+// TestBrowserFeaturesFilter logs in as a pm, changes the segment filter on /features
+// and sees the charts' data and the feature table change without a page load.
+func TestBrowserFeaturesFilter(t *testing.T) {
+	ctx, problems := browser(t)
+	store := dbtest.SQLite(t)
+	if _, err := demo.Seed(context.Background(), store, models.DateOf(time.Now()), demo.Options{Accounts: 30, Days: 14},
+		slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.CreateTeamMember(context.Background(), "pm@demo.test", "Pat", models.RolePM, "demo"); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(handlers.NewRouter(handlers.Deps{
+		Store: store, SessionSecret: testSecret, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}))
+	defer srv.Close()
+
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	eval := func(js string) string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
+		must(err)
+		return s
+	}
+	waitFor := func(js string) {
+		t.Helper()
+		_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](js, chromedp.WithPollingTimeout(15*time.Second)))
+		must(err)
+	}
+	// What the charts (as Chart.js drew them) and the feature table show.
+	const chartData = "JSON.stringify([...document.querySelectorAll('[data-testid=adoption-chart] canvas')].map(c => c._chart ? c._chart.data.datasets.map(d => d.label + ':' + d.data.join(',')) : 'no chart'))"
+	const tableData = "[...document.querySelectorAll('[data-testid=feature-row]')].map(r => r.dataset.feature + ':' + r.querySelector('[data-testid=entitled]').textContent).join(' ')"
+
+	must(chromedp.Do(ctx,
+		chromedp.Navigate(srv.URL+"/features"),
+		chromedp.WaitVisible(chromedp.CSS("#email")),
+		chromedp.SendKeys(chromedp.CSS("#email"), "pm@demo.test"),
+		chromedp.SendKeys(chromedp.CSS("#password"), "demo"),
+		chromedp.Submit(chromedp.CSS("#password")),
+		chromedp.WaitVisible(chromedp.CSS("[data-testid=feature-table]")),
+	))
+	waitFor("document.querySelector('[data-testid=adoption-chart] canvas')._chart !== undefined")
+	chartsBefore, tableBefore := eval(chartData), eval(tableData)
+	if tableBefore == "" || chartsBefore == "[]" {
+		t.Fatalf("no charts or rows: %s / %s", chartsBefore, tableBefore)
+	}
+
+	must(chromedp.Do(ctx,
+		chromedp.Evaluate[chromedp.Void]("window.__marker = 1; undefined"),
+		chromedp.SetValue(chromedp.CSS("[data-testid=features-filter-segment]"), "smb"),
+		chromedp.Evaluate[chromedp.Void]("document.querySelector('[data-testid=features-filter-segment]').dispatchEvent(new Event('change', {bubbles: true})); undefined"),
+	))
+	waitFor("location.search.includes('segment=smb')")
+	waitFor("(" + tableData + ") !== " + jsString(tableBefore))
+	waitFor("document.querySelector('[data-testid=adoption-chart] canvas')._chart !== undefined")
+	chartsAfter := eval(chartData)
+	if chartsAfter == chartsBefore {
+		t.Fatalf("the charts did not change with the segment: %s", chartsAfter)
+	}
+	if eval("String(window.__marker || 0)") != "1" {
+		t.Fatal("filtering reloaded the page instead of swapping the report")
+	}
+	if got := eval("JSON.parse(document.querySelector('[data-testid=adoption-chart] canvas').dataset.chart).series[0].label"); got != "smb: accounts" {
+		t.Fatalf("first series after filtering: %q", got)
+	}
+	if len(*problems) > 0 {
+		t.Fatalf("browser reported problems: %v", *problems)
+	}
+}
+
+// jsString quotes s as a JavaScript string literal.
+func jsString(s string) string {
+	b := []byte{'"'}
+	for _, r := range s {
+		switch r {
+		case '"', '\\':
+			b = append(b, '\\', byte(r))
+		default:
+			b = append(b, string(r)...)
+		}
+	}
+	return string(append(b, '"'))
+}

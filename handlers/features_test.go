@@ -1,0 +1,144 @@
+package handlers_test
+
+import (
+	"encoding/json"
+	"io"
+	"log/slog"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"sightline/handlers"
+	"sightline/models"
+	"sightline/models/dbtest"
+)
+
+// newAppAt is newApp with the clock set to a moment of healthDay.
+func newAppAt(t *testing.T, s *models.Store, now time.Time) *testApp {
+	t.Helper()
+	e := handlers.NewRouter(handlers.Deps{
+		Store: s, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		SessionSecret: testSecret, LoginFailureDelay: time.Millisecond,
+		Now: func() time.Time { return now },
+	})
+	return &testApp{t: t, e: e, store: s}
+}
+
+// TestFeatureAdoptionEndToEnd sends TestAPIHealth's usage through /v1/batch and reads
+// the adoption figures back through the API, the page, its htmx fragment and the CSVs.
+func TestFeatureAdoptionEndToEnd(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, s *models.Store) {
+		app := newAppAt(t, s, healthDay.Add(15*time.Hour))
+		admin, pm := app.token(models.RoleAdmin), app.token(models.RolePM)
+		seedHealth(t, app, admin)
+		app.api(http.MethodPut, "/api/v1/accounts/acme", admin, body(`{"name":"Acme","arr":12000,"segment":"enterprise"}`)).expect(http.StatusOK)
+
+		r := app.api(http.MethodGet, "/api/v1/features/adoption", pm, nil).expect(http.StatusOK)
+		var doc struct {
+			Weeks    []string `json:"weeks"`
+			Features []struct {
+				Feature string `json:"feature"`
+				Product string `json:"product"`
+				Series  []struct {
+					Week             string   `json:"week"`
+					EntitledAccounts int      `json:"entitled_accounts"`
+					AdoptingAccounts int      `json:"adopting_accounts"`
+					AccountRate      *float64 `json:"account_rate"`
+					ActiveUsers      int      `json:"active_users"`
+					FeatureUsers     int      `json:"feature_users"`
+					UserRate         *float64 `json:"user_rate"`
+				} `json:"series"`
+			} `json:"features"`
+		}
+		if err := json.Unmarshal(r.Body.Bytes(), &doc); err != nil {
+			t.Fatal(err)
+		}
+		if len(doc.Weeks) != 26 || doc.Weeks[25] != "2025-06-01" || len(doc.Features) != 3 {
+			t.Fatalf("weeks %v, %d features", doc.Weeks, len(doc.Features))
+		}
+		// Only acme has entitlements (every core feature). Week 25 = D-6 … D: active alice,
+		// bob, erin, and carol through her Usage Reported track (D-5) = 4 (dave moved to
+		// globex); Report Run: alice (D-2); Dashboard Viewed: bob (D-2); Alert Created:
+		// nobody. Week 24 = D-13 … D-7: active carol (D-9) and erin (Usage Reported D-12);
+		// carol ran a report (D-9).
+		got := map[string]string{}
+		for _, f := range doc.Features {
+			for _, w := range []int{24, 25} {
+				p := f.Series[w]
+				got[f.Feature+strconv.Itoa(w)] = strings.Join([]string{strconv.Itoa(p.EntitledAccounts), strconv.Itoa(p.AdoptingAccounts),
+					strconv.Itoa(p.FeatureUsers), strconv.Itoa(p.ActiveUsers), fmtRate(p.UserRate)}, " ")
+			}
+		}
+		want := map[string]string{
+			"reports25": "1 1 1 4 0.25", "reports24": "1 1 1 2 0.5",
+			"dashboards25": "1 1 1 4 0.25", "dashboards24": "1 0 0 2 0",
+			"alerts25": "1 0 0 4 0", "alerts24": "1 0 0 2 0",
+		}
+		for k, w := range want {
+			if got[k] != w {
+				t.Errorf("%s: got %q, want %q", k, got[k], w)
+			}
+		}
+		// Another segment has no entitled account: rates are null, not 0.
+		r = app.api(http.MethodGet, "/api/v1/features/adoption?segment=smb", pm, nil).expect(http.StatusOK)
+		if !strings.Contains(r.Body.String(), `"account_rate":null`) || strings.Contains(r.Body.String(), `"entitled_accounts":1`) {
+			t.Errorf("smb adoption: %.300s", r.Body.String())
+		}
+
+		// The page, as a pm: last 30 days, acme uses reports (alice, carol) and
+		// dashboards (bob), not alerts: 12,000 ARR at stake, one unused pair.
+		c := app.loggedIn(models.RolePM)
+		page := c.get("/features").expect(http.StatusOK).doc()
+		if n := page.Find("[data-testid=feature-row]").Length(); n != 3 {
+			t.Fatalf("%d feature rows", n)
+		}
+		first := page.Find("[data-testid=feature-row]").First()
+		if f, _ := first.Attr("data-feature"); f != "alerts" || first.Find("[data-testid=at-stake]").Text() != "$12,000" {
+			t.Errorf("first row %s at stake %q", f, first.Find("[data-testid=at-stake]").Text())
+		}
+		if n := page.Find("[data-testid=adoption-chart] canvas[data-chart]").Length(); n != 3 {
+			t.Errorf("%d charts", n)
+		}
+		if got := page.Find("[data-testid=unused-arr]").Text(); got != "$12,000" {
+			t.Errorf("unused ARR %q", got)
+		}
+		if page.Find(`nav a[href="/features"]`).Length() != 1 {
+			t.Error("no Features item in the navigation")
+		}
+		// htmx swaps get the report region alone; sorting by feature puts alerts first, ascending.
+		frag := c.get("/features?sort=feature", "HX-Request", "true").expect(http.StatusOK)
+		if strings.Contains(frag.Body.String(), "<html") || !strings.Contains(frag.Body.String(), `id="features-report"`) {
+			t.Fatalf("fragment: %.200s", frag.Body.String())
+		}
+		// A feature row lists its entitled accounts.
+		detail := c.get("/features?feature=reports").expect(http.StatusOK).doc()
+		if detail.Find("[data-testid=feature-account][data-account=acme]").Length() != 1 {
+			t.Error("reports' entitled accounts do not list acme")
+		}
+
+		// CSV exports.
+		csv := c.get("/features/unused.csv").expect(http.StatusOK)
+		if ct := csv.Header().Get("Content-Type"); !strings.HasPrefix(ct, "text/csv") {
+			t.Errorf("content type %q", ct)
+		}
+		if got := csv.Body.String(); got != "account,name,segment,lifecycle_stage,arr,feature,product,feature_users_30d,active_users_30d\nacme,Acme,enterprise,onboarding,12000,alerts,core,0,4\n" {
+			t.Errorf("unused CSV:\n%s", got)
+		}
+		features := c.get("/features/features.csv?sort=feature").expect(http.StatusOK).Body.String()
+		if !strings.Contains(features, "\nreports,Reports,core,1,1,1,0.5,") {
+			t.Errorf("features CSV:\n%s", features)
+		}
+		c.get("/features/nope.csv").expect(http.StatusNotFound)
+	})
+}
+
+// fmtRate is a fraction to four decimals, or "nil".
+func fmtRate(v *float64) string {
+	if v == nil {
+		return "nil"
+	}
+	return strconv.FormatFloat(math.Round(*v*1e4)/1e4, 'f', -1, 64)
+}
