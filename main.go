@@ -339,6 +339,11 @@ func prepareDemo(ctx context.Context, store *models.Store, log *slog.Logger) err
 			return err
 		}
 	}
+	if n == 0 {
+		if _, err := demo.SeedGoals(ctx, store, models.Today(), log); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -34,12 +34,15 @@ func seedDemoHealth(t *testing.T, s *models.Store, accounts, days int) models.Da
 	if _, err := s.SnapshotHealth(ctx, today.AddDays(-(days - 1)), today); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := demo.SeedGoals(ctx, s, today, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+		t.Fatal(err)
+	}
 	return today
 }
 
 // expectedFlags derives an account's risk flags from its snapshot, independently of
 // the portfolio query.
-func expectedFlags(a models.Account, r metrics.Result, today models.Date) []string {
+func expectedFlags(a models.Account, r metrics.Result, today models.Date, goalsAtRisk int) []string {
 	flags := []string{}
 	for _, want := range []string{metrics.StatusOverused, metrics.StatusUnderused} {
 		if slices.ContainsFunc(r.Entitlements, func(p metrics.Position) bool { return p.Status == want }) {
@@ -51,6 +54,9 @@ func expectedFlags(a models.Account, r metrics.Result, today models.Date) []stri
 	}
 	if r.Exposure.Executive == 0 {
 		flags = append(flags, models.RiskNoExecutive)
+	}
+	if goalsAtRisk > 0 {
+		flags = append(flags, models.RiskGoals)
 	}
 	return flags
 }
@@ -87,6 +93,14 @@ func TestPortfolioHealthColumnsSortsFiltersAndExport(t *testing.T) {
 			score, color, usage, activation, trend string
 			flags                                  []string
 		}
+		goalsAtRisk := map[int64]int{}
+		risky, err := s.ListGoals(ctx, models.GoalFilter{Status: metrics.GoalAtRisk}, today)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, g := range risky {
+			goalsAtRisk[g.AccountID]++
+		}
 		wants := map[string]want{}
 		byColor, byFlag := map[string][]string{}, map[string][]string{}
 		for _, r := range accounts {
@@ -103,7 +117,7 @@ func TestPortfolioHealthColumnsSortsFiltersAndExport(t *testing.T) {
 				t.Fatal(err)
 			}
 			w := want{score: strconv.FormatFloat(math.Round(*res.Health.Score), 'f', 0, 64), color: res.Health.Color,
-				usage: pct(res.DailyUsageRate), activation: pct(res.SeatActivation), flags: expectedFlags(*a, res, today)}
+				usage: pct(res.DailyUsageRate), activation: pct(res.SeatActivation), flags: expectedFlags(*a, res, today, goalsAtRisk[a.ID])}
 			switch d := *hist[7].Score - *hist[0].Score; {
 			case d >= 1:
 				w.trend = "up"
