@@ -397,7 +397,7 @@ func copyCeiling(pg *postgres, db string, msgs []msg, size int) (float64, error)
 		return 0, err
 	}
 	_, err = conn.Exec(ctx, `CREATE TABLE bare (message_id text, type text, user_key text, event text, group_key text,
-		ts timestamptz, received_at timestamptz, payload jsonb); CREATE UNIQUE INDEX ON bare (message_id)`)
+		ts timestamptz, received_at timestamptz, payload json); CREATE UNIQUE INDEX ON bare (message_id)`)
 	conn.Close(ctx)
 	if err != nil {
 		return 0, err

@@ -21,7 +21,7 @@ func PruneRaw(ctx context.Context, store *models.Store, olderThan time.Duration)
 	var total int64
 	for {
 		res := store.DB().WithContext(ctx).Exec(
-			"DELETE FROM usage_messages WHERE id IN (SELECT id FROM usage_messages WHERE received_at < ? LIMIT 10000)", cutoff)
+			"DELETE FROM usage_messages WHERE message_id IN (SELECT message_id FROM usage_messages WHERE received_at < ? LIMIT 10000)", cutoff)
 		if res.Error != nil {
 			return total, fmt.Errorf("ingest: unable to prune raw messages: %w", res.Error)
 		}

@@ -11,24 +11,33 @@ import (
 	"sightline/models/dbtest"
 )
 
-// BenchmarkStore500 measures the write path alone (PostgreSQL from TEST_DATABASE_URL).
-func BenchmarkStore500(b *testing.B) {
+// BenchmarkWrite500 measures the write path alone (PostgreSQL from TEST_DATABASE_URL)
+// with SDK-shaped batches: runs of 25 messages from one user's session.
+func BenchmarkWrite500(b *testing.B) {
 	store := dbtest.Postgres(b)
+	w := ingest.NewWriter(store)
 	now := time.Now().UTC()
 	n := 0
-	b.ReportAllocs()
-	for b.Loop() {
+	var bodies [][]byte
+	for range 200 {
 		var msgs []string
 		for i := 0; i < 500; i++ {
 			n++
-			msgs = append(msgs, fmt.Sprintf(`{"type":"track","messageId":"m-%d","userId":"user-%d","event":"Report Run","timestamp":%q,"context":{"device":{"id":"d-%d"}}}`,
-				n, n%20000, now.Add(-time.Duration(n%720)*time.Hour).Format(time.RFC3339), n%20000))
+			user := (n / 25) % 20000
+			msgs = append(msgs, fmt.Sprintf(`{"type":"track","messageId":"m-%d","userId":"user-%d","event":"Event %d","timestamp":%q,"context":{"device":{"id":"d-%d"}}}`,
+				n, user, n%11, now.Add(-time.Duration(user%6)*time.Hour).Format(time.RFC3339), user))
 		}
-		parsed, err := ingest.ParseBatch([]byte(`{"batch":[`+strings.Join(msgs, ",")+`]}`), now)
+		bodies = append(bodies, []byte(`{"batch":[`+strings.Join(msgs, ",")+`]}`))
+	}
+	i := 0
+	b.ResetTimer()
+	for b.Loop() {
+		parsed, err := ingest.ParseBatch(bodies[i%len(bodies)], now)
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := ingest.Store(context.Background(), store, parsed, 0); err != nil {
+		i++
+		if _, err := w.Write(context.Background(), parsed, 0); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"sightline/ingest"
+	"sightline/models"
 	"sightline/models/dbtest"
 )
 
@@ -46,23 +47,24 @@ func FuzzIngestIsAllOrNothing(f *testing.F) {
 }
 
 func TestPruneRawKeepsRollups(t *testing.T) {
-	store := dbtest.SQLite(t)
-	msgs, err := ingest.ParseBatch([]byte(`{"batch":[{"type":"track","userId":"u","event":"x","messageId":"old"},{"type":"track","userId":"u","event":"x","messageId":"new"}]}`), time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ingest.Store(context.Background(), store, msgs, 0); err != nil {
-		t.Fatal(err)
-	}
-	store.DB().Exec("UPDATE usage_messages SET received_at = ? WHERE message_id = 'old'", time.Now().UTC().Add(-48*time.Hour))
-	n, err := ingest.PruneRaw(context.Background(), store, 24*time.Hour)
-	if err != nil || n != 1 {
-		t.Fatalf("pruned %d, %v", n, err)
-	}
-	var raw, counted int
-	store.DB().Raw("SELECT count(*) FROM usage_messages").Scan(&raw)
-	store.DB().Raw("SELECT sum(messages) FROM usage_user_days").Scan(&counted)
-	if raw != 1 || counted != 2 {
-		t.Fatalf("raw %d, counted %d", raw, counted)
-	}
+	dbtest.Each(t, func(t *testing.T, store *models.Store) {
+		msgs, err := ingest.ParseBatch([]byte(`{"batch":[{"type":"track","userId":"u","event":"x","messageId":"old"},{"type":"track","userId":"u","event":"x","messageId":"new"}]}`), time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ingest.Store(context.Background(), store, msgs, 0); err != nil {
+			t.Fatal(err)
+		}
+		store.DB().Exec("UPDATE usage_messages SET received_at = ? WHERE message_id = 'old'", time.Now().UTC().Add(-48*time.Hour))
+		n, err := ingest.PruneRaw(context.Background(), store, 24*time.Hour)
+		if err != nil || n != 1 {
+			t.Fatalf("pruned %d, %v", n, err)
+		}
+		var raw, counted int
+		store.DB().Raw("SELECT count(*) FROM usage_messages").Scan(&raw)
+		store.DB().Raw("SELECT sum(messages) FROM usage_user_days").Scan(&counted)
+		if raw != 1 || counted != 2 {
+			t.Fatalf("raw %d, counted %d", raw, counted)
+		}
+	})
 }
