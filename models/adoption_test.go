@@ -88,6 +88,10 @@ func seedAdoption(t *testing.T, s *models.Store) {
 	if err := s.Transaction(ctx, func(tx *gorm.DB) error { return models.ApplyRollups(ctx, tx, r) }); err != nil {
 		t.Fatal(err)
 	}
+	// The page reads precomputed weeks and windows: refresh them after writing usage.
+	if err := s.RefreshFeatureWeeks(ctx, adoptionToday.AddDays(-7*metrics.AdoptionWeeks), adoptionToday); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // rate formats a fraction to four decimals, enough to tell hand-computed values apart.
