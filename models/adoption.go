@@ -342,8 +342,8 @@ func windowKeys(windows []metrics.Period) []int {
 	return keys
 }
 
-// FeatureAdoption is the weekly adoption of every feature over the last 26 weeks
-// (the last ending today), for the query's cohort and, with Compare, that segment's.
+// FeatureAdoption is the weekly adoption of every feature over the last 26 ISO weeks
+// (the current one so far), for the query's cohort and, with Compare, that segment's.
 func (s *Store) FeatureAdoption(ctx context.Context, q FeatureQuery, today Date) (*AdoptionReport, error) {
 	c, err := s.loadCohort(ctx, q, today)
 	if err != nil {
