@@ -24,6 +24,7 @@ import (
 	"sightline/demo"
 	"sightline/handlers"
 	"sightline/ingest"
+	"sightline/metrics"
 	"sightline/models"
 )
 
@@ -33,7 +34,7 @@ Usage:
   sightline serve                                   run the server
   sightline demo                                    fill an empty database with demo data, then serve
   sightline migrate                                 apply database migrations and exit
-  sightline snapshot [--as-of YYYY-MM-DD] [--days N] compute and store every account's daily health snapshot
+  sightline snapshot [--as-of YYYY-MM-DD] [--days N] compute and store every account's daily health snapshot (and refresh the /features weeks)
   sightline token create --role ROLE --name NAME    print a new API token
   sightline writekey create --name NAME             print a new ingest write key
   sightline user create --email E --role ROLE --password-stdin [--name N]
@@ -110,10 +111,20 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer, 
 			start := time.Now()
 			first := last.AddDays(-(*days - 1))
 			n, err := s.SnapshotHealth(ctx, first, last)
-			if err == nil {
-				fmt.Fprintf(stdout, "%d health snapshots written for %s … %s in %s\n", n, first, last, time.Since(start).Round(time.Millisecond))
+			if err != nil {
+				return err
 			}
-			return err
+			fmt.Fprintf(stdout, "%d health snapshots written for %s … %s in %s\n", n, first, last, time.Since(start).Round(time.Millisecond))
+			// The /features weeks: at least the 26 weeks the page charts.
+			start, weeksFrom := time.Now(), last.AddDays(-7*metrics.AdoptionWeeks)
+			if first.Before(weeksFrom) {
+				weeksFrom = first
+			}
+			if err := s.RefreshFeatureWeeks(ctx, weeksFrom, last); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "feature weeks refreshed for %s … %s in %s\n", weeksFrom, last, time.Since(start).Round(time.Millisecond))
+			return nil
 		})
 	case "token":
 		fs := flag.NewFlagSet("token create", flag.ContinueOnError)
@@ -332,6 +343,11 @@ func prepareDemo(ctx context.Context, store *models.Store, log *slog.Logger) err
 			return err
 		}
 		log.Info("demo health snapshots written", "snapshots", n, "took", time.Since(start).Round(time.Millisecond).String())
+		start = time.Now()
+		if err := store.RefreshFeatureWeeks(ctx, today.AddDays(-7*metrics.AdoptionWeeks), today); err != nil {
+			return err
+		}
+		log.Info("demo feature weeks refreshed", "took", time.Since(start).Round(time.Millisecond).String())
 	}
 	for _, l := range demo.Logins {
 		_, err := store.CreateTeamMember(ctx, l.Email, l.Name, l.Role, "demo")
@@ -357,6 +373,13 @@ func runSnapshots(ctx context.Context, store *models.Store, log *slog.Logger) {
 			log.Warn("health snapshots", "err", err)
 		} else {
 			log.Info("health snapshots written", "snapshots", n, "took", time.Since(start).Round(time.Millisecond).String())
+		}
+		// The /features page's weeks and 30-day windows covering the same two days.
+		start = time.Now()
+		if err := store.RefreshFeatureWeeks(ctx, today.AddDays(-1), today); err != nil {
+			log.Warn("feature weeks", "err", err)
+		} else {
+			log.Info("feature weeks refreshed", "took", time.Since(start).Round(time.Millisecond).String())
 		}
 		next := today.AddDays(1).Time().Add(10 * time.Minute)
 		select {

@@ -25,6 +25,9 @@ func TestBrowserFeaturesFilter(t *testing.T) {
 		slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
 		t.Fatal(err)
 	}
+	if err := store.RefreshFeatureWeeks(context.Background(), models.DateOf(time.Now()).AddDays(-14), models.DateOf(time.Now())); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := store.CreateTeamMember(context.Background(), "pm@demo.test", "Pat", models.RolePM, "demo"); err != nil {
 		t.Fatal(err)
 	}

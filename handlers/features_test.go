@@ -1,6 +1,7 @@
 package handlers_test
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -35,6 +36,11 @@ func TestFeatureAdoptionEndToEnd(t *testing.T) {
 		admin, pm := app.token(models.RoleAdmin), app.token(models.RolePM)
 		seedHealth(t, app, admin)
 		app.api(http.MethodPut, "/api/v1/accounts/acme", admin, body(`{"name":"Acme","arr":12000,"segment":"enterprise"}`)).expect(http.StatusOK)
+		// The page reads the weeks precomputed daily: refresh them after the usage arrived.
+		day := models.DateOf(healthDay)
+		if err := s.RefreshFeatureWeeks(context.Background(), day.AddDays(-7*26), day); err != nil {
+			t.Fatal(err)
+		}
 
 		r := app.api(http.MethodGet, "/api/v1/features/adoption", pm, nil).expect(http.StatusOK)
 		var doc struct {

@@ -112,12 +112,17 @@ func AdoptionSeries(accounts []AdoptionAccount, usage AdoptionUsage, f Feature, 
 	return out
 }
 
-// Weeks are the AdoptionWeeks periods of 7 days, the last one ending on today.
+// WeekEnd is the Sunday ending day's ISO week (Monday–Sunday); epoch day 0 was a Thursday.
+func WeekEnd(day Day) Day { return day + 6 - (day+3)%7 }
+
+// Weeks are the n ISO weeks (Monday–Sunday) up to the one holding today, oldest
+// first. The current week is cut at today: it ends (and is labelled) on today.
 func Weeks(today Day, n int) []Period {
 	out := make([]Period, n)
+	last := WeekEnd(today)
 	for i := range out {
-		end := today - Day(7*(n-1-i))
-		out[i] = Period{Start: end - 6, End: end}
+		end := last - Day(7*(n-1-i))
+		out[i] = Period{Start: end - 6, End: min(end, today)}
 	}
 	return out
 }

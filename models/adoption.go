@@ -228,94 +228,129 @@ func (s *Store) loadCohort(ctx context.Context, q FeatureQuery, today Date) (*ad
 	return c, nil
 }
 
-// loadUsage aggregates, per account of the cohort, the distinct users of each feature
-// and the distinct active users in each of the periods (consecutive, equally long,
-// oldest first). Two GROUP BY queries over the rollups serve all accounts at once.
-func (s *Store) loadUsage(ctx context.Context, c *adoptionCohort, periods []metrics.Period) (metrics.AdoptionUsage, error) {
+// precomputed names the tables (migration 00004) that loadUsage reads and the column
+// that keys their periods.
+type precomputed struct {
+	features, active, column string
+}
+
+var (
+	weeklyUsage = precomputed{"account_feature_weeks", "account_weeks", "week"}
+	windowUsage = precomputed{"account_feature_windows", "account_windows", "as_of"}
+)
+
+// loadUsage reads, per account of the cohort, the distinct users of each feature and
+// the distinct active users in each period from the tables RefreshFeatureWeeks keeps;
+// keys[i] is period i's key there (a week's Sunday, a window's as-of day).
+func (s *Store) loadUsage(ctx context.Context, c *adoptionCohort, t precomputed, keys []int) (metrics.AdoptionUsage, error) {
 	usage := metrics.AdoptionUsage{}
-	if len(periods) == 0 || len(c.accounts) == 0 {
+	if len(keys) == 0 || len(c.accounts) == 0 {
 		return usage, nil
 	}
-	from, to := int(periods[0].Start), int(periods[len(periods)-1].End)
-	length := int(periods[0].End-periods[0].Start) + 1
-	// Day → period index; the bounds are integers we computed, so they go inline.
-	bucket := fmt.Sprintf("(r.day - %d) / %d", from, length)
-	inCohort := map[int64]bool{}
+	period := map[int]int{}
+	for i, k := range keys {
+		period[k] = i
+	}
+	inCohort := make(map[int64]bool, len(c.accounts))
 	for _, a := range c.accounts {
 		inCohort[a.ID] = true
 	}
 	get := func(id int64) []metrics.PeriodUsage {
 		ps := usage[id]
 		if ps == nil {
-			ps = make([]metrics.PeriodUsage, len(periods))
+			ps = make([]metrics.PeriodUsage, len(keys))
 			usage[id] = ps
 		}
 		return ps
 	}
 	db := s.db.WithContext(ctx)
 
-	args := append([]any{from, to}, c.args...)
-	var active []struct {
-		AccountID int64
-		Period    int
-		Users     int
-	}
-	err := db.Raw("SELECT a.id AS account_id, "+bucket+" AS period, count(DISTINCT r.end_user_id) AS users"+
-		" FROM usage_user_days r JOIN end_users u ON u.id = r.end_user_id JOIN accounts a ON a.key = u.group_key"+
-		" WHERE r.day BETWEEN ? AND ? AND r.messages > 0 AND "+c.where+" GROUP BY 1, 2", args...).Scan(&active).Error
+	args := append([]any{keys}, c.args...)
+	rows, err := db.Raw("SELECT r.account_id, r."+t.column+", r.active_users FROM "+t.active+" r JOIN accounts a ON a.id = r.account_id"+
+		" WHERE r."+t.column+" IN ? AND "+c.where, args...).Rows()
 	if err != nil {
-		return nil, fmt.Errorf("store: unable to aggregate active users for adoption: %w", err)
+		return nil, fmt.Errorf("store: unable to read active users for adoption: %w", err)
 	}
-	for _, r := range active {
-		if inCohort[r.AccountID] && r.Period >= 0 && r.Period < len(periods) {
-			get(r.AccountID)[r.Period].ActiveUsers = r.Users
+	for rows.Next() {
+		var id int64
+		var key, users int
+		if err := rows.Scan(&id, &key, &users); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("store: unable to read active users for adoption: %w", err)
 		}
+		if inCohort[id] {
+			get(id)[period[key]].ActiveUsers = users
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: unable to read active users for adoption: %w", err)
 	}
 
 	if len(c.features) == 0 {
 		return usage, nil
 	}
-	keys := make([]string, len(c.features))
+	featureKeys := make([]string, len(c.features))
 	for i, f := range c.features {
-		keys[i] = f.Key
+		featureKeys[i] = f.Key
 	}
-	args = append([]any{keys, from, to}, c.args...)
-	var used []struct {
-		AccountID int64
-		Feature   string
-		Period    int
-		Users     int
-	}
-	err = db.Raw("SELECT a.id AS account_id, f.key AS feature, "+bucket+" AS period, count(DISTINCT r.end_user_id) AS users"+
-		" FROM usage_user_event_days r JOIN feature_events fe ON fe.event_name = r.event_name"+
-		" JOIN features f ON f.id = fe.feature_id AND f.key IN ?"+
-		" JOIN end_users u ON u.id = r.end_user_id JOIN accounts a ON a.key = u.group_key"+
-		" WHERE r.day BETWEEN ? AND ? AND r.events > 0 AND "+c.where+" GROUP BY 1, 2, 3", args...).Scan(&used).Error
+	args = append([]any{featureKeys, keys}, c.args...)
+	rows, err = db.Raw("SELECT r.account_id, f.key, r."+t.column+", r.users FROM "+t.features+" r"+
+		" JOIN features f ON f.id = r.feature_id AND f.key IN ? JOIN accounts a ON a.id = r.account_id"+
+		" WHERE r."+t.column+" IN ? AND r.users > 0 AND "+c.where, args...).Rows()
 	if err != nil {
-		return nil, fmt.Errorf("store: unable to aggregate feature users for adoption: %w", err)
+		return nil, fmt.Errorf("store: unable to read feature users for adoption: %w", err)
 	}
-	for _, r := range used {
-		if !inCohort[r.AccountID] || r.Period < 0 || r.Period >= len(periods) {
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var feature string
+		var key, users int
+		if err := rows.Scan(&id, &feature, &key, &users); err != nil {
+			return nil, fmt.Errorf("store: unable to read feature users for adoption: %w", err)
+		}
+		if !inCohort[id] {
 			continue
 		}
-		p := &get(r.AccountID)[r.Period]
+		p := &get(id)[period[key]]
 		if p.FeatureUsers == nil {
 			p.FeatureUsers = map[string]int{}
 		}
-		p.FeatureUsers[r.Feature] = r.Users
+		p.FeatureUsers[feature] = users
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: unable to read feature users for adoption: %w", err)
 	}
 	return usage, nil
 }
 
-// FeatureAdoption is the weekly adoption of every feature over the last 26 weeks
-// (the last ending today), for the query's cohort and, with Compare, that segment's.
+// weekKeys are the weeks' Sundays, their keys in account_feature_weeks.
+func weekKeys(weeks []metrics.Period) []int {
+	keys := make([]int, len(weeks))
+	for i, w := range weeks {
+		keys[i] = int(metrics.WeekEnd(w.End))
+	}
+	return keys
+}
+
+// windowKeys are the windows' last days, their keys in account_feature_windows.
+func windowKeys(windows []metrics.Period) []int {
+	keys := make([]int, len(windows))
+	for i, w := range windows {
+		keys[i] = int(w.End)
+	}
+	return keys
+}
+
+// FeatureAdoption is the weekly adoption of every feature over the last 26 ISO weeks
+// (the current one so far), for the query's cohort and, with Compare, that segment's.
 func (s *Store) FeatureAdoption(ctx context.Context, q FeatureQuery, today Date) (*AdoptionReport, error) {
 	c, err := s.loadCohort(ctx, q, today)
 	if err != nil {
 		return nil, err
 	}
 	weeks := metrics.Weeks(metricsDay(today), metrics.AdoptionWeeks)
-	usage, err := s.loadUsage(ctx, c, weeks)
+	usage, err := s.loadUsage(ctx, c, weeklyUsage, weekKeys(weeks))
 	if err != nil {
 		return nil, err
 	}
@@ -361,11 +396,11 @@ func (s *Store) FeatureReport(ctx context.Context, q FeatureQuery, today Date) (
 	}
 	day := metricsDay(today)
 	weeks := metrics.Weeks(day, metrics.AdoptionWeeks)
-	weekly, err := s.loadUsage(ctx, c, weeks)
+	weekly, err := s.loadUsage(ctx, c, weeklyUsage, weekKeys(weeks))
 	if err != nil {
 		return nil, err
 	}
-	windows, err := s.loadUsage(ctx, c, metrics.Windows(day))
+	windows, err := s.loadUsage(ctx, c, windowUsage, windowKeys(metrics.Windows(day)))
 	if err != nil {
 		return nil, err
 	}

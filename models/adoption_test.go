@@ -88,6 +88,10 @@ func seedAdoption(t *testing.T, s *models.Store) {
 	if err := s.Transaction(ctx, func(tx *gorm.DB) error { return models.ApplyRollups(ctx, tx, r) }); err != nil {
 		t.Fatal(err)
 	}
+	// The page reads precomputed weeks and windows: refresh them after writing usage.
+	if err := s.RefreshFeatureWeeks(ctx, adoptionToday.AddDays(-7*metrics.AdoptionWeeks), adoptionToday); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // rate formats a fraction to four decimals, enough to tell hand-computed values apart.
@@ -278,6 +282,61 @@ func TestLeakageFromSnapshots(t *testing.T) {
 			if rep.Leakage.Total.Leakage != 0 {
 				t.Errorf("%v: leakage %v", f, rep.Leakage.Total)
 			}
+		}
+	})
+}
+
+// TestRefreshFeatureWeeksMovedUser checks that refreshing twice changes nothing, and
+// that a user moved to another account counts there from the next refresh on.
+func TestRefreshFeatureWeeksMovedUser(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, s *models.Store) {
+		seedAdoption(t, s)
+		ctx := context.Background()
+		q := models.ParseFeatureQuery(map[string][]string{"feature": {"reports"}})
+		// Users of reports in the last 30 days and in week 25 (T-6 … T), per account.
+		users := func() string {
+			t.Helper()
+			rep, err := s.FeatureReport(ctx, q, adoptionToday)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []string
+			for _, e := range rep.Entitled {
+				out = append(out, e.Account+":"+itoa(e.Users)+"/"+itoa(e.ActiveUsers))
+			}
+			for _, f := range rep.Adoption.Features {
+				if f.Feature == "reports" {
+					p := f.Series[25]
+					out = append(out, "week:"+itoa(p.AdoptingAccounts)+" "+itoa(p.FeatureUsers)+"/"+itoa(p.ActiveUsers))
+				}
+			}
+			return strings.Join(out, " ")
+		}
+		refresh := func() {
+			t.Helper()
+			if err := s.RefreshFeatureWeeks(ctx, adoptionToday.AddDays(-7*metrics.AdoptionWeeks), adoptionToday); err != nil {
+				t.Fatal(err)
+			}
+		}
+		const before = "acme:1/2 globex:0/1 week:1 1/3"
+		if got := users(); got != before {
+			t.Fatalf("before: %q", got)
+		}
+		refresh()
+		if got := users(); got != before {
+			t.Errorf("after a second refresh: %q", got)
+		}
+		// a1 (Report Run T-2) moves to globex: the page keeps the refreshed figures
+		// until the next refresh, which counts a1 (and the report run) for globex.
+		if err := s.DB().Exec("UPDATE end_users SET group_key = 'globex' WHERE user_key = 'a1'").Error; err != nil {
+			t.Fatal(err)
+		}
+		if got := users(); got != before {
+			t.Errorf("moved, not refreshed: %q", got)
+		}
+		refresh()
+		if got := users(); got != "acme:0/1 globex:1/2 week:1 1/3" {
+			t.Errorf("moved and refreshed: %q", got)
 		}
 	})
 }
