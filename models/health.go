@@ -144,6 +144,28 @@ type HealthSnapshot struct {
 	Score     *float64 `gorm:"column:score"`
 	Color     string   `gorm:"column:color"`
 	Metrics   string   `gorm:"column:metrics"` // metrics.Result as JSON
+	// The figures the portfolio filters and sorts on, copied out of Metrics.
+	DailyUsageRate *float64 `gorm:"column:daily_usage_rate"`
+	SeatActivation *float64 `gorm:"column:seat_activation"`
+	Executives     *int     `gorm:"column:executives"`
+	Overused       bool     `gorm:"column:overused"`
+	Underused      bool     `gorm:"column:underused"`
+}
+
+// NewHealthSnapshot is the stored form of an account's health on a day.
+func NewHealthSnapshot(accountID int64, day Date, r metrics.Result) (HealthSnapshot, error) {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return HealthSnapshot{}, fmt.Errorf("store: unable to encode health of %s: %w", r.Account, err)
+	}
+	executives := r.Exposure.Executive
+	h := HealthSnapshot{AccountID: accountID, Day: day, Score: r.Health.Score, Color: r.Health.Color, Metrics: string(b),
+		DailyUsageRate: r.DailyUsageRate, SeatActivation: r.SeatActivation, Executives: &executives}
+	for _, p := range r.Entitlements {
+		h.Overused = h.Overused || p.Status == metrics.StatusOverused
+		h.Underused = h.Underused || p.Status == metrics.StatusUnderused
+	}
+	return h, nil
 }
 
 // TableName maps the struct to its table.
@@ -241,12 +263,11 @@ func (s *Store) SnapshotHealth(ctx context.Context, from, to Date) (int, error) 
 		for _, a := range accounts {
 			p := metrics.Prepare(*ins[a.Key])
 			for day := first; day <= last; day++ {
-				r := p.Compute(day, cfg)
-				b, err := json.Marshal(r)
+				h, err := NewHealthSnapshot(a.ID, DateFromEpochDay(int(day)), p.Compute(day, cfg))
 				if err != nil {
-					return written, fmt.Errorf("store: unable to encode health of %s: %w", a.Key, err)
+					return written, err
 				}
-				rows = append(rows, HealthSnapshot{AccountID: a.ID, Day: DateFromEpochDay(int(day)), Score: r.Health.Score, Color: r.Health.Color, Metrics: string(b)})
+				rows = append(rows, h)
 			}
 		}
 		if err := s.putSnapshots(ctx, rows); err != nil {
@@ -263,17 +284,21 @@ func (s *Store) putSnapshots(ctx context.Context, rows []HealthSnapshot) error {
 	for start := 0; start < len(rows); start += per {
 		part := rows[start:min(start+per, len(rows))]
 		var sb strings.Builder
-		args := make([]any, 0, len(part)*5)
-		sb.WriteString("INSERT INTO health_snapshots (account_id, day, score, color, metrics) VALUES ")
+		args := make([]any, 0, len(part)*10)
+		sb.WriteString("INSERT INTO health_snapshots (account_id, day, score, color, metrics," +
+			" daily_usage_rate, seat_activation, executives, overused, underused) VALUES ")
 		for i, r := range part {
 			if i > 0 {
 				sb.WriteByte(',')
 			}
-			sb.WriteString("(?,?,?,?,?)")
-			args = append(args, r.AccountID, r.Day, r.Score, r.Color, r.Metrics)
+			sb.WriteString("(?,?,?,?,?,?,?,?,?,?)")
+			args = append(args, r.AccountID, r.Day, r.Score, r.Color, r.Metrics,
+				r.DailyUsageRate, r.SeatActivation, r.Executives, r.Overused, r.Underused)
 		}
 		sb.WriteString(" ON CONFLICT (account_id, day) DO UPDATE SET score = excluded.score," +
-			" color = excluded.color, metrics = excluded.metrics")
+			" color = excluded.color, metrics = excluded.metrics, daily_usage_rate = excluded.daily_usage_rate," +
+			" seat_activation = excluded.seat_activation, executives = excluded.executives," +
+			" overused = excluded.overused, underused = excluded.underused")
 		if err := db.Exec(sb.String(), args...).Error; err != nil {
 			return fmt.Errorf("store: unable to write health snapshots: %w", err)
 		}

@@ -195,23 +195,12 @@ type PortfolioPage struct {
 // portfolioRows is every account with its latest snapshot's figures as plain columns,
 // so the portfolio filters and sorts on them with the same SQL on both dialects.
 func (s *Store) portfolioRows(ctx context.Context) *gorm.DB {
-	var prevDay, num, exists func(string) string
+	var prevDay func(string) string
 	switch s.dialect {
 	case Postgres:
 		prevDay = func(col string) string { return fmt.Sprintf("%s - %d", col, PortfolioTrendDays) }
-		num = func(path string) string {
-			return "(hs.metrics::jsonb #>> '{" + strings.ReplaceAll(path, ".", ",") + "}')::double precision"
-		}
-		exists = func(status string) string {
-			return `COALESCE(jsonb_path_exists(hs.metrics::jsonb, '$.entitlements[*] ? (@.status == "` + status + `")'), FALSE)`
-		}
 	default:
 		prevDay = func(col string) string { return fmt.Sprintf("date(%s, '-%d days')", col, PortfolioTrendDays) }
-		num = func(path string) string { return "json_extract(hs.metrics, '$." + path + "')" }
-		exists = func(status string) string {
-			return "(hs.metrics IS NOT NULL AND EXISTS (SELECT 1 FROM json_each(hs.metrics, '$.entitlements') e" +
-				" WHERE json_extract(e.value, '$.status') = '" + status + "'))"
-		}
 	}
 	return s.db.WithContext(ctx).Table("accounts a").
 		Joins(LatestHealthJoin).
@@ -220,11 +209,8 @@ func (s *Store) portfolioRows(ctx context.Context) *gorm.DB {
 			" (SELECT count(*) FROM entitlements e WHERE e.account_id = a.id) AS entitlements," +
 			" hs.day AS health_day, hs.score AS health_score, COALESCE(hs.color, '') AS health_color," +
 			" hp.score AS previous_score," +
-			" " + num("daily_usage_rate") + " AS daily_usage_rate," +
-			" " + num("seat_activation") + " AS seat_activation," +
-			" " + num("exposure.executive") + " AS executives," +
-			" " + exists("overused") + " AS overused," +
-			" " + exists("underused") + " AS underused")
+			" hs.daily_usage_rate, hs.seat_activation, hs.executives," +
+			" COALESCE(hs.overused, FALSE) AS overused, COALESCE(hs.underused, FALSE) AS underused")
 }
 
 // filteredPortfolio applies the query's filters; asOf anchors "renewal at risk".
