@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strconv"
@@ -45,6 +46,7 @@ Environment:
   SESSION_SECRET  secret for session cookies (generated and stored in the database when unset)
   SECURE_COOKIES  set to 1 behind HTTPS
   LOG_LEVEL       debug, info, warn or error (default info)
+  PPROF_ADDR      serve Go profiles on this address, e.g. 127.0.0.1:6060 (off by default)
   RAW_RETENTION_DAYS  days raw usage messages are kept (default 400; rollups are kept for ever)
 `
 
@@ -295,6 +297,13 @@ func serve(ctx context.Context, log *slog.Logger, withDemo bool) error {
 	}
 	go ingest.RunRetention(ctx, store, retention, log)
 	go runSnapshots(ctx, store, log)
+	if pprofAddr := os.Getenv("PPROF_ADDR"); pprofAddr != "" {
+		// Profiling on its own listener (keep it on loopback), never on the public one.
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		go func() { log.Warn("pprof", "err", http.ListenAndServe(pprofAddr, mux)) }()
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

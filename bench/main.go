@@ -144,7 +144,7 @@ func freeAddr() string {
 
 func startServer(bin, dbURL, addr string) (*serverProc, error) {
 	s := &serverProc{addr: addr, bin: bin, env: append(os.Environ(), "DATABASE_URL="+dbURL, "ADDR="+addr, "LOG_LEVEL=error",
-		"SESSION_SECRET=bench-secret-bench-secret-bench-secret")}
+		"SESSION_SECRET=bench-secret-bench-secret-bench-secret", "PPROF_ADDR="+os.Getenv("BENCH_PPROF"))}
 	return s, s.start()
 }
 

@@ -64,6 +64,11 @@ func scaleRun(pg *postgres, bin string) error {
 		return err
 	}
 	fmt.Printf("   health snapshots: %d account-days in %.1f s\n", n+m, time.Since(start).Seconds())
+	start = time.Now()
+	if err := store.RefreshFeatureWeeks(ctx, today.AddDays(-26*7), today); err != nil {
+		return err
+	}
+	fmt.Printf("   feature adoption tables (26 weeks) refreshed in %.1f s\n", time.Since(start).Seconds())
 	if _, err := store.CreateTeamMember(ctx, "bench@x.test", "Bench", models.RoleCSM, "bench-password"); err != nil {
 		return err
 	}

@@ -152,6 +152,31 @@ type HealthSnapshot struct {
 	Underused      bool     `gorm:"column:underused"`
 }
 
+// refreshLatestHealth rewrites account_health_latest for the accounts with ids in
+// [fromID, toID] from their snapshots: the latest day, and the score 7 days before it.
+func (s *Store) refreshLatestHealth(ctx context.Context, fromID, toID int64) error {
+	prev := "hs.day - 7"
+	if s.dialect == SQLite {
+		prev = "date(hs.day, '-7 days')"
+	}
+	err := s.db.WithContext(ctx).Exec(`INSERT INTO account_health_latest (account_id, day, score, color, previous_score,
+			daily_usage_rate, seat_activation, executives, overused, underused)
+		SELECT hs.account_id, hs.day, hs.score, hs.color, hp.score, hs.daily_usage_rate, hs.seat_activation,
+			hs.executives, hs.overused, hs.underused
+		FROM health_snapshots hs
+		LEFT JOIN health_snapshots hp ON hp.account_id = hs.account_id AND hp.day = `+prev+`
+		WHERE hs.account_id BETWEEN ? AND ?
+			AND hs.day = (SELECT max(h2.day) FROM health_snapshots h2 WHERE h2.account_id = hs.account_id)
+		ON CONFLICT (account_id) DO UPDATE SET day = excluded.day, score = excluded.score, color = excluded.color,
+			previous_score = excluded.previous_score, daily_usage_rate = excluded.daily_usage_rate,
+			seat_activation = excluded.seat_activation, executives = excluded.executives,
+			overused = excluded.overused, underused = excluded.underused`, fromID, toID).Error
+	if err != nil {
+		return fmt.Errorf("store: unable to refresh latest health: %w", err)
+	}
+	return nil
+}
+
 // NewHealthSnapshot is the stored form of an account's health on a day.
 func NewHealthSnapshot(accountID int64, day Date, r metrics.Result) (HealthSnapshot, error) {
 	b, err := json.Marshal(r)
@@ -271,6 +296,9 @@ func (s *Store) SnapshotHealth(ctx context.Context, from, to Date) (int, error) 
 			}
 		}
 		if err := s.putSnapshots(ctx, rows); err != nil {
+			return written, err
+		}
+		if err := s.refreshLatestHealth(ctx, accounts[0].ID, after); err != nil {
 			return written, err
 		}
 		written += len(rows)

@@ -195,20 +195,12 @@ type PortfolioPage struct {
 // portfolioRows is every account with its latest snapshot's figures as plain columns,
 // so the portfolio filters and sorts on them with the same SQL on both dialects.
 func (s *Store) portfolioRows(ctx context.Context) *gorm.DB {
-	var prevDay func(string) string
-	switch s.dialect {
-	case Postgres:
-		prevDay = func(col string) string { return fmt.Sprintf("%s - %d", col, PortfolioTrendDays) }
-	default:
-		prevDay = func(col string) string { return fmt.Sprintf("date(%s, '-%d days')", col, PortfolioTrendDays) }
-	}
 	return s.db.WithContext(ctx).Table("accounts a").
-		Joins(LatestHealthJoin).
-		Joins("LEFT JOIN health_snapshots hp ON hp.account_id = a.id AND hp.day = " + prevDay("hs.day")).
+		Joins("LEFT JOIN account_health_latest hs ON hs.account_id = a.id").
 		Select("a.*," +
 			" (SELECT count(*) FROM entitlements e WHERE e.account_id = a.id) AS entitlements," +
 			" hs.day AS health_day, hs.score AS health_score, COALESCE(hs.color, '') AS health_color," +
-			" hp.score AS previous_score," +
+			" hs.previous_score," +
 			" hs.daily_usage_rate, hs.seat_activation, hs.executives," +
 			" COALESCE(hs.overused, FALSE) AS overused, COALESCE(hs.underused, FALSE) AS underused")
 }
