@@ -104,7 +104,7 @@ func (s *Store) AccountHealthView(ctx context.Context, accountKey string, asOf D
 	day := metricsDay(asOf)
 	v := &HealthView{Account: *acct, Config: cfg, Health: accountHealth(p, cfg, day),
 		Trend: p.Series(day-TrendDays+1, day, cfg), Departments: p.Departments(day)}
-	v.History, err = s.HealthHistory(ctx, acct.ID, asOf.AddDays(-(TrendDays - 1)), asOf)
+	v.History, err = s.HealthScores(ctx, acct.ID, asOf.AddDays(-(TrendDays - 1)), asOf)
 	if err != nil {
 		return nil, err
 	}
@@ -212,6 +212,18 @@ func (s *Store) HealthHistory(ctx context.Context, accountID int64, from, to Dat
 		Order("day").Find(&out).Error
 	if err != nil {
 		return nil, fmt.Errorf("store: unable to read health history: %w", err)
+	}
+	return out, nil
+}
+
+// HealthScores is HealthHistory without the metrics documents: the score chart needs
+// only the day, score and colour, and 90 documents weigh a few hundred kilobytes.
+func (s *Store) HealthScores(ctx context.Context, accountID int64, from, to Date) ([]HealthSnapshot, error) {
+	var out []HealthSnapshot
+	err := s.db.WithContext(ctx).Select("account_id, day, score, color").
+		Where("account_id = ? AND day BETWEEN ? AND ?", accountID, from, to).Order("day").Find(&out).Error
+	if err != nil {
+		return nil, fmt.Errorf("store: unable to read health scores: %w", err)
 	}
 	return out, nil
 }
