@@ -46,6 +46,7 @@ Environment:
   SESSION_SECRET  secret for session cookies (generated and stored in the database when unset)
   SECURE_COOKIES  set to 1 behind HTTPS
   LOG_LEVEL       debug, info, warn or error (default info)
+  SNAPSHOT_JOB    "off" stops serve's daily health snapshots (when a cron or another instance runs them)
   PPROF_ADDR      serve Go profiles on this address, e.g. 127.0.0.1:6060 (off by default)
   RAW_RETENTION_DAYS  days raw usage messages are kept (default 400; rollups are kept for ever)
 `
@@ -296,7 +297,9 @@ func serve(ctx context.Context, log *slog.Logger, withDemo bool) error {
 		retention = time.Duration(days) * 24 * time.Hour
 	}
 	go ingest.RunRetention(ctx, store, retention, log)
-	go runSnapshots(ctx, store, log)
+	if os.Getenv("SNAPSHOT_JOB") != "off" { // off where another instance or a cron runs `snapshot`
+		go runSnapshots(ctx, store, log)
+	}
 	if pprofAddr := os.Getenv("PPROF_ADDR"); pprofAddr != "" {
 		// Profiling on its own listener (keep it on loopback), never on the public one.
 		mux := http.NewServeMux()

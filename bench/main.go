@@ -144,7 +144,10 @@ func freeAddr() string {
 
 func startServer(bin, dbURL, addr string) (*serverProc, error) {
 	s := &serverProc{addr: addr, bin: bin, env: append(os.Environ(), "DATABASE_URL="+dbURL, "ADDR="+addr, "LOG_LEVEL=error",
-		"SESSION_SECRET=bench-secret-bench-secret-bench-secret", "PPROF_ADDR="+os.Getenv("BENCH_PPROF"))}
+		"SESSION_SECRET=bench-secret-bench-secret-bench-secret", "PPROF_ADDR="+os.Getenv("BENCH_PPROF"),
+		// The bench writes the snapshots itself; the server's own start-up run would
+		// compete with the measured requests.
+		"SNAPSHOT_JOB=off")}
 	return s, s.start()
 }
 
