@@ -120,10 +120,9 @@ func (q PortfolioQuery) Values() url.Values {
 // snapshot (all nil or empty when there is none).
 type PortfolioRow struct {
 	Account
-	Entitlements int
-	HealthDay    *Date    `gorm:"column:health_day"`
-	HealthScore  *float64 `gorm:"column:health_score"`
-	HealthColor  string   `gorm:"column:health_color"`
+	HealthDay   *Date    `gorm:"column:health_day"`
+	HealthScore *float64 `gorm:"column:health_score"`
+	HealthColor string   `gorm:"column:health_color"`
 	// PreviousScore is the snapshot score 7 days before the latest, for the trend.
 	PreviousScore  *float64 `gorm:"column:previous_score"`
 	DailyUsageRate *float64 `gorm:"column:daily_usage_rate"`
@@ -198,7 +197,6 @@ func (s *Store) portfolioRows(ctx context.Context) *gorm.DB {
 	return s.db.WithContext(ctx).Table("accounts a").
 		Joins("LEFT JOIN account_health_latest hs ON hs.account_id = a.id").
 		Select("a.*," +
-			" (SELECT count(*) FROM entitlements e WHERE e.account_id = a.id) AS entitlements," +
 			" hs.day AS health_day, hs.score AS health_score, COALESCE(hs.color, '') AS health_color," +
 			" hs.previous_score," +
 			" hs.daily_usage_rate, hs.seat_activation, hs.executives," +
