@@ -38,6 +38,9 @@ func (s *server) accountShow(c echo.Context) error {
 	if v.Team, err = s.store.ListTeamMembers(ctx); err != nil {
 		return err
 	}
+	if v.RiskFlags, err = s.store.AccountRiskFlags(ctx, health, asOf); err != nil {
+		return err
+	}
 	return render(c, http.StatusOK, views.AccountPage(v), views.AccountHealth(v))
 }
 

@@ -359,3 +359,34 @@ func TestAccountHealthPage(t *testing.T) {
 		c.get("/accounts/"+key+"?window=7", "HX-Request", "true").expect(http.StatusBadRequest)
 	})
 }
+
+// TestAccountPageShowsRiskFlags: the account page shows the same risk flags as the
+// portfolio row (whose flags the test above checks from the snapshots), goals at risk
+// included.
+func TestAccountPageShowsRiskFlags(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, s *models.Store) {
+		ctx := context.Background()
+		app := newApp(t, s)
+		today := seedDemoHealth(t, s, 24, 14)
+		rows, err := s.ExportPortfolio(ctx, models.PortfolioQuery{Sort: "name"}, today)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := app.loggedIn(models.RolePM)
+		sawGoals := false
+		for _, r := range rows {
+			doc := c.get("/accounts/" + r.Key).expect(http.StatusOK).doc()
+			var shown []string
+			doc.Find(`[data-testid=account-risks] [data-testid=risk-flag]`).Each(func(_ int, s *goquery.Selection) {
+				shown = append(shown, s.Text())
+			})
+			if strings.Join(shown, ",") != strings.Join(r.RiskFlags, ",") {
+				t.Errorf("%s: account page flags %v, portfolio %v", r.Key, shown, r.RiskFlags)
+			}
+			sawGoals = sawGoals || slices.Contains(shown, models.RiskGoals)
+		}
+		if !sawGoals {
+			t.Fatal("no account page showed goals at risk")
+		}
+	})
+}

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"gorm.io/gorm"
+
+	"sightline/metrics"
 )
 
 // PortfolioQuery is what the portfolio is filtered, sorted and paged by. It round-trips
@@ -174,6 +176,23 @@ func riskFlags(r PortfolioRow, asOf Date) []string {
 		flags = append(flags, RiskGoals)
 	}
 	return flags
+}
+
+// AccountRiskFlags are the portfolio's risk flags for one account: from its health on
+// the page's day and its open goals at risk now.
+func (s *Store) AccountRiskFlags(ctx context.Context, v *HealthView, asOf Date) ([]string, error) {
+	atRisk, err := s.GoalsAtRiskByAccount(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r := PortfolioRow{Account: v.Account, HealthColor: v.Health.Health.Color, GoalsAtRisk: atRisk[v.Account.ID]}
+	executives := float64(v.Health.Exposure.Executive)
+	r.Executives = &executives
+	for _, p := range v.Health.Entitlements {
+		r.Overused = r.Overused || p.Status == metrics.StatusOverused
+		r.Underused = r.Underused || p.Status == metrics.StatusUnderused
+	}
+	return riskFlags(r, asOf), nil
 }
 
 // renewalAtRisk is a renewal within RenewalRiskDays of asOf with red health.
