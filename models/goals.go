@@ -478,6 +478,7 @@ type GoalFilter struct {
 	CSMEmail   string
 	DueMonth   string // YYYY-MM
 	Closed     bool   // list closed goals instead of open ones
+	AccountID  int64  // one account's goals; 0 for every account
 }
 
 // ListGoals returns every goal across accounts that matches the filter, measured from
@@ -485,6 +486,9 @@ type GoalFilter struct {
 // most urgent first: at-risk goals due soonest, then on track, missed, achieved.
 func (s *Store) ListGoals(ctx context.Context, f GoalFilter, today Date) ([]MeasuredGoal, error) {
 	q := s.goalsQuery(ctx)
+	if f.AccountID != 0 {
+		q = q.Where("g.account_id = ?", f.AccountID)
+	}
 	if f.Closed {
 		q = q.Where("g.closed_at IS NOT NULL")
 	} else {

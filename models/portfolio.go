@@ -179,13 +179,13 @@ func riskFlags(r PortfolioRow, asOf Date) []string {
 }
 
 // AccountRiskFlags are the portfolio's risk flags for one account: from its health on
-// the page's day and its open goals at risk now.
+// the page's day and its open goals at risk today.
 func (s *Store) AccountRiskFlags(ctx context.Context, v *HealthView, asOf Date) ([]string, error) {
-	atRisk, err := s.GoalsAtRiskByAccount(ctx)
+	atRisk, err := s.ListGoals(ctx, GoalFilter{Status: metrics.GoalAtRisk, AccountID: v.Account.ID}, Today())
 	if err != nil {
 		return nil, err
 	}
-	r := PortfolioRow{Account: v.Account, HealthColor: v.Health.Health.Color, GoalsAtRisk: atRisk[v.Account.ID]}
+	r := PortfolioRow{Account: v.Account, HealthColor: v.Health.Health.Color, GoalsAtRisk: len(atRisk)}
 	executives := float64(v.Health.Exposure.Executive)
 	r.Executives = &executives
 	for _, p := range v.Health.Entitlements {
