@@ -7,6 +7,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"sightline/models"
 	"sightline/views"
 )
 
@@ -35,8 +36,10 @@ func (s *server) accountShow(c echo.Context) error {
 	if v.Notes, err = s.store.ListNotes(ctx, account.ID, 50); err != nil {
 		return err
 	}
-	if v.Team, err = s.store.ListTeamMembers(ctx); err != nil {
-		return err
+	if currentMember(c).Role.Can(models.PermAssignCSM) { // the team is the CSM form's choices
+		if v.Team, err = s.store.ListTeamMembers(ctx); err != nil {
+			return err
+		}
 	}
 	if v.RiskFlags, err = s.store.AccountRiskFlags(ctx, health, asOf); err != nil {
 		return err
