@@ -28,11 +28,7 @@ func (s *server) accountShow(c echo.Context) error {
 		return err
 	}
 	account := health.Account
-	ents, err := s.store.ListEntitlements(ctx, account.Key)
-	if err != nil {
-		return err
-	}
-	v := views.AccountView{Account: account, Entitlements: ents, AsOf: asOf, Window: window, Health: health}
+	v := views.AccountView{Account: account, Entitlements: health.Entitlements, AsOf: asOf, Window: window, Health: health}
 	if v.Notes, err = s.store.ListNotes(ctx, account.ID, 50); err != nil {
 		return err
 	}

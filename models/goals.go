@@ -652,7 +652,7 @@ func (s *Store) measureGoals(ctx context.Context, goals []Goal, today Date, live
 					}
 				}
 			}
-			ins, err := s.loadHealthInputs(ctx, part, first-metrics.WindowDays+1, todayDay, catalog)
+			ins, _, err := s.loadHealthInputs(ctx, part, first-metrics.WindowDays+1, todayDay, catalog)
 			if err != nil {
 				return nil, err
 			}

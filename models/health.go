@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"sightline/metrics"
@@ -60,11 +61,12 @@ type AccountHealth struct {
 // for the day, the daily usage rate and time per login over the 90 days up to it
 // (computed from the rollups, so it needs no snapshots), and the stored score history.
 type HealthView struct {
-	Account Account
-	Config  metrics.Config
-	Health  AccountHealth
-	Trend   []metrics.Point  // 90 days ending on the day, oldest first
-	History []HealthSnapshot // stored daily scores of the same 90 days, oldest first
+	Account      Account
+	Entitlements []Entitlement // all of the account's, ordered by key, features filled
+	Config       metrics.Config
+	Health       AccountHealth
+	Trend        []metrics.Point  // 90 days ending on the day, oldest first
+	History      []HealthSnapshot // stored daily scores of the same 90 days, oldest first
 	// Departments counts the window's active users per department (depth by department).
 	Departments []metrics.DepartmentUsers
 }
@@ -83,7 +85,7 @@ func (s *Store) AccountHealth(ctx context.Context, accountKey string, asOf Date)
 	if err != nil {
 		return nil, err
 	}
-	p, cfg, err := s.preparedHealth(ctx, acct, asOf, explainSpans[len(explainSpans)-1])
+	p, cfg, _, err := s.preparedHealth(ctx, acct, asOf, explainSpans[len(explainSpans)-1])
 	if err != nil {
 		return nil, err
 	}
@@ -97,12 +99,12 @@ func (s *Store) AccountHealthView(ctx context.Context, accountKey string, asOf D
 	if err != nil {
 		return nil, err
 	}
-	p, cfg, err := s.preparedHealth(ctx, acct, asOf, TrendDays-1)
+	p, cfg, ents, err := s.preparedHealth(ctx, acct, asOf, TrendDays-1)
 	if err != nil {
 		return nil, err
 	}
 	day := metricsDay(asOf)
-	v := &HealthView{Account: *acct, Config: cfg, Health: accountHealth(p, cfg, day),
+	v := &HealthView{Account: *acct, Config: cfg, Entitlements: ents, Health: accountHealth(p, cfg, day),
 		Trend: p.Series(day-TrendDays+1, day, cfg), Departments: p.Departments(day)}
 	v.History, err = s.HealthScores(ctx, acct.ID, asOf.AddDays(-(TrendDays - 1)), asOf)
 	if err != nil {
@@ -111,22 +113,23 @@ func (s *Store) AccountHealthView(ctx context.Context, accountKey string, asOf D
 	return v, nil
 }
 
-// preparedHealth loads one account's inputs for the windows of asOf and lookback days before it.
-func (s *Store) preparedHealth(ctx context.Context, acct *Account, asOf Date, lookback int) (*metrics.Prepared, metrics.Config, error) {
+// preparedHealth loads one account's inputs for the windows of asOf and lookback days
+// before it; the account's entitlements come with them.
+func (s *Store) preparedHealth(ctx context.Context, acct *Account, asOf Date, lookback int) (*metrics.Prepared, metrics.Config, []Entitlement, error) {
 	cfg, err := s.Scorecard(ctx)
 	if err != nil {
-		return nil, cfg, err
+		return nil, cfg, nil, err
 	}
 	catalog, err := s.metricsCatalog(ctx)
 	if err != nil {
-		return nil, cfg, err
+		return nil, cfg, nil, err
 	}
 	day := metricsDay(asOf)
-	ins, err := s.loadHealthInputs(ctx, []healthAccount{{acct.ID, acct.Key}}, day-metrics.Day(lookback)-metrics.WindowDays+1, day, catalog)
+	ins, ents, err := s.loadHealthInputs(ctx, []healthAccount{{acct.ID, acct.Key}}, day-metrics.Day(lookback)-metrics.WindowDays+1, day, catalog)
 	if err != nil {
-		return nil, cfg, err
+		return nil, cfg, nil, err
 	}
-	return metrics.Prepare(*ins[acct.Key]), cfg, nil
+	return metrics.Prepare(*ins[acct.Key]), cfg, ents[acct.Key], nil
 }
 
 func accountHealth(p *metrics.Prepared, cfg metrics.Config, day metrics.Day) AccountHealth {
@@ -228,26 +231,19 @@ func (s *Store) HealthScores(ctx context.Context, accountID int64, from, to Date
 	return out, nil
 }
 
-// LatestHealthJoin joins each account (alias a) to its latest snapshot (alias hs), for
-// listing, filtering and sorting the portfolio by health in SQL; accounts without a
-// snapshot get NULLs. The (account_id, day) primary key answers the subquery.
-const LatestHealthJoin = "LEFT JOIN health_snapshots hs ON hs.account_id = a.id" +
-	" AND hs.day = (SELECT max(h2.day) FROM health_snapshots h2 WHERE h2.account_id = a.id)"
-
 // LatestHealthSnapshots returns each listed account's latest snapshot, by account id
-// (accounts without one are absent). The metrics JSON is left out unless withMetrics.
+// (accounts without one are absent), from account_health_latest. The metrics JSON is
+// left out unless withMetrics.
 func (s *Store) LatestHealthSnapshots(ctx context.Context, accountIDs []int64, withMetrics bool) (map[int64]HealthSnapshot, error) {
 	out := make(map[int64]HealthSnapshot, len(accountIDs))
-	cols := "hs.account_id, hs.day, hs.score, hs.color"
+	q := "SELECT l.account_id, l.day, l.score, l.color FROM account_health_latest l WHERE l.account_id IN ?"
 	if withMetrics {
-		cols += ", hs.metrics"
+		q = "SELECT l.account_id, l.day, l.score, l.color, hs.metrics FROM account_health_latest l" +
+			" JOIN health_snapshots hs ON hs.account_id = l.account_id AND hs.day = l.day WHERE l.account_id IN ?"
 	}
-	for start := 0; start < len(accountIDs); start += 1000 {
-		part := accountIDs[start:min(start+1000, len(accountIDs))]
+	for part := range slices.Chunk(accountIDs, 1000) {
 		var rows []HealthSnapshot
-		err := s.db.WithContext(ctx).Raw("SELECT "+cols+" FROM accounts a "+LatestHealthJoin+
-			" WHERE a.id IN ? AND hs.account_id IS NOT NULL", part).Scan(&rows).Error
-		if err != nil {
+		if err := s.db.WithContext(ctx).Raw(q, part).Scan(&rows).Error; err != nil {
 			return nil, fmt.Errorf("store: unable to read latest health: %w", err)
 		}
 		for _, r := range rows {
@@ -292,7 +288,7 @@ func (s *Store) SnapshotHealth(ctx context.Context, from, to Date) (int, error) 
 			return written, nil
 		}
 		after = accounts[len(accounts)-1].ID
-		ins, err := s.loadHealthInputs(ctx, accounts, first-metrics.WindowDays+1, last, catalog)
+		ins, _, err := s.loadHealthInputs(ctx, accounts, first-metrics.WindowDays+1, last, catalog)
 		if err != nil {
 			return written, err
 		}

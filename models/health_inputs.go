@@ -43,11 +43,13 @@ func (s *Store) metricsCatalog(ctx context.Context) ([]metrics.Feature, error) {
 // from..to (callers include the 29 days before the first day they compute). Meters
 // are read from the earliest start of the accounts' metered entitlements instead,
 // and only for accounts that have one; devices only for accounts with a device
-// entitlement. A few queries serve the whole list of accounts.
-func (s *Store) loadHealthInputs(ctx context.Context, accounts []healthAccount, from, to metrics.Day, catalog []metrics.Feature) (map[string]*metrics.Inputs, error) {
+// entitlement. A few queries serve the whole list of accounts. The accounts'
+// entitlements come back too, by account key, for pages that list them.
+func (s *Store) loadHealthInputs(ctx context.Context, accounts []healthAccount, from, to metrics.Day, catalog []metrics.Feature) (map[string]*metrics.Inputs, map[string][]Entitlement, error) {
 	out := make(map[string]*metrics.Inputs, len(accounts))
+	ents := make(map[string][]Entitlement, len(accounts))
 	if len(accounts) == 0 {
-		return out, nil
+		return out, ents, nil
 	}
 	db := s.db.WithContext(ctx)
 	ids := make([]int64, len(accounts))
@@ -60,15 +62,16 @@ func (s *Store) loadHealthInputs(ctx context.Context, accounts []healthAccount, 
 
 	var es []Entitlement
 	if err := db.Where("account_id IN ?", ids).Order("key").Find(&es).Error; err != nil {
-		return nil, fmt.Errorf("store: unable to list entitlements for health: %w", err)
+		return nil, nil, fmt.Errorf("store: unable to list entitlements for health: %w", err)
 	}
 	if err := s.fillEntitlements(ctx, es, keyOf); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var meterKeys, deviceKeys []string
 	meterFrom, seenMeter := to, map[string]bool{}
 	seenDevice := map[string]bool{}
 	for _, e := range es {
+		ents[e.Account] = append(ents[e.Account], e)
 		in := out[e.Account]
 		in.Entitlements = append(in.Entitlements, metrics.Entitlement{
 			Key: e.Key, Product: e.Product, Features: e.Features, Model: e.Model, Quantity: e.Quantity,
@@ -101,7 +104,7 @@ func (s *Store) loadHealthInputs(ctx context.Context, accounts []healthAccount, 
 	}
 	err := db.Raw("SELECT id, group_key, department, level FROM end_users WHERE group_key IN ?", keys).Scan(&users).Error
 	if err != nil {
-		return nil, fmt.Errorf("store: unable to list end users for health: %w", err)
+		return nil, nil, fmt.Errorf("store: unable to list end users for health: %w", err)
 	}
 	accountOf := make(map[int64]*metrics.Inputs, len(users))
 	for _, u := range users {
@@ -110,7 +113,7 @@ func (s *Store) loadHealthInputs(ctx context.Context, accounts []healthAccount, 
 		in.Users = append(in.Users, metrics.User{ID: u.ID, Department: u.Department, Level: u.Level})
 	}
 	if len(users) == 0 {
-		return out, nil
+		return out, ents, nil
 	}
 
 	const byAccount = " JOIN end_users u ON u.id = r.end_user_id WHERE u.group_key IN ? AND r.day BETWEEN ? AND ?"
@@ -118,7 +121,7 @@ func (s *Store) loadHealthInputs(ctx context.Context, accounts []healthAccount, 
 	// queries themselves on a page view.
 	rows, err := db.Raw("SELECT r.end_user_id, r.day, r.messages, r.hours_mask FROM usage_user_days r"+byAccount, keys, int(from), int(to)).Rows()
 	if err != nil {
-		return nil, fmt.Errorf("store: unable to read daily usage for health: %w", err)
+		return nil, nil, fmt.Errorf("store: unable to read daily usage for health: %w", err)
 	}
 	for rows.Next() {
 		var a metrics.Activity
@@ -126,7 +129,7 @@ func (s *Store) loadHealthInputs(ctx context.Context, accounts []healthAccount, 
 		var mask int64
 		if err := rows.Scan(&a.User, &day, &a.Messages, &mask); err != nil {
 			rows.Close()
-			return nil, fmt.Errorf("store: unable to read daily usage for health: %w", err)
+			return nil, nil, fmt.Errorf("store: unable to read daily usage for health: %w", err)
 		}
 		a.Day, a.HoursMask = metrics.Day(day), uint32(mask)
 		in := accountOf[a.User]
@@ -134,19 +137,19 @@ func (s *Store) loadHealthInputs(ctx context.Context, accounts []healthAccount, 
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: unable to read daily usage for health: %w", err)
+		return nil, nil, fmt.Errorf("store: unable to read daily usage for health: %w", err)
 	}
 
 	rows, err = db.Raw("SELECT r.end_user_id, r.day, r.event_name, r.events, r.duration_seconds FROM usage_user_event_days r"+byAccount, keys, int(from), int(to)).Rows()
 	if err != nil {
-		return nil, fmt.Errorf("store: unable to read event usage for health: %w", err)
+		return nil, nil, fmt.Errorf("store: unable to read event usage for health: %w", err)
 	}
 	for rows.Next() {
 		var e metrics.EventDay
 		var day int
 		if err := rows.Scan(&e.User, &day, &e.Name, &e.Events, &e.DurationSeconds); err != nil {
 			rows.Close()
-			return nil, fmt.Errorf("store: unable to read event usage for health: %w", err)
+			return nil, nil, fmt.Errorf("store: unable to read event usage for health: %w", err)
 		}
 		e.Day = metrics.Day(day)
 		in := accountOf[e.User]
@@ -154,7 +157,7 @@ func (s *Store) loadHealthInputs(ctx context.Context, accounts []healthAccount, 
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: unable to read event usage for health: %w", err)
+		return nil, nil, fmt.Errorf("store: unable to read event usage for health: %w", err)
 	}
 
 	if len(deviceKeys) > 0 {
@@ -165,7 +168,7 @@ func (s *Store) loadHealthInputs(ctx context.Context, accounts []healthAccount, 
 		}
 		err = db.Raw("SELECT r.end_user_id, r.day, r.device_id FROM usage_user_device_days r"+byAccount, deviceKeys, int(from), int(to)).Scan(&devices).Error
 		if err != nil {
-			return nil, fmt.Errorf("store: unable to read device usage for health: %w", err)
+			return nil, nil, fmt.Errorf("store: unable to read device usage for health: %w", err)
 		}
 		for _, d := range devices {
 			in := accountOf[d.EndUserID]
@@ -182,12 +185,12 @@ func (s *Store) loadHealthInputs(ctx context.Context, accounts []healthAccount, 
 		}
 		err = db.Raw("SELECT r.end_user_id, r.day, r.meter, r.quantity FROM usage_user_meter_days r"+byAccount, meterKeys, int(meterFrom), int(to)).Scan(&meters).Error
 		if err != nil {
-			return nil, fmt.Errorf("store: unable to read metered usage for health: %w", err)
+			return nil, nil, fmt.Errorf("store: unable to read metered usage for health: %w", err)
 		}
 		for _, m := range meters {
 			in := accountOf[m.EndUserID]
 			in.Meters = append(in.Meters, metrics.MeterDay{User: m.EndUserID, Day: metrics.Day(m.Day), Meter: m.Meter, Quantity: m.Quantity})
 		}
 	}
-	return out, nil
+	return out, ents, nil
 }
