@@ -4,14 +4,12 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"sightline/demo"
-	"sightline/handlers"
 	"sightline/models"
 	"sightline/models/dbtest"
 )
@@ -31,28 +29,12 @@ func TestBrowserFeaturesFilter(t *testing.T) {
 	if _, err := store.CreateTeamMember(context.Background(), "pm@demo.test", "Pat", models.RolePM, "demo"); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(handlers.NewRouter(handlers.Deps{
-		Store: store, SessionSecret: testSecret, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	}))
-	defer srv.Close()
+	srv := browserServer(t, store)
+	b := tab{t: t, ctx: ctx, timeout: 15 * time.Second}
 
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	eval := func(js string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
-		must(err)
-		return s
-	}
-	waitFor := func(js string) {
-		t.Helper()
-		_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](js, chromedp.WithPollingTimeout(15*time.Second)))
-		must(err)
-	}
+	must := b.must
+	eval := b.evalString
+	waitFor := b.waitFor
 	// What the charts (as Chart.js drew them) and the feature table show.
 	const chartData = "JSON.stringify([...document.querySelectorAll('[data-testid=adoption-chart] canvas')].map(c => c._chart ? c._chart.data.datasets.map(d => d.label + ':' + d.data.join(',')) : 'no chart'))"
 	const tableData = "[...document.querySelectorAll('[data-testid=feature-row]')].map(r => r.dataset.feature + ':' + r.querySelector('[data-testid=entitled]').textContent).join(' ')"

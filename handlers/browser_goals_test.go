@@ -2,16 +2,12 @@ package handlers_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
-	"sightline/handlers"
 	"sightline/models"
 	"sightline/models/dbtest"
 )
@@ -26,28 +22,12 @@ func TestBrowserCreateGoal(t *testing.T) {
 	if _, err := store.CreateTeamMember(context.Background(), "manager@demo.test", "Morgan", models.RoleManager, "demo"); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(handlers.NewRouter(handlers.Deps{
-		Store: store, SessionSecret: testSecret, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	}))
-	defer srv.Close()
+	srv := browserServer(t, store)
+	b := tab{t: t, ctx: ctx, timeout: 10 * time.Second}
 
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	eval := func(js string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
-		must(err)
-		return s
-	}
-	waitFor := func(js string) {
-		t.Helper()
-		_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](js, chromedp.WithPollingTimeout(10*time.Second)))
-		must(err)
-	}
+	must := b.must
+	eval := b.evalString
+	waitFor := b.waitFor
 	css := func(sel string) chromedp.CSS { return chromedp.CSS(sel) }
 	due := time.Now().UTC().AddDate(0, 2, 0).Format("2006-01-02")
 

@@ -2,10 +2,7 @@ package handlers_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"math"
-	"net/http/httptest"
 	"slices"
 	"strconv"
 	"testing"
@@ -13,7 +10,6 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"sightline/handlers"
 	"sightline/models"
 	"sightline/models/dbtest"
 )
@@ -27,35 +23,14 @@ func TestBrowserPortfolioHealthAndAccountWindow(t *testing.T) {
 	if _, err := store.CreateTeamMember(context.Background(), "csm@demo.test", "Casey", models.RoleCSM, "demo"); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(handlers.NewRouter(handlers.Deps{
-		Store: store, SessionSecret: testSecret, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	}))
-	defer srv.Close()
+	srv := browserServer(t, store)
+	b := tab{t: t, ctx: ctx, timeout: 10 * time.Second}
 
 	css := func(sel string) chromedp.CSS { return chromedp.CSS(sel) }
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	waitFor := func(js string) {
-		t.Helper()
-		_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](js, chromedp.WithPollingTimeout(10*time.Second)))
-		must(err)
-	}
-	strs := func(js string) []string {
-		t.Helper()
-		v, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](js))
-		must(err)
-		return v
-	}
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(css(sel)))
-		must(err)
-		return s
-	}
+	must := b.must
+	waitFor := b.waitFor
+	strs := b.evalStrings
+	text := b.text
 	change := func(sel, value string) {
 		t.Helper()
 		must(chromedp.Do(ctx,

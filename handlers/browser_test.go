@@ -83,35 +83,14 @@ func TestBrowserLoginPortfolioAndAccount(t *testing.T) {
 	if _, err := store.CreateTeamMember(context.Background(), "csm@demo.test", "Casey", models.RoleCSM, "demo"); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(handlers.NewRouter(handlers.Deps{
-		Store: store, SessionSecret: testSecret, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	}))
-	defer srv.Close()
+	srv := browserServer(t, store)
+	b := tab{t: t, ctx: ctx, timeout: 10 * time.Second}
 
 	css := func(sel string) chromedp.CSS { return chromedp.CSS(sel) }
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	evalInt := func(js string) int {
-		t.Helper()
-		n, err := chromedp.Run(ctx, chromedp.Evaluate[int](js))
-		must(err)
-		return n
-	}
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(css(sel)))
-		must(err)
-		return s
-	}
-	waitFor := func(js string) {
-		t.Helper()
-		_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](js, chromedp.WithPollingTimeout(10*time.Second)))
-		must(err)
-	}
+	must := b.must
+	evalInt := b.evalInt
+	text := b.text
+	waitFor := b.waitFor
 
 	must(chromedp.Do(ctx,
 		chromedp.Navigate(srv.URL+"/accounts/acme-corp"),
@@ -172,4 +151,64 @@ func TestBrowserLoginPortfolioAndAccount(t *testing.T) {
 	if len(*problems) > 0 {
 		t.Fatalf("browser reported problems: %v", *problems)
 	}
+}
+
+// browserServer serves the full router on a real 127.0.0.1 listener for Chromium.
+func browserServer(t *testing.T, store *models.Store) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(handlers.NewRouter(handlers.Deps{
+		Store: store, SessionSecret: testSecret, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// tab runs the chromedp steps browser tests share, failing the test on any error.
+type tab struct {
+	t       *testing.T
+	ctx     context.Context
+	timeout time.Duration // how long waitFor polls
+}
+
+func (b tab) must(err error) {
+	b.t.Helper()
+	if err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+// waitFor polls a JavaScript condition until it holds.
+func (b tab) waitFor(js string) {
+	b.t.Helper()
+	_, err := chromedp.Run(b.ctx, chromedp.Poll[chromedp.Void](js, chromedp.WithPollingTimeout(b.timeout)))
+	b.must(err)
+}
+
+func (b tab) evalString(js string) string {
+	b.t.Helper()
+	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](js))
+	b.must(err)
+	return v
+}
+
+func (b tab) evalStrings(js string) []string {
+	b.t.Helper()
+	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[[]string](js))
+	b.must(err)
+	return v
+}
+
+func (b tab) evalInt(js string) int {
+	b.t.Helper()
+	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](js))
+	b.must(err)
+	return v
+}
+
+// text is an element's text.
+func (b tab) text(sel string) string {
+	b.t.Helper()
+	v, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS(sel)))
+	b.must(err)
+	return v
 }
