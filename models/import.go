@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"sort"
-	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -50,32 +49,26 @@ func (s *Store) ImportCSV(ctx context.Context, kind string, r io.Reader) (Import
 // bulkChunk keeps every statement under SQLite's 32,766 parameters (and PostgreSQL's 65,535).
 const bulkParams = 30000
 
-// bulkWrite runs head + "(?,…),(?,…)…" + tail once per chunk of rows. row appends
-// the width values of row i; scan, when set, reads each row the statement returns.
+// bulkWrite runs head + "(…),(…)…" + tail once per chunk of rows, through Bulk. row
+// appends the width values of row i; scan, when set, reads each row the statement returns.
 func bulkWrite(tx *gorm.DB, head, tail string, width, n int, row func(i int, args []any) []any, scan func(*sql.Rows) error) error {
+	ctx := tx.Statement.Context
 	chunk := bulkParams / width
-	placeholder := "(" + strings.TrimSuffix(strings.Repeat("?,", width), ",") + ")"
+	args := make([]any, 0, width)
 	for start := 0; start < n; start += chunk {
-		end := min(start+chunk, n)
-		var q strings.Builder
-		q.Grow(len(head) + len(tail) + (end-start)*(len(placeholder)+1))
-		q.WriteString(head)
-		args := make([]any, 0, (end-start)*width)
-		for i := start; i < end; i++ {
-			if i > start {
-				q.WriteByte(',')
-			}
-			q.WriteString(placeholder)
-			args = row(i, args)
+		b := NewBulk(tx, head)
+		for i := start; i < min(start+chunk, n); i++ {
+			args = row(i, args[:0])
+			b.Row(args...)
 		}
-		q.WriteString(tail)
+		b.SQL(tail)
 		if scan == nil {
-			if err := tx.Exec(q.String(), args...).Error; err != nil {
+			if _, err := b.Exec(ctx, tx); err != nil {
 				return err
 			}
 			continue
 		}
-		rows, err := tx.Raw(q.String(), args...).Rows()
+		rows, err := b.Query(ctx, tx)
 		if err != nil {
 			return err
 		}
