@@ -150,10 +150,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer, 
 			return err
 		}
 		return withStore(ctx, log, func(s *models.Store) error {
-			if strings.TrimSpace(*name) == "" {
-				return errors.New("--name is required")
-			}
-			plain, _, err := s.CreateWriteKey(ctx, *name, nil)
+			plain, _, err := s.CreateWriteKey(ctx, *name, nil) // refuses an empty name
 			if err == nil {
 				fmt.Fprintln(stdout, plain)
 			}
