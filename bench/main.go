@@ -32,11 +32,19 @@ func main() {
 }
 
 func run() error {
-	work, err := os.MkdirTemp("", "sightline-bench-")
-	if err != nil {
+	// BENCH_DATA keeps the cluster (and the scale data set) in a directory between
+	// runs, for iterating on one figure; by default everything is thrown away.
+	work := os.Getenv("BENCH_DATA")
+	if work == "" {
+		tmp, err := os.MkdirTemp("", "sightline-bench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		work = tmp
+	} else if err := os.MkdirAll(work, 0o755); err != nil {
 		return err
 	}
-	defer os.RemoveAll(work)
 	fmt.Printf("Sightline bench — %s, %d CPUs, %s\n\n", time.Now().UTC().Format(time.RFC3339), runtime.NumCPU(), runtime.Version())
 
 	pg, err := startPostgres(work)
@@ -97,11 +105,16 @@ func startPostgres(work string) (*postgres, error) {
 		return nil, fmt.Errorf("no PostgreSQL binaries in /usr/lib/postgresql/*/bin")
 	}
 	p := &postgres{dir: filepath.Join(work, "pg"), bin: filepath.Dir(matches[len(matches)-1]), as: []string{"env"}}
+	if os.Geteuid() == 0 {
+		p.as = []string{"runuser", "-u", "postgres", "--"}
+	}
+	if _, err := os.Stat(filepath.Join(p.dir, "data", "PG_VERSION")); err == nil {
+		return p, p.start() // kept from an earlier run (BENCH_DATA)
+	}
 	if err := os.MkdirAll(p.dir, 0o755); err != nil {
 		return nil, err
 	}
 	if os.Geteuid() == 0 {
-		p.as = []string{"runuser", "-u", "postgres", "--"}
 		_ = os.Chmod(work, 0o755)
 		if err := exec.Command("chown", "-R", "postgres", p.dir).Run(); err != nil {
 			return nil, err
@@ -114,12 +127,16 @@ func startPostgres(work string) (*postgres, error) {
 	return p, p.start()
 }
 
+// createDB creates the database afresh.
 func createDB(p *postgres, name string) error {
 	conn, err := pgx.Connect(context.Background(), p.url("postgres"))
 	if err != nil {
 		return err
 	}
 	defer conn.Close(context.Background())
+	if _, err := conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name); err != nil {
+		return err
+	}
 	_, err = conn.Exec(context.Background(), "CREATE DATABASE "+name)
 	return err
 }
@@ -451,4 +468,20 @@ func copyCeiling(pg *postgres, db string, msgs []msg, size int) (float64, error)
 		return 0, err
 	}
 	return float64(len(msgs)) / time.Since(start).Seconds(), nil
+}
+
+// keptDB reports whether a database of that name survives from an earlier run with
+// BENCH_DATA and holds the given number of accounts (its set-up finished).
+func keptDB(p *postgres, name string, accounts int) bool {
+	if os.Getenv("BENCH_DATA") == "" {
+		return false
+	}
+	conn, err := pgx.Connect(context.Background(), p.url(name))
+	if err != nil {
+		return false
+	}
+	defer conn.Close(context.Background())
+	var n int
+	err = conn.QueryRow(context.Background(), "SELECT count(*) FROM accounts WHERE EXISTS (SELECT 1 FROM team_members WHERE email = 'bench@x.test')").Scan(&n)
+	return err == nil && n == accounts
 }

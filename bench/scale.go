@@ -9,8 +9,10 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
 	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,10 +35,13 @@ const (
 func scaleRun(pg *postgres, bin string) error {
 	fmt.Println("== Pages at scale (PostgreSQL; 10,000 accounts, 1,000,000 users, 90 days) ==")
 	const db = "scale"
-	if err := createDB(pg, db); err != nil {
-		return err
-	}
 	ctx := context.Background()
+	kept := keptDB(pg, db, scaleAccounts)
+	if !kept {
+		if err := createDB(pg, db); err != nil {
+			return err
+		}
+	}
 	store, err := models.Open(pg.url(db))
 	if err != nil {
 		return err
@@ -46,35 +51,21 @@ func scaleRun(pg *postgres, bin string) error {
 		return err
 	}
 	today := models.Today()
-	start := time.Now()
-	messages, err := fillScale(ctx, store, pg.url(db), today)
-	if err != nil {
+	var token string
+	if kept {
+		fmt.Println("   (data set kept from an earlier run in BENCH_DATA: generation and snapshots skipped)")
+		if token, _, err = store.CreateAPIToken(ctx, "bench", models.RolePM, nil); err != nil {
+			return err
+		}
+	} else if token, err = scaleSetup(ctx, store, pg.url(db), today); err != nil {
 		return err
 	}
-	fmt.Printf("   generated %d accounts, %d users, %d features, rollups of %d messages in %.0f s\n",
-		scaleAccounts, scaleUsers, scaleFeatures, messages, time.Since(start).Seconds())
-
-	start = time.Now()
-	n, err := store.SnapshotHealth(ctx, today.AddDays(-7), today.AddDays(-7))
-	if err != nil {
-		return err
-	}
-	m, err := store.SnapshotHealth(ctx, today, today)
-	if err != nil {
-		return err
-	}
-	fmt.Printf("   health snapshots: %d account-days in %.1f s\n", n+m, time.Since(start).Seconds())
-	start = time.Now()
-	if err := store.RefreshFeatureWeeks(ctx, today.AddDays(-26*7), today); err != nil {
-		return err
-	}
-	fmt.Printf("   feature adoption tables (26 weeks) refreshed in %.1f s\n", time.Since(start).Seconds())
-	if _, err := store.CreateTeamMember(ctx, "bench@x.test", "Bench", models.RoleCSM, "bench-password"); err != nil {
-		return err
-	}
-	token, _, err := store.CreateAPIToken(ctx, "bench", models.RolePM, nil)
-	if err != nil {
-		return err
+	if !kept || os.Getenv("BENCH_REFRESH") != "off" {
+		start := time.Now()
+		if err := store.RefreshFeatureWeeks(ctx, today.AddDays(-26*7), today); err != nil {
+			return err
+		}
+		fmt.Printf("   feature adoption tables (26 weeks) refreshed in %.1f s\n", time.Since(start).Seconds())
 	}
 
 	addr := freeAddr()
@@ -108,6 +99,10 @@ func scaleRun(pg *postgres, bin string) error {
 		{"portfolio /?sort=health&page=37", "p99 ≤ 100 ms", func() string { return "/?sort=health&page=37" }, true, false, 100},
 		{"features /features", "p99 ≤ 150 ms", func() string { return "/features" }, true, false, 10},
 	} {
+		// BENCH_PROBE narrows a run to the probes whose name contains it.
+		if !strings.Contains(probe.name, os.Getenv("BENCH_PROBE")) {
+			continue
+		}
 		var c *cookiejar.Jar
 		if probe.cookie {
 			c = jar
@@ -122,6 +117,33 @@ func scaleRun(pg *postgres, bin string) error {
 	}
 	fmt.Println()
 	return nil
+}
+
+// scaleSetup generates the data set, two days of snapshots and the bench's user, and
+// returns a pm API token.
+func scaleSetup(ctx context.Context, store *models.Store, dbURL string, today models.Date) (string, error) {
+	start := time.Now()
+	messages, err := fillScale(ctx, store, dbURL, today)
+	if err != nil {
+		return "", err
+	}
+	fmt.Printf("   generated %d accounts, %d users, %d features, rollups of %d messages in %.0f s\n",
+		scaleAccounts, scaleUsers, scaleFeatures, messages, time.Since(start).Seconds())
+	start = time.Now()
+	n, err := store.SnapshotHealth(ctx, today.AddDays(-7), today.AddDays(-7))
+	if err != nil {
+		return "", err
+	}
+	m, err := store.SnapshotHealth(ctx, today, today)
+	if err != nil {
+		return "", err
+	}
+	fmt.Printf("   health snapshots: %d account-days in %.1f s\n", n+m, time.Since(start).Seconds())
+	if _, err := store.CreateTeamMember(ctx, "bench@x.test", "Bench", models.RoleCSM, "bench-password"); err != nil {
+		return "", err
+	}
+	token, _, err := store.CreateAPIToken(ctx, "bench", models.RolePM, nil)
+	return token, err
 }
 
 func ms(sorted []time.Duration, q float64) float64 {
