@@ -13,6 +13,7 @@ import (
 // and leakage, filtered and sorted from the URL; htmx swaps get the report region only.
 func (s *server) featuresShow(c echo.Context) error {
 	q := models.ParseFeatureQuery(c.QueryParams())
+	q.Limit = views.FeaturesListLimit
 	rep, err := s.store.FeatureReport(c.Request().Context(), q, models.DateOf(s.now()))
 	if err != nil {
 		return err

@@ -83,24 +83,61 @@ type AdoptionPoint struct {
 	UserRate         *float64 `json:"user_rate"`
 }
 
+// AdoptionTotals are the sums one feature's adoption in one period is a ratio of. They
+// add across accounts, so the data layer can keep them per segment and stage and sum
+// the slices a filter selects.
+type AdoptionTotals struct {
+	EntitledAccounts int
+	AdoptingAccounts int
+	ActiveUsers      int
+	FeatureUsers     int
+	// ARRAtStake sums the ARR of the entitled accounts that did not use the feature.
+	ARRAtStake float64
+}
+
+// Add sums o into t.
+func (t *AdoptionTotals) Add(o AdoptionTotals) {
+	t.EntitledAccounts += o.EntitledAccounts
+	t.AdoptingAccounts += o.AdoptingAccounts
+	t.ActiveUsers += o.ActiveUsers
+	t.FeatureUsers += o.FeatureUsers
+	t.ARRAtStake += o.ARRAtStake
+}
+
+// Point is the adoption of the period ending on end.
+func (t AdoptionTotals) Point(end Day) AdoptionPoint {
+	return AdoptionPoint{Week: end.String(), EntitledAccounts: t.EntitledAccounts, AdoptingAccounts: t.AdoptingAccounts,
+		AccountRate: ratio(float64(t.AdoptingAccounts), float64(t.EntitledAccounts)),
+		ActiveUsers: t.ActiveUsers, FeatureUsers: t.FeatureUsers,
+		UserRate: ratio(float64(t.FeatureUsers), float64(t.ActiveUsers))}
+}
+
+// AccountTotals is one account's contribution to a feature's totals in a period.
+func AccountTotals(a AdoptionAccount, u PeriodUsage, f Feature, end Day) AdoptionTotals {
+	if !a.EntitledTo(f, end) {
+		return AdoptionTotals{}
+	}
+	t := AdoptionTotals{EntitledAccounts: 1, ActiveUsers: u.ActiveUsers}
+	if n := u.FeatureUsers[f.Key]; n > 0 {
+		t.AdoptingAccounts, t.FeatureUsers = 1, n
+	} else {
+		t.ARRAtStake = a.ARR
+	}
+	return t
+}
+
+// Totals sums one feature's totals in a period over the accounts.
+func Totals(accounts []AdoptionAccount, usage AdoptionUsage, f Feature, period int, p Period) AdoptionTotals {
+	var t AdoptionTotals
+	for _, a := range accounts {
+		t.Add(AccountTotals(a, usage.at(a.ID, period), f, p.End))
+	}
+	return t
+}
+
 // Adoption computes one feature's adoption in a period over the accounts.
 func Adoption(accounts []AdoptionAccount, usage AdoptionUsage, f Feature, period int, p Period) AdoptionPoint {
-	pt := AdoptionPoint{Week: p.End.String()}
-	for _, a := range accounts {
-		if !a.EntitledTo(f, p.End) {
-			continue
-		}
-		u := usage.at(a.ID, period)
-		pt.EntitledAccounts++
-		pt.ActiveUsers += u.ActiveUsers
-		if n := u.FeatureUsers[f.Key]; n > 0 {
-			pt.AdoptingAccounts++
-			pt.FeatureUsers += n
-		}
-	}
-	pt.AccountRate = ratio(float64(pt.AdoptingAccounts), float64(pt.EntitledAccounts))
-	pt.UserRate = ratio(float64(pt.FeatureUsers), float64(pt.ActiveUsers))
-	return pt
+	return Totals(accounts, usage, f, period, p).Point(p.End)
 }
 
 // AdoptionSeries is one feature's adoption in each period, oldest first.
@@ -157,23 +194,23 @@ func FeatureTable(accounts []AdoptionAccount, usage AdoptionUsage, features []Fe
 	ws := Windows(today)
 	out := make([]FeatureRow, 0, len(features))
 	for _, f := range features {
-		cur := Adoption(accounts, usage, f, 1, ws[1])
-		prev := Adoption(accounts, usage, f, 0, ws[0])
-		r := FeatureRow{Feature: f.Key, Name: names[f.Key], Product: f.Product,
-			EntitledAccounts: cur.EntitledAccounts, AdoptingAccounts: cur.AdoptingAccounts,
-			AccountRate: cur.AccountRate, UserRate: cur.UserRate, PreviousRate: prev.AccountRate}
-		if cur.AccountRate != nil && prev.AccountRate != nil {
-			t := *cur.AccountRate - *prev.AccountRate
-			r.Trend = &t
-		}
-		for _, a := range accounts {
-			if a.EntitledTo(f, today) && usage.at(a.ID, 1).FeatureUsers[f.Key] == 0 {
-				r.ARRAtStake += a.ARR
-			}
-		}
-		out = append(out, r)
+		out = append(out, NewFeatureRow(f, names[f.Key], Totals(accounts, usage, f, 1, ws[1]), Totals(accounts, usage, f, 0, ws[0])))
 	}
 	return out
+}
+
+// NewFeatureRow is a feature's line from its totals over the current and previous windows.
+func NewFeatureRow(f Feature, name string, current, previous AdoptionTotals) FeatureRow {
+	cur, prev := current.Point(0), previous.Point(0)
+	r := FeatureRow{Feature: f.Key, Name: name, Product: f.Product,
+		EntitledAccounts: cur.EntitledAccounts, AdoptingAccounts: cur.AdoptingAccounts,
+		AccountRate: cur.AccountRate, UserRate: cur.UserRate, PreviousRate: prev.AccountRate,
+		ARRAtStake: current.ARRAtStake}
+	if cur.AccountRate != nil && prev.AccountRate != nil {
+		t := *cur.AccountRate - *prev.AccountRate
+		r.Trend = &t
+	}
+	return r
 }
 
 // EntitledAccount is an account entitled to a feature today, with its usage of it.

@@ -72,6 +72,9 @@ func (s *Store) UpsertAccount(ctx context.Context, a *Account) (created bool, er
 		return false, err
 	}
 	err = s.tx(ctx, func(tx *gorm.DB) error {
+		if err := bumpFeatureTotals(tx); err != nil {
+			return err
+		}
 		created, err = upsertAccount(tx, a)
 		return err
 	})
@@ -173,12 +176,14 @@ func (s *Store) SetAccountCSM(ctx context.Context, key, csmEmail string) error {
 // snapshots go with it (ON DELETE CASCADE): they mean nothing without the account.
 // Usage stays: it belongs to end users, and counts again if the account comes back.
 func (s *Store) DeleteAccount(ctx context.Context, key string) error {
-	res := s.db.WithContext(ctx).Where("key = ?", key).Delete(&Account{})
-	if res.Error != nil {
-		return fmt.Errorf("store: unable to delete account %s: %w", key, res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return fmt.Errorf("account %s: %w", key, ErrNotFound)
-	}
-	return nil
+	return s.tx(ctx, func(tx *gorm.DB) error {
+		res := tx.Where("key = ?", key).Delete(&Account{})
+		if res.Error != nil {
+			return fmt.Errorf("store: unable to delete account %s: %w", key, res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return fmt.Errorf("account %s: %w", key, ErrNotFound)
+		}
+		return bumpFeatureTotals(tx)
+	})
 }

@@ -23,6 +23,9 @@ type FeatureQuery struct {
 	Feature string // a feature whose entitled accounts are listed ("" none)
 	Sort    string // one of FeatureSorts
 	Desc    bool
+	// Limit caps the rows of the account lists (0: all, for the CSV exports); it is
+	// not part of the URL.
+	Limit int
 }
 
 // FeatureSorts are the columns the feature table sorts by.
@@ -90,12 +93,16 @@ type FeatureReport struct {
 	Today    Date
 	Adoption AdoptionReport
 	Table    []metrics.FeatureRow
-	// Unused are the accounts × features entitled today and unused for 30 days, by ARR.
-	Unused []metrics.EntitledAccount
-	// UnusedARR sums the ARR of the distinct accounts in Unused.
+	// Unused are the accounts × features entitled today and unused for 30 days, by ARR
+	// (the first Query.Limit of UnusedCount).
+	Unused      []metrics.EntitledAccount
+	UnusedCount int
+	// UnusedARR sums the ARR of the distinct accounts with an unused feature.
 	UnusedARR float64
-	// Entitled lists the accounts entitled to Query.Feature (when set), by ARR.
-	Entitled []metrics.EntitledAccount
+	// Entitled lists the accounts entitled to Query.Feature (when set), by ARR (the
+	// first Query.Limit of EntitledCount).
+	Entitled      []metrics.EntitledAccount
+	EntitledCount int
 	Leakage  metrics.LeakageReport
 	Facets   FeatureFacets
 }
@@ -118,9 +125,8 @@ type adoptionCohort struct {
 }
 
 // accountFilter is the SQL condition on accounts (alias a) for the query's filters;
-// segments are the segments charted (empty: all). Plan is narrowed here to accounts
-// holding the key at all, and in Go to those where it is active on the day.
-func accountFilter(q FeatureQuery, segments []string) (string, []any) {
+// segments are the segments wanted (empty: all); Plan is held on today.
+func accountFilter(q FeatureQuery, segments []string, today Date) (string, []any) {
 	conds, args := []string{"1 = 1"}, []any{}
 	if len(segments) > 0 {
 		conds = append(conds, "a.segment IN ?")
@@ -131,8 +137,8 @@ func accountFilter(q FeatureQuery, segments []string) (string, []any) {
 		args = append(args, q.Stage)
 	}
 	if q.Plan != "" {
-		conds = append(conds, "EXISTS (SELECT 1 FROM entitlements pe WHERE pe.account_id = a.id AND pe.key = ?)")
-		args = append(args, q.Plan)
+		conds = append(conds, holdsPlan)
+		args = append(args, q.Plan, today, today)
 	}
 	return strings.Join(conds, " AND "), args
 }
@@ -148,291 +154,178 @@ func cohortSegments(q FeatureQuery) []string {
 	return []string{q.Segment}
 }
 
-// loadCohort reads the filtered accounts with their entitlements, and the catalog
-// features of the query's product.
-func (s *Store) loadCohort(ctx context.Context, q FeatureQuery, today Date) (*adoptionCohort, error) {
-	db := s.db.WithContext(ctx)
-	c := &adoptionCohort{names: map[string]string{}}
-	c.where, c.args = accountFilter(q, cohortSegments(q))
-
+// reportFeatures are the catalog features of the query's product, with their names.
+func (s *Store) reportFeatures(ctx context.Context, product string) ([]Feature, error) {
 	fs, err := s.allFeatures(ctx)
 	if err != nil {
 		return nil, err
 	}
+	out := fs[:0]
 	for _, f := range fs {
-		if q.Product == "" || f.Product == q.Product {
-			c.features = append(c.features, metrics.Feature{Key: f.Key, Product: f.Product, EventNames: f.EventNames})
-			c.names[f.Key] = f.Name
+		if product == "" || f.Product == product {
+			out = append(out, f)
 		}
 	}
-
-	var accounts []struct {
-		ID             int64
-		Key            string
-		Name           string
-		Segment        string
-		LifecycleStage string
-		ARR            float64 `gorm:"column:arr"`
-	}
-	err = db.Raw("SELECT a.id, a.key, a.name, a.segment, a.lifecycle_stage, a.arr FROM accounts a WHERE "+c.where+" ORDER BY a.key", c.args...).
-		Scan(&accounts).Error
-	if err != nil {
-		return nil, fmt.Errorf("store: unable to list accounts for adoption: %w", err)
-	}
-	var ents []struct {
-		ID        int64
-		AccountID int64
-		Key       string
-		Product   string
-		StartsOn  Date
-		EndsOn    Date
-	}
-	err = db.Raw("SELECT e.id, e.account_id, e.key, p.key AS product, e.starts_on, e.ends_on FROM entitlements e"+
-		" JOIN products p ON p.id = e.product_id JOIN accounts a ON a.id = e.account_id WHERE "+c.where+" ORDER BY e.id", c.args...).
-		Scan(&ents).Error
-	if err != nil {
-		return nil, fmt.Errorf("store: unable to list entitlements for adoption: %w", err)
-	}
-	var listed []struct {
-		EntitlementID int64
-		Key           string
-	}
-	err = db.Raw("SELECT ef.entitlement_id, f.key FROM entitlement_features ef JOIN features f ON f.id = ef.feature_id"+
-		" JOIN entitlements e ON e.id = ef.entitlement_id JOIN accounts a ON a.id = e.account_id WHERE "+c.where, c.args...).
-		Scan(&listed).Error
-	if err != nil {
-		return nil, fmt.Errorf("store: unable to list entitlement features for adoption: %w", err)
-	}
-	featuresOf := map[int64][]string{}
-	for _, l := range listed {
-		featuresOf[l.EntitlementID] = append(featuresOf[l.EntitlementID], l.Key)
-	}
-	entsOf := map[int64][]metrics.Entitlement{}
-	day := metricsDay(today)
-	planned := map[int64]bool{}
-	for _, e := range ents {
-		me := metrics.Entitlement{Key: e.Key, Product: e.Product, Features: featuresOf[e.ID],
-			StartsOn: metricsDay(e.StartsOn), EndsOn: metricsDay(e.EndsOn)}
-		entsOf[e.AccountID] = append(entsOf[e.AccountID], me)
-		if e.Key == q.Plan && me.ActiveOn(day) {
-			planned[e.AccountID] = true
-		}
-	}
-	for _, a := range accounts {
-		if q.Plan != "" && !planned[a.ID] {
-			continue
-		}
-		c.accounts = append(c.accounts, metrics.AdoptionAccount{ID: a.ID, Key: a.Key, Name: a.Name,
-			Segment: a.Segment, Stage: a.LifecycleStage, ARR: a.ARR, Entitlements: entsOf[a.ID]})
-	}
-	return c, nil
+	return out, nil
 }
 
-// precomputed names the tables (migration 00004) that loadUsage reads and the column
-// that keys their periods.
-type precomputed struct {
-	features, active, column string
-}
-
-var (
-	weeklyUsage = precomputed{"account_feature_weeks", "account_weeks", "week"}
-	windowUsage = precomputed{"account_feature_windows", "account_windows", "as_of"}
-)
-
-// loadUsage reads, per account of the cohort, the distinct users of each feature and
-// the distinct active users in each period from the tables RefreshFeatureWeeks keeps;
-// keys[i] is period i's key there (a week's Sunday, a window's as-of day).
-func (s *Store) loadUsage(ctx context.Context, c *adoptionCohort, t precomputed, keys []int) (metrics.AdoptionUsage, error) {
-	usage := metrics.AdoptionUsage{}
-	if len(keys) == 0 || len(c.accounts) == 0 {
-		return usage, nil
-	}
-	period := map[int]int{}
-	for i, k := range keys {
-		period[k] = i
-	}
-	inCohort := make(map[int64]bool, len(c.accounts))
-	for _, a := range c.accounts {
-		inCohort[a.ID] = true
-	}
-	get := func(id int64) []metrics.PeriodUsage {
-		ps := usage[id]
-		if ps == nil {
-			ps = make([]metrics.PeriodUsage, len(keys))
-			usage[id] = ps
-		}
-		return ps
-	}
-	db := s.db.WithContext(ctx)
-
-	args := append([]any{keys}, c.args...)
-	rows, err := db.Raw("SELECT r.account_id, r."+t.column+", r.active_users FROM "+t.active+" r JOIN accounts a ON a.id = r.account_id"+
-		" WHERE r."+t.column+" IN ? AND "+c.where, args...).Rows()
-	if err != nil {
-		return nil, fmt.Errorf("store: unable to read active users for adoption: %w", err)
-	}
-	for rows.Next() {
-		var id int64
-		var key, users int
-		if err := rows.Scan(&id, &key, &users); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("store: unable to read active users for adoption: %w", err)
-		}
-		if inCohort[id] {
-			get(id)[period[key]].ActiveUsers = users
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: unable to read active users for adoption: %w", err)
-	}
-
-	if len(c.features) == 0 {
-		return usage, nil
-	}
-	featureKeys := make([]string, len(c.features))
-	for i, f := range c.features {
-		featureKeys[i] = f.Key
-	}
-	args = append([]any{featureKeys, keys}, c.args...)
-	rows, err = db.Raw("SELECT r.account_id, f.key, r."+t.column+", r.users FROM "+t.features+" r"+
-		" JOIN features f ON f.id = r.feature_id AND f.key IN ? JOIN accounts a ON a.id = r.account_id"+
-		" WHERE r."+t.column+" IN ? AND r.users > 0 AND "+c.where, args...).Rows()
-	if err != nil {
-		return nil, fmt.Errorf("store: unable to read feature users for adoption: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id int64
-		var feature string
-		var key, users int
-		if err := rows.Scan(&id, &feature, &key, &users); err != nil {
-			return nil, fmt.Errorf("store: unable to read feature users for adoption: %w", err)
-		}
-		if !inCohort[id] {
-			continue
-		}
-		p := &get(id)[period[key]]
-		if p.FeatureUsers == nil {
-			p.FeatureUsers = map[string]int{}
-		}
-		p.FeatureUsers[feature] = users
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: unable to read feature users for adoption: %w", err)
-	}
-	return usage, nil
-}
-
-// weekKeys are the weeks' Sundays, their keys in account_feature_weeks.
-func weekKeys(weeks []metrics.Period) []int {
-	keys := make([]int, len(weeks))
-	for i, w := range weeks {
-		keys[i] = int(metrics.WeekEnd(w.End))
-	}
-	return keys
-}
-
-// windowKeys are the windows' last days, their keys in account_feature_windows.
-func windowKeys(windows []metrics.Period) []int {
-	keys := make([]int, len(windows))
-	for i, w := range windows {
-		keys[i] = int(w.End)
-	}
-	return keys
+func metricsFeature(f Feature) metrics.Feature {
+	return metrics.Feature{Key: f.Key, Product: f.Product, EventNames: f.EventNames}
 }
 
 // FeatureAdoption is the weekly adoption of every feature over the last 26 ISO weeks
 // (the current one so far), for the query's cohort and, with Compare, that segment's.
 func (s *Store) FeatureAdoption(ctx context.Context, q FeatureQuery, today Date) (*AdoptionReport, error) {
-	c, err := s.loadCohort(ctx, q, today)
+	features, err := s.reportFeatures(ctx, q.Product)
 	if err != nil {
 		return nil, err
 	}
-	weeks := metrics.Weeks(metricsDay(today), metrics.AdoptionWeeks)
-	usage, err := s.loadUsage(ctx, c, weeklyUsage, weekKeys(weeks))
+	if err := s.ensureFeatureTotals(ctx, q.Plan, today); err != nil {
+		return nil, err
+	}
+	totals, err := s.readFeatureTotals(ctx, q)
 	if err != nil {
 		return nil, err
 	}
-	return adoptionReport(c, q, usage, weeks), nil
+	return adoptionReport(features, q, totals, today), nil
 }
 
-func adoptionReport(c *adoptionCohort, q FeatureQuery, usage metrics.AdoptionUsage, weeks []metrics.Period) *AdoptionReport {
+func adoptionReport(features []Feature, q FeatureQuery, totals cohortTotals, today Date) *AdoptionReport {
+	weeks := metrics.Weeks(metricsDay(today), metrics.AdoptionWeeks)
 	rep := &AdoptionReport{Weeks: make([]string, len(weeks)), Features: []FeatureSeries{}}
 	for i, w := range weeks {
 		rep.Weeks[i] = w.End.String()
 	}
-	main, compare := splitSegments(c.accounts, q)
-	for _, f := range c.features {
-		fs := FeatureSeries{Feature: f.Key, Name: c.names[f.Key], Product: f.Product,
-			Series: metrics.AdoptionSeries(main, usage, f, weeks)}
+	series := func(m map[totalsKey]metrics.AdoptionTotals, f Feature) []metrics.AdoptionPoint {
+		out := make([]metrics.AdoptionPoint, len(weeks))
+		for i, w := range weeks {
+			out[i] = m[totalsKey{totalsWeek, int(metrics.WeekEnd(w.End)), f.ID}].Point(w.End)
+		}
+		return out
+	}
+	for _, f := range features {
+		fs := FeatureSeries{Feature: f.Key, Name: f.Name, Product: f.Product, Series: series(totals.main, f)}
 		if q.Compare != "" {
-			fs.Compare = metrics.AdoptionSeries(compare, usage, f, weeks)
+			fs.Compare = series(totals.compare, f)
 		}
 		rep.Features = append(rep.Features, fs)
 	}
 	return rep
 }
 
-// splitSegments separates the query's cohort (Segment, or all) from the comparison segment.
-func splitSegments(accounts []metrics.AdoptionAccount, q FeatureQuery) (main, compare []metrics.AdoptionAccount) {
-	for _, a := range accounts {
-		if q.Segment == "" || a.Segment == q.Segment {
-			main = append(main, a)
-		}
-		if q.Compare != "" && a.Segment == q.Compare {
-			compare = append(compare, a)
-		}
-	}
-	return main, compare
-}
-
 // FeatureReport computes the /features page: weekly adoption, the feature table, the
 // entitled-but-unused list, the entitled accounts of one feature and the leakage report.
 func (s *Store) FeatureReport(ctx context.Context, q FeatureQuery, today Date) (*FeatureReport, error) {
-	c, err := s.loadCohort(ctx, q, today)
+	features, err := s.reportFeatures(ctx, q.Product)
 	if err != nil {
 		return nil, err
 	}
-	day := metricsDay(today)
-	weeks := metrics.Weeks(day, metrics.AdoptionWeeks)
-	weekly, err := s.loadUsage(ctx, c, weeklyUsage, weekKeys(weeks))
+	if err := s.ensureFeatureTotals(ctx, q.Plan, today); err != nil {
+		return nil, err
+	}
+	totals, err := s.readFeatureTotals(ctx, q)
 	if err != nil {
 		return nil, err
 	}
-	windows, err := s.loadUsage(ctx, c, windowUsage, windowKeys(metrics.Windows(day)))
-	if err != nil {
-		return nil, err
-	}
-	main, _ := splitSegments(c.accounts, q)
-	rep := &FeatureReport{Query: q, Today: today, Adoption: *adoptionReport(c, q, weekly, weeks),
-		Table:  metrics.FeatureTable(main, windows, c.features, c.names, day),
-		Unused: metrics.EntitledAccounts(main, windows, c.features, day, true)}
-	sortFeatureRows(rep.Table, q.Sort, q.Desc)
-	seen := map[string]bool{}
-	for _, u := range rep.Unused {
-		if !seen[u.Account] {
-			seen[u.Account] = true
-			rep.UnusedARR += u.ARR
+	rep := &FeatureReport{Query: q, Today: today, Adoption: *adoptionReport(features, q, totals, today)}
+	ws := metrics.Windows(metricsDay(today))
+	for _, f := range features {
+		cur := totals.main[totalsKey{totalsWindow, int(ws[1].End), f.ID}]
+		prev := totals.main[totalsKey{totalsWindow, int(ws[0].End), f.ID}]
+		rep.Table = append(rep.Table, metrics.NewFeatureRow(metricsFeature(f), f.Name, cur, prev))
+		rep.UnusedCount += cur.EntitledAccounts - cur.AdoptingAccounts
+		if f.Key == q.Feature {
+			rep.EntitledCount = cur.EntitledAccounts
 		}
+	}
+	sortFeatureRows(rep.Table, q.Sort, q.Desc)
+	if rep.Unused, err = s.entitledAccounts(ctx, q, today, "", true); err != nil {
+		return nil, err
+	}
+	if rep.UnusedARR, err = s.unusedARR(ctx, q, today); err != nil {
+		return nil, err
 	}
 	if q.Feature != "" {
-		for _, f := range c.features {
-			if f.Key == q.Feature {
-				rep.Entitled = metrics.EntitledAccounts(main, windows, []metrics.Feature{f}, day, false)
-			}
+		if rep.Entitled, err = s.entitledAccounts(ctx, q, today, q.Feature, false); err != nil {
+			return nil, err
 		}
 	}
-	snaps, err := s.overuseSnapshots(ctx, c, today, q.Product)
-	if err != nil {
+	if rep.Leakage, err = s.leakage(ctx, q, today); err != nil {
 		return nil, err
 	}
-	rep.Leakage = metrics.Leakage(main, snaps)
-	rep.Facets, err = s.featureFacets(ctx)
-	if err != nil {
+	if rep.Facets, err = s.featureFacets(ctx); err != nil {
 		return nil, err
 	}
 	return rep, nil
+}
+
+// mainSegments are the segments of the query's cohort for the account lists (none: all).
+func mainSegments(q FeatureQuery) []string {
+	if q.Segment == "" {
+		return nil
+	}
+	return []string{q.Segment}
+}
+
+// entitledAccounts pages the pairs entitled today (from the every-account slice's
+// entitled pairs) of the query's cohort and product: those of one feature, or with
+// unusedOnly those not used in 30 days; by ARR, highest first, then account and feature.
+func (s *Store) entitledAccounts(ctx context.Context, q FeatureQuery, today Date, feature string, unusedOnly bool) ([]metrics.EntitledAccount, error) {
+	where, args := accountFilter(q, mainSegments(q), today)
+	if unusedOnly {
+		where += " AND x.users = 0"
+	}
+	if feature != "" {
+		where += " AND f.key = ?"
+		args = append(args, feature)
+	}
+	if q.Product != "" {
+		where += " AND p.key = ?"
+		args = append(args, q.Product)
+	}
+	sql := "SELECT a.key, a.name, a.segment, a.lifecycle_stage, x.arr, f.key, p.key, x.users, x.active_users" +
+		" FROM feature_entitled_accounts x JOIN accounts a ON a.id = x.account_id" +
+		" JOIN features f ON f.id = x.feature_id JOIN products p ON p.id = f.product_id" +
+		" WHERE " + where + " ORDER BY x.arr DESC, a.key, f.key"
+	if q.Limit > 0 {
+		sql += fmt.Sprintf(" LIMIT %d", q.Limit)
+	}
+	rows, err := s.db.WithContext(ctx).Raw(sql, args...).Rows()
+	if err != nil {
+		return nil, fmt.Errorf("store: unable to list entitled accounts: %w", err)
+	}
+	defer rows.Close()
+	out := []metrics.EntitledAccount{}
+	for rows.Next() {
+		var e metrics.EntitledAccount
+		if err := rows.Scan(&e.Account, &e.Name, &e.Segment, &e.Stage, &e.ARR, &e.Feature, &e.Product, &e.Users, &e.ActiveUsers); err != nil {
+			return nil, fmt.Errorf("store: unable to list entitled accounts: %w", err)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: unable to list entitled accounts: %w", err)
+	}
+	return out, nil
+}
+
+// unusedARR sums the ARR of the cohort's accounts with at least one entitled feature
+// (of the query's product) unused in 30 days.
+func (s *Store) unusedARR(ctx context.Context, q FeatureQuery, today Date) (float64, error) {
+	where, args := accountFilter(q, mainSegments(q), today)
+	product := ""
+	if q.Product != "" {
+		product = " AND f.product_id = (SELECT id FROM products WHERE key = ?)"
+		args = append(args, q.Product)
+	}
+	var sum float64
+	err := s.db.WithContext(ctx).Raw("SELECT COALESCE(sum(a.arr), 0) FROM accounts a WHERE "+where+
+		" AND EXISTS (SELECT 1 FROM feature_entitled_accounts x JOIN features f ON f.id = x.feature_id"+
+		" WHERE x.account_id = a.id AND x.users = 0"+product+")", args...).Scan(&sum).Error
+	if err != nil {
+		return 0, fmt.Errorf("store: unable to sum ARR at stake: %w", err)
+	}
+	return sum, nil
 }
 
 // sortFeatureRows orders the feature table by a column of FeatureSorts; nil rates sort lowest.
@@ -468,23 +361,34 @@ func sortFeatureRows(rows []metrics.FeatureRow, column string, desc bool) {
 	})
 }
 
+// leakage gathers the overused positions of the cohort's accounts (of the query's
+// product) from each account's latest snapshot up to today, with the same
+// entitlement's utilization 30 (else 7) days before that snapshot.
+func (s *Store) leakage(ctx context.Context, q FeatureQuery, today Date) (metrics.LeakageReport, error) {
+	accounts, snaps, err := s.overuseSnapshots(ctx, q, today)
+	if err != nil {
+		return metrics.LeakageReport{}, err
+	}
+	return metrics.Leakage(accounts, snaps), nil
+}
+
 // overuseSnapshots reads, for the cohort's accounts whose latest snapshot (up to today)
 // holds an overused position, the positions then and 30 days earlier (else 7).
-// The LIKE keeps the JSON of accounts without overuse from being read at all.
-func (s *Store) overuseSnapshots(ctx context.Context, c *adoptionCohort, today Date, product string) (map[int64]metrics.SnapshotPositions, error) {
+func (s *Store) overuseSnapshots(ctx context.Context, q FeatureQuery, today Date) ([]metrics.AdoptionAccount, map[int64]metrics.SnapshotPositions, error) {
 	db := s.db.WithContext(ctx)
-	inCohort := map[int64]bool{}
-	for _, a := range c.accounts {
-		inCohort[a.ID] = true
+	where, args := accountFilter(q, mainSegments(q), today)
+	var latest []struct {
+		HealthSnapshot
+		Key, Name, Segment string
 	}
-	var latest []HealthSnapshot
-	args := append([]any{today}, c.args...)
-	err := db.Raw("SELECT hs.account_id, hs.day, hs.metrics FROM accounts a JOIN health_snapshots hs ON hs.account_id = a.id"+
+	err := db.Raw("SELECT hs.account_id, hs.day, hs.metrics, a.key, a.name, a.segment FROM accounts a JOIN health_snapshots hs ON hs.account_id = a.id"+
 		" AND hs.day = (SELECT max(h2.day) FROM health_snapshots h2 WHERE h2.account_id = a.id AND h2.day <= ?)"+
-		" WHERE "+c.where+` AND hs.metrics LIKE '%"status":"overused"%'`, args...).Scan(&latest).Error
+		" WHERE "+where+" AND hs.overused ORDER BY a.key", append([]any{today}, args...)...).Scan(&latest).Error
 	if err != nil {
-		return nil, fmt.Errorf("store: unable to read latest snapshots for leakage: %w", err)
+		return nil, nil, fmt.Errorf("store: unable to read latest snapshots for leakage: %w", err)
 	}
+	product := q.Product
+	var accounts []metrics.AdoptionAccount
 	out := map[int64]metrics.SnapshotPositions{}
 	type want struct {
 		id  int64
@@ -492,12 +396,10 @@ func (s *Store) overuseSnapshots(ctx context.Context, c *adoptionCohort, today D
 	}
 	var pending []want
 	for _, h := range latest {
-		if !inCohort[h.AccountID] {
-			continue
-		}
+		accounts = append(accounts, metrics.AdoptionAccount{ID: h.AccountID, Key: h.Key, Name: h.Name, Segment: h.Segment})
 		ps, err := snapshotPositions(h.Metrics, product)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		out[h.AccountID] = metrics.SnapshotPositions{AsOf: h.Day.String(), Now: ps}
 		pending = append(pending, want{h.AccountID, h.Day})
@@ -514,12 +416,12 @@ func (s *Store) overuseSnapshots(ctx context.Context, c *adoptionCohort, today D
 				err := db.Raw("SELECT account_id, day, metrics FROM health_snapshots WHERE day = ? AND account_id IN ?",
 					d, ids[start:min(start+1000, len(ids))]).Scan(&rows).Error
 				if err != nil {
-					return nil, fmt.Errorf("store: unable to read earlier snapshots for leakage: %w", err)
+					return nil, nil, fmt.Errorf("store: unable to read earlier snapshots for leakage: %w", err)
 				}
 				for _, h := range rows {
 					ps, err := snapshotPositions(h.Metrics, product)
 					if err != nil {
-						return nil, err
+						return nil, nil, err
 					}
 					sp := out[h.AccountID]
 					sp.Earlier = ps
@@ -539,7 +441,7 @@ func (s *Store) overuseSnapshots(ctx context.Context, c *adoptionCohort, today D
 		}
 		pending = rest
 	}
-	return out, nil
+	return accounts, out, nil
 }
 
 // snapshotPositions decodes only the positions of a stored metrics document.

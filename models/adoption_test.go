@@ -231,8 +231,9 @@ func TestLeakageFromSnapshots(t *testing.T) {
 		}
 		snap := func(acct string, back int, positions ...string) {
 			doc := `{"account":"` + acct + `","entitlements":[` + strings.Join(positions, ",") + `]}`
-			err := s.DB().Exec("INSERT INTO health_snapshots (account_id, day, score, color, metrics) VALUES (?, ?, 50, 'yellow', ?)",
-				ids[acct], adoptionToday.AddDays(-back), doc).Error
+			// As SnapshotHealth writes them: the overused column says whether any position is.
+			err := s.DB().Exec("INSERT INTO health_snapshots (account_id, day, score, color, metrics, overused) VALUES (?, ?, 50, 'yellow', ?, ?)",
+				ids[acct], adoptionToday.AddDays(-back), doc, strings.Contains(doc, `"status":"overused"`)).Error
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/glebarez/sqlite"
@@ -37,6 +38,8 @@ const (
 type Store struct {
 	db      *gorm.DB
 	dialect Dialect
+	// totalsMu serialises rebuilds of the adoption totals in this process.
+	totalsMu sync.Mutex
 }
 
 // ParseDatabaseURL splits DATABASE_URL into its dialect and the driver's DSN:

@@ -96,6 +96,9 @@ func (s *Store) UpsertEntitlement(ctx context.Context, accountKey string, e *Ent
 		return false, err
 	}
 	err = s.tx(ctx, func(tx *gorm.DB) error {
+		if err := bumpFeatureTotals(tx); err != nil {
+			return err
+		}
 		created, err = upsertEntitlement(tx, e)
 		return err
 	})
@@ -277,12 +280,14 @@ func (s *Store) DeleteEntitlement(ctx context.Context, accountKey, key string) e
 	if err != nil {
 		return err
 	}
-	res := s.db.WithContext(ctx).Where("account_id = ? AND key = ?", acct.ID, key).Delete(&Entitlement{})
-	if res.Error != nil {
-		return fmt.Errorf("store: unable to delete entitlement %s: %w", key, res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return fmt.Errorf("entitlement %s: %w", key, ErrNotFound)
-	}
-	return nil
+	return s.tx(ctx, func(tx *gorm.DB) error {
+		res := tx.Where("account_id = ? AND key = ?", acct.ID, key).Delete(&Entitlement{})
+		if res.Error != nil {
+			return fmt.Errorf("store: unable to delete entitlement %s: %w", key, res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return fmt.Errorf("entitlement %s: %w", key, ErrNotFound)
+		}
+		return bumpFeatureTotals(tx)
+	})
 }

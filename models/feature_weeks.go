@@ -30,6 +30,7 @@ const windowRefreshDays = metrics.WindowDays + 1
 // that overlap from … to, and the 30-day windows as of each of the last
 // windowRefreshDays days of that range. Each chunk of weeks, and each window, is one
 // transaction of set-based DELETE + INSERT … SELECT, so running it again is harmless.
+// Every chunk marks the adoption totals stale; they are rebuilt for to at the end.
 func (s *Store) RefreshFeatureWeeks(ctx context.Context, from, to Date) error {
 	if to.Before(from) {
 		return nil
@@ -38,6 +39,9 @@ func (s *Store) RefreshFeatureWeeks(ctx context.Context, from, to Date) error {
 	for w := first; w <= last; w += 7 * weekRefreshChunk {
 		wLast := min(w+7*(weekRefreshChunk-1), last)
 		err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			if err := bumpFeatureTotals(tx); err != nil {
+				return err
+			}
 			return refreshWeeks(tx, int(w), int(wLast))
 		})
 		if err != nil {
@@ -47,13 +51,18 @@ func (s *Store) RefreshFeatureWeeks(ctx context.Context, from, to Date) error {
 	start := max(metricsDay(from), metricsDay(to)-windowRefreshDays+1)
 	for d := start; d <= metricsDay(to); d++ {
 		err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			if err := bumpFeatureTotals(tx); err != nil {
+				return err
+			}
 			return refreshWindow(tx, int(d))
 		})
 		if err != nil {
 			return err
 		}
 	}
-	return nil
+	// Rebuild the every-account adoption totals for the last day now, so the first
+	// report after the daily run does not pay for it (plan slices follow on demand).
+	return s.ensureFeatureTotals(ctx, "", to)
 }
 
 // weekOf maps a rollup day to its ISO week's Sunday (epoch day 0 is a Thursday).

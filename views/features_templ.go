@@ -21,8 +21,8 @@ type FeaturesView struct {
 	Report *models.FeatureReport
 }
 
-// featuresListLimit is how many rows a long table shows; its CSV has them all.
-const featuresListLimit = 100
+// FeaturesListLimit is how many rows a long table shows; its CSV has them all.
+const FeaturesListLimit = 100
 
 // featuresURL is the shareable address of /features (or one of its CSV files) under a query.
 func featuresURL(path string, q models.FeatureQuery) string {
@@ -1240,7 +1240,7 @@ func featureAccounts(v FeaturesView) templ.Component {
 			return templ_7745c5c3_Err
 		}
 		var templ_7745c5c3_Var60 string
-		templ_7745c5c3_Var60, templ_7745c5c3_Err = templ.JoinStringErrs(itoa(len(v.Report.Entitled)))
+		templ_7745c5c3_Var60, templ_7745c5c3_Err = templ.JoinStringErrs(itoa(v.Report.EntitledCount))
 		if templ_7745c5c3_Err != nil {
 			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/features.templ`, Line: 293, Col: 33}
 		}
@@ -1291,7 +1291,7 @@ func featureAccounts(v FeaturesView) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = entitledRows(firstN(v.Report.Entitled, featuresListLimit), "feature-account").Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = entitledRows(firstN(v.Report.Entitled, FeaturesListLimit), "feature-account").Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -1517,7 +1517,7 @@ func unusedTable(v FeaturesView) templ.Component {
 			return templ_7745c5c3_Err
 		}
 		var templ_7745c5c3_Var77 string
-		templ_7745c5c3_Var77, templ_7745c5c3_Err = templ.JoinStringErrs(itoa(len(v.Report.Unused)))
+		templ_7745c5c3_Var77, templ_7745c5c3_Err = templ.JoinStringErrs(itoa(v.Report.UnusedCount))
 		if templ_7745c5c3_Err != nil {
 			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/features.templ`, Line: 337, Col: 39}
 		}
@@ -1542,15 +1542,15 @@ func unusedTable(v FeaturesView) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		if len(v.Report.Unused) > featuresListLimit {
+		if v.Report.UnusedCount > len(v.Report.Unused) {
 			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 106, "<span class=\"muted\">The first ")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 			var templ_7745c5c3_Var79 string
-			templ_7745c5c3_Var79, templ_7745c5c3_Err = templ.JoinStringErrs(itoa(featuresListLimit))
+			templ_7745c5c3_Var79, templ_7745c5c3_Err = templ.JoinStringErrs(itoa(len(v.Report.Unused)))
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/features.templ`, Line: 340, Col: 59}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/features.templ`, Line: 340, Col: 62}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var79))
 			if templ_7745c5c3_Err != nil {
@@ -1578,7 +1578,7 @@ func unusedTable(v FeaturesView) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = entitledRows(firstN(v.Report.Unused, featuresListLimit), "unused-row").Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = entitledRows(firstN(v.Report.Unused, FeaturesListLimit), "unused-row").Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -1742,7 +1742,7 @@ func leakageReport(v FeaturesView) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		for _, t := range firstN(v.Report.Leakage.ByAccount, featuresListLimit) {
+		for _, t := range firstN(v.Report.Leakage.ByAccount, FeaturesListLimit) {
 			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 123, "<tr data-testid=\"leakage-account\" data-account=\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
@@ -1832,7 +1832,7 @@ func leakageReport(v FeaturesView) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		for _, p := range firstN(v.Report.Leakage.Positions, featuresListLimit) {
+		for _, p := range firstN(v.Report.Leakage.Positions, FeaturesListLimit) {
 			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 133, "<tr data-testid=\"leakage-position\"><td><a href=\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err

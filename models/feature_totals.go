@@ -1,0 +1,263 @@
+package models
+
+import (
+	"context"
+	"fmt"
+
+	"gorm.io/gorm"
+
+	"sightline/metrics"
+)
+
+// The /features page reads adoption totals (migration 00006) rather than per-account
+// rows: per plan slice, period, feature, segment and lifecycle stage, the sums that
+// metrics.AdoptionTotals are made of. Segments and stages partition the accounts, so
+// any segment/stage filter is a sum of slices; a plan filter (accounts holding an
+// entitlement key) overlaps, so each plan gets its own slice, built the first time it
+// is asked for. The totals are a cache: every write to what they are computed from
+// bumps feature_totals_state.generation in its own transaction, and a report rebuilds
+// a slice whose generation or day is not current before reading it.
+
+// Kinds of period in feature_totals.
+const (
+	totalsWeek   = 0 // an ISO week, keyed by its Sunday
+	totalsWindow = 1 // a 30-day window, keyed by its last day
+)
+
+// precomputed names a pair of per-account usage tables (migration 00004) and the
+// column that keys their periods.
+type precomputed struct {
+	features, active, column string
+}
+
+var (
+	weeklyUsage = precomputed{"account_feature_weeks", "account_weeks", "week"}
+	windowUsage = precomputed{"account_feature_windows", "account_windows", "as_of"}
+)
+
+// bumpFeatureTotals marks every slice stale. Callers run it in the transaction of the
+// write, so a report never reads totals older than a committed change.
+func bumpFeatureTotals(tx *gorm.DB) error {
+	if err := tx.Exec("UPDATE feature_totals_state SET generation = generation + 1 WHERE id = 1").Error; err != nil {
+		return fmt.Errorf("store: unable to mark adoption totals stale: %w", err)
+	}
+	return nil
+}
+
+// totalsCurrent reports whether the slice of plan is built for asOf at the current generation.
+func totalsCurrent(tx *gorm.DB, plan string, asOf int) (bool, error) {
+	var row struct {
+		Generation int64
+		AsOf       *int
+		Built      *int64
+	}
+	err := tx.Raw("SELECT s.generation, b.as_of, b.generation AS built FROM feature_totals_state s"+
+		" LEFT JOIN feature_totals_builds b ON b.plan = ? WHERE s.id = 1", plan).Scan(&row).Error
+	if err != nil {
+		return false, fmt.Errorf("store: unable to read adoption totals state: %w", err)
+	}
+	return row.AsOf != nil && *row.AsOf == asOf && row.Built != nil && *row.Built == row.Generation, nil
+}
+
+// ensureFeatureTotals makes the every-account slice, and the plan's when plan is set,
+// current for today. Building is serialised: in this process by a mutex, across
+// processes on PostgreSQL by an advisory lock (SQLite has one writer anyway); whoever
+// waited finds the slice built and returns.
+func (s *Store) ensureFeatureTotals(ctx context.Context, plan string, today Date) error {
+	plans := []string{""}
+	if plan != "" {
+		plans = append(plans, plan)
+	}
+	for _, p := range plans {
+		ok, err := totalsCurrent(s.db.WithContext(ctx), p, today.EpochDay())
+		if err != nil {
+			return err
+		}
+		if !ok {
+			if err := s.buildFeatureTotals(ctx, p, today); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// buildFeatureTotals rewrites one slice (and, for plan "", the entitled pairs) for today.
+func (s *Store) buildFeatureTotals(ctx context.Context, plan string, today Date) error {
+	s.totalsMu.Lock()
+	defer s.totalsMu.Unlock()
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if IsPostgres(tx) {
+			if err := tx.Exec("SELECT pg_advisory_xact_lock(7007, hashtext(?))", plan).Error; err != nil {
+				return fmt.Errorf("store: unable to lock adoption totals: %w", err)
+			}
+		}
+		asOf := today.EpochDay()
+		if ok, err := totalsCurrent(tx, plan, asOf); err != nil || ok {
+			return err
+		}
+		// The generation is read before the data: a write committed while this runs
+		// bumps it past what is recorded here, and the next report rebuilds.
+		var generation int64
+		if err := tx.Raw("SELECT generation FROM feature_totals_state WHERE id = 1").Scan(&generation).Error; err != nil {
+			return fmt.Errorf("store: unable to read adoption totals state: %w", err)
+		}
+		if err := writeFeatureTotals(tx, plan, today); err != nil {
+			return err
+		}
+		if plan == "" {
+			if err := writeEntitledPairs(tx, today); err != nil {
+				return err
+			}
+		}
+		steps := []struct {
+			what, sql string
+			args      []any
+		}{
+			{"clear the build record", "DELETE FROM feature_totals_builds WHERE plan = ?", []any{plan}},
+			{"record the build", "INSERT INTO feature_totals_builds (plan, as_of, generation) VALUES (?, ?, ?)", []any{plan, asOf, generation}},
+		}
+		for _, st := range steps {
+			if err := tx.Exec(st.sql, st.args...).Error; err != nil {
+				return fmt.Errorf("store: unable to %s of adoption totals: %w", st.what, err)
+			}
+		}
+		return nil
+	})
+}
+
+// entitledPairs selects the distinct (account_id, feature_id) pairs entitled on a day
+// (two parameters: the day twice), as metrics.Entitles defines it: an entitlement
+// active that day, for the feature's product, listing no features or this one.
+const entitledPairs = "SELECT DISTINCT e.account_id, f.id AS feature_id FROM entitlements e" +
+	" JOIN features f ON f.product_id = e.product_id" +
+	" WHERE (e.starts_on IS NULL OR e.starts_on <= ?) AND (e.ends_on IS NULL OR e.ends_on >= ?)" +
+	" AND (NOT EXISTS (SELECT 1 FROM entitlement_features ef WHERE ef.entitlement_id = e.id)" +
+	" OR EXISTS (SELECT 1 FROM entitlement_features ef WHERE ef.entitlement_id = e.id AND ef.feature_id = f.id))"
+
+// holdsPlan is the condition that account a holds an entitlement with key ? active on
+// day ? (given twice).
+const holdsPlan = "EXISTS (SELECT 1 FROM entitlements pe WHERE pe.account_id = a.id AND pe.key = ?" +
+	" AND (pe.starts_on IS NULL OR pe.starts_on <= ?) AND (pe.ends_on IS NULL OR pe.ends_on >= ?))"
+
+// writeFeatureTotals rewrites the totals of one plan slice for the 26 weeks up to today
+// and the two 30-day windows of the feature table.
+func writeFeatureTotals(tx *gorm.DB, plan string, today Date) error {
+	if err := tx.Exec("DELETE FROM feature_totals WHERE plan = ?", plan).Error; err != nil {
+		return fmt.Errorf("store: unable to clear adoption totals: %w", err)
+	}
+	day := metricsDay(today)
+	type period struct {
+		kind, key int
+		end       metrics.Day
+	}
+	var periods []period
+	for _, w := range metrics.Weeks(day, metrics.AdoptionWeeks) {
+		periods = append(periods, period{totalsWeek, int(metrics.WeekEnd(w.End)), w.End})
+	}
+	for _, w := range metrics.Windows(day) {
+		periods = append(periods, period{totalsWindow, int(w.End), w.End})
+	}
+	for _, p := range periods {
+		usage := weeklyUsage
+		if p.kind == totalsWindow {
+			usage = windowUsage
+		}
+		end := DateFromEpochDay(int(p.end))
+		args := []any{plan, p.kind, p.key, end, end, p.key, p.key}
+		where := ""
+		if plan != "" {
+			where = " WHERE " + holdsPlan
+			args = append(args, plan, today, today)
+		}
+		err := tx.Exec("INSERT INTO feature_totals (plan, kind, period, feature_id, segment, stage,"+
+			" entitled_accounts, adopting_accounts, active_users, feature_users, arr_at_stake)"+
+			" SELECT CAST(? AS TEXT), CAST(? AS INTEGER), CAST(? AS INTEGER), x.feature_id, a.segment, a.lifecycle_stage, count(*),"+
+			" sum(CASE WHEN fu.users > 0 THEN 1 ELSE 0 END), sum(COALESCE(au.active_users, 0)), sum(COALESCE(fu.users, 0)),"+
+			" sum(CASE WHEN fu.users > 0 THEN 0 ELSE a.arr END)"+
+			" FROM ("+entitledPairs+") x JOIN accounts a ON a.id = x.account_id"+
+			" LEFT JOIN "+usage.features+" fu ON fu."+usage.column+" = ? AND fu.account_id = x.account_id AND fu.feature_id = x.feature_id"+
+			" LEFT JOIN "+usage.active+" au ON au."+usage.column+" = ? AND au.account_id = x.account_id"+
+			where+" GROUP BY x.feature_id, a.segment, a.lifecycle_stage", args...).Error
+		if err != nil {
+			return fmt.Errorf("store: unable to add up adoption totals: %w", err)
+		}
+	}
+	return nil
+}
+
+// writeEntitledPairs rewrites the pairs entitled today with their usage in the 30 days to today.
+func writeEntitledPairs(tx *gorm.DB, today Date) error {
+	if err := tx.Exec("DELETE FROM feature_entitled_accounts").Error; err != nil {
+		return fmt.Errorf("store: unable to clear entitled pairs: %w", err)
+	}
+	asOf := today.EpochDay()
+	err := tx.Exec("INSERT INTO feature_entitled_accounts (account_id, feature_id, arr, users, active_users)"+
+		" SELECT x.account_id, x.feature_id, a.arr, COALESCE(fu.users, 0), COALESCE(au.active_users, 0)"+
+		" FROM ("+entitledPairs+") x JOIN accounts a ON a.id = x.account_id"+
+		" LEFT JOIN account_feature_windows fu ON fu.as_of = ? AND fu.account_id = x.account_id AND fu.feature_id = x.feature_id"+
+		" LEFT JOIN account_windows au ON au.as_of = ? AND au.account_id = x.account_id",
+		today, today, asOf, asOf).Error
+	if err != nil {
+		return fmt.Errorf("store: unable to list entitled pairs: %w", err)
+	}
+	return nil
+}
+
+// totalsKey identifies one feature's totals in one period.
+type totalsKey struct {
+	kind, period int
+	feature      int64
+}
+
+// cohortTotals are a query's totals: over its cohort (Segment, or every segment) and
+// over the Compare segment.
+type cohortTotals struct {
+	main, compare map[totalsKey]metrics.AdoptionTotals
+}
+
+// readFeatureTotals sums the query's plan slice over its stage, per kind, period and
+// feature, for the cohort and the comparison segment.
+func (s *Store) readFeatureTotals(ctx context.Context, q FeatureQuery) (cohortTotals, error) {
+	out := cohortTotals{main: map[totalsKey]metrics.AdoptionTotals{}, compare: map[totalsKey]metrics.AdoptionTotals{}}
+	sql := "SELECT kind, period, feature_id, segment, sum(entitled_accounts), sum(adopting_accounts)," +
+		" sum(active_users), sum(feature_users), sum(arr_at_stake) FROM feature_totals WHERE plan = ?"
+	args := []any{q.Plan}
+	if q.Stage != "" {
+		sql += " AND stage = ?"
+		args = append(args, q.Stage)
+	}
+	if segs := cohortSegments(q); len(segs) > 0 {
+		sql += " AND segment IN ?"
+		args = append(args, segs)
+	}
+	rows, err := s.db.WithContext(ctx).Raw(sql+" GROUP BY kind, period, feature_id, segment", args...).Rows()
+	if err != nil {
+		return out, fmt.Errorf("store: unable to read adoption totals: %w", err)
+	}
+	defer rows.Close()
+	add := func(m map[totalsKey]metrics.AdoptionTotals, k totalsKey, t metrics.AdoptionTotals) {
+		sum := m[k]
+		sum.Add(t)
+		m[k] = sum
+	}
+	for rows.Next() {
+		var k totalsKey
+		var segment string
+		var t metrics.AdoptionTotals
+		if err := rows.Scan(&k.kind, &k.period, &k.feature, &segment, &t.EntitledAccounts, &t.AdoptingAccounts,
+			&t.ActiveUsers, &t.FeatureUsers, &t.ARRAtStake); err != nil {
+			return out, fmt.Errorf("store: unable to read adoption totals: %w", err)
+		}
+		if q.Segment == "" || segment == q.Segment {
+			add(out.main, k, t)
+		}
+		if q.Compare != "" && segment == q.Compare {
+			add(out.compare, k, t)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return out, fmt.Errorf("store: unable to read adoption totals: %w", err)
+	}
+	return out, nil
+}
