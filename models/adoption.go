@@ -103,8 +103,8 @@ type FeatureReport struct {
 	// first Query.Limit of EntitledCount).
 	Entitled      []metrics.EntitledAccount
 	EntitledCount int
-	Leakage  metrics.LeakageReport
-	Facets   FeatureFacets
+	Leakage       metrics.LeakageReport
+	Facets        FeatureFacets
 }
 
 // FeatureFacets are the choices the filters offer.
