@@ -59,6 +59,12 @@ func totalsCurrent(tx *gorm.DB, plan string, asOf int) (bool, error) {
 	return row.AsOf != nil && *row.AsOf == asOf && row.Built != nil && *row.Built == row.Generation, nil
 }
 
+// BuildFeatureTotals makes the every-account adoption totals current for today, as
+// RefreshFeatureWeeks does at its end; a no-op when nothing changed since.
+func (s *Store) BuildFeatureTotals(ctx context.Context, today Date) error {
+	return s.ensureFeatureTotals(ctx, "", today)
+}
+
 // ensureFeatureTotals makes the every-account slice, and the plan's when plan is set,
 // current for today. Building is serialised: in this process by a mutex, across
 // processes on PostgreSQL by an advisory lock (SQLite has one writer anyway); whoever
