@@ -289,17 +289,21 @@ type SnapshotPositions struct {
 }
 
 // Leakage gathers the overused positions (SPEC §5 status "overused") of the accounts
-// from their snapshots. A position grows when its utilization is higher than in the
-// earlier snapshot (a position new since then, or with no quantity, grows when it leaks).
+// from their snapshots, with totals.
 func Leakage(accounts []AdoptionAccount, snaps map[int64]SnapshotPositions) LeakageReport {
-	rep := LeakageReport{Positions: []OverusePosition{}, ByAccount: []LeakageTotal{}, ByProduct: []LeakageTotal{}}
-	products := map[string]*LeakageTotal{}
+	return LeakageOf(OverusePositions(accounts, snaps))
+}
+
+// OverusePositions lists the overused positions of the accounts' snapshots. A position
+// grows when its utilization is higher than in the earlier snapshot (a position new
+// since then, or with no quantity, grows when it leaks).
+func OverusePositions(accounts []AdoptionAccount, snaps map[int64]SnapshotPositions) []OverusePosition {
+	var out []OverusePosition
 	for _, a := range accounts {
 		s, ok := snaps[a.ID]
 		if !ok {
 			continue
 		}
-		acct := LeakageTotal{Key: a.Key, Name: a.Name}
 		for _, p := range s.Now {
 			if p.Status != StatusOverused {
 				continue
@@ -323,31 +327,41 @@ func Leakage(accounts []AdoptionAccount, snaps map[int64]SnapshotPositions) Leak
 					op.Growing = p.Consumed > before.Consumed
 				}
 			}
-			rep.Positions = append(rep.Positions, op)
-			acct.Positions++
-			acct.Leakage += p.Leakage
-			acct.Growing = acct.Growing || op.Growing
-			pt := products[p.Product]
-			if pt == nil {
-				pt = &LeakageTotal{Key: p.Product, Name: p.Product}
-				products[p.Product] = pt
-			}
-			pt.Positions++
-			pt.Leakage += p.Leakage
-			pt.Growing = pt.Growing || op.Growing
-			rep.Total.Positions++
-			rep.Total.Leakage += p.Leakage
-			rep.Total.Growing = rep.Total.Growing || op.Growing
-		}
-		if acct.Positions > 0 {
-			rep.ByAccount = append(rep.ByAccount, acct)
-			if acct.Growing {
-				rep.Growing++
-			}
+			out = append(out, op)
 		}
 	}
-	for _, p := range products {
-		rep.ByProduct = append(rep.ByProduct, *p)
+	return out
+}
+
+// LeakageOf totals overused positions per account, per product and overall.
+func LeakageOf(positions []OverusePosition) LeakageReport {
+	rep := LeakageReport{Positions: append([]OverusePosition{}, positions...), ByAccount: []LeakageTotal{}, ByProduct: []LeakageTotal{}}
+	accounts, products := map[string]*LeakageTotal{}, map[string]*LeakageTotal{}
+	add := func(m map[string]*LeakageTotal, key, name string, op OverusePosition) {
+		t := m[key]
+		if t == nil {
+			t = &LeakageTotal{Key: key, Name: name}
+			m[key] = t
+		}
+		t.Positions++
+		t.Leakage += op.Leakage
+		t.Growing = t.Growing || op.Growing
+	}
+	for _, op := range positions {
+		add(accounts, op.Account, op.Name, op)
+		add(products, op.Product, op.Product, op)
+		rep.Total.Positions++
+		rep.Total.Leakage += op.Leakage
+		rep.Total.Growing = rep.Total.Growing || op.Growing
+	}
+	for _, t := range accounts {
+		rep.ByAccount = append(rep.ByAccount, *t)
+		if t.Growing {
+			rep.Growing++
+		}
+	}
+	for _, t := range products {
+		rep.ByProduct = append(rep.ByProduct, *t)
 	}
 	byLeak := func(x, y LeakageTotal) int {
 		return cmp.Or(cmp.Compare(y.Leakage, x.Leakage), strings.Compare(x.Key, y.Key))

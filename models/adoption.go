@@ -242,7 +242,7 @@ func (s *Store) FeatureReport(ctx context.Context, q FeatureQuery, today Date) (
 	if rep.Unused, err = s.entitledAccounts(ctx, q, today, "", true); err != nil {
 		return nil, err
 	}
-	if rep.UnusedARR, err = s.unusedARR(ctx, q, today); err != nil {
+	if rep.UnusedARR, err = s.unusedARR(ctx, q); err != nil {
 		return nil, err
 	}
 	if q.Feature != "" {
@@ -311,18 +311,18 @@ func (s *Store) entitledAccounts(ctx context.Context, q FeatureQuery, today Date
 
 // unusedARR sums the ARR of the cohort's accounts with at least one entitled feature
 // (of the query's product) unused in 30 days.
-func (s *Store) unusedARR(ctx context.Context, q FeatureQuery, today Date) (float64, error) {
-	where, args := accountFilter(q, mainSegments(q), today)
-	product := ""
-	if q.Product != "" {
-		product = " AND f.product_id = (SELECT id FROM products WHERE key = ?)"
-		args = append(args, q.Product)
+func (s *Store) unusedARR(ctx context.Context, q FeatureQuery) (float64, error) {
+	sql, args := "SELECT COALESCE(sum(arr), 0) FROM feature_unused_totals WHERE plan = ? AND product = ?", []any{q.Plan, q.Product}
+	if q.Segment != "" {
+		sql += " AND segment = ?"
+		args = append(args, q.Segment)
+	}
+	if q.Stage != "" {
+		sql += " AND stage = ?"
+		args = append(args, q.Stage)
 	}
 	var sum float64
-	err := s.db.WithContext(ctx).Raw("SELECT COALESCE(sum(a.arr), 0) FROM accounts a WHERE "+where+
-		" AND EXISTS (SELECT 1 FROM feature_entitled_accounts x JOIN features f ON f.id = x.feature_id"+
-		" WHERE x.account_id = a.id AND x.users = 0"+product+")", args...).Scan(&sum).Error
-	if err != nil {
+	if err := s.db.WithContext(ctx).Raw(sql, args...).Scan(&sum).Error; err != nil {
 		return 0, fmt.Errorf("store: unable to sum ARR at stake: %w", err)
 	}
 	return sum, nil
@@ -361,87 +361,36 @@ func sortFeatureRows(rows []metrics.FeatureRow, column string, desc bool) {
 	})
 }
 
-// leakage gathers the overused positions of the cohort's accounts (of the query's
-// product) from each account's latest snapshot up to today, with the same
-// entitlement's utilization 30 (else 7) days before that snapshot.
+// leakage totals the overused positions (of the query's product) of the cohort's
+// accounts, as the every-account slice's build found them in the latest snapshots.
 func (s *Store) leakage(ctx context.Context, q FeatureQuery, today Date) (metrics.LeakageReport, error) {
-	accounts, snaps, err := s.overuseSnapshots(ctx, q, today)
-	if err != nil {
-		return metrics.LeakageReport{}, err
-	}
-	return metrics.Leakage(accounts, snaps), nil
-}
-
-// overuseSnapshots reads, for the cohort's accounts whose latest snapshot (up to today)
-// holds an overused position, the positions then and 30 days earlier (else 7).
-func (s *Store) overuseSnapshots(ctx context.Context, q FeatureQuery, today Date) ([]metrics.AdoptionAccount, map[int64]metrics.SnapshotPositions, error) {
-	db := s.db.WithContext(ctx)
 	where, args := accountFilter(q, mainSegments(q), today)
-	var latest []struct {
-		HealthSnapshot
-		Key, Name, Segment string
+	if q.Product != "" {
+		where += " AND o.product = ?"
+		args = append(args, q.Product)
 	}
-	err := db.Raw("SELECT hs.account_id, hs.day, hs.metrics, a.key, a.name, a.segment FROM accounts a JOIN health_snapshots hs ON hs.account_id = a.id"+
-		" AND hs.day = (SELECT max(h2.day) FROM health_snapshots h2 WHERE h2.account_id = a.id AND h2.day <= ?)"+
-		" WHERE "+where+" AND hs.overused ORDER BY a.key", append([]any{today}, args...)...).Scan(&latest).Error
+	rows, err := s.db.WithContext(ctx).Raw("SELECT o.position FROM feature_overuse o JOIN accounts a ON a.id = o.account_id"+
+		" WHERE "+where+" ORDER BY a.key, o.ordinal", args...).Rows()
 	if err != nil {
-		return nil, nil, fmt.Errorf("store: unable to read latest snapshots for leakage: %w", err)
+		return metrics.LeakageReport{}, fmt.Errorf("store: unable to read overused positions: %w", err)
 	}
-	product := q.Product
-	var accounts []metrics.AdoptionAccount
-	out := map[int64]metrics.SnapshotPositions{}
-	type want struct {
-		id  int64
-		day Date
+	defer rows.Close()
+	var positions []metrics.OverusePosition
+	for rows.Next() {
+		var doc []byte
+		var op metrics.OverusePosition
+		if err := rows.Scan(&doc); err != nil {
+			return metrics.LeakageReport{}, fmt.Errorf("store: unable to read overused positions: %w", err)
+		}
+		if err := json.Unmarshal(doc, &op); err != nil {
+			return metrics.LeakageReport{}, fmt.Errorf("store: unable to decode an overused position: %w", err)
+		}
+		positions = append(positions, op)
 	}
-	var pending []want
-	for _, h := range latest {
-		accounts = append(accounts, metrics.AdoptionAccount{ID: h.AccountID, Key: h.Key, Name: h.Name, Segment: h.Segment})
-		ps, err := snapshotPositions(h.Metrics, product)
-		if err != nil {
-			return nil, nil, err
-		}
-		out[h.AccountID] = metrics.SnapshotPositions{AsOf: h.Day.String(), Now: ps}
-		pending = append(pending, want{h.AccountID, h.Day})
+	if err := rows.Err(); err != nil {
+		return metrics.LeakageReport{}, fmt.Errorf("store: unable to read overused positions: %w", err)
 	}
-	for _, back := range []int{30, 7} {
-		byDay := map[Date][]int64{}
-		for _, w := range pending {
-			byDay[w.day.AddDays(-back)] = append(byDay[w.day.AddDays(-back)], w.id)
-		}
-		found := map[int64]bool{}
-		for d, ids := range byDay {
-			for start := 0; start < len(ids); start += 1000 {
-				var rows []HealthSnapshot
-				err := db.Raw("SELECT account_id, day, metrics FROM health_snapshots WHERE day = ? AND account_id IN ?",
-					d, ids[start:min(start+1000, len(ids))]).Scan(&rows).Error
-				if err != nil {
-					return nil, nil, fmt.Errorf("store: unable to read earlier snapshots for leakage: %w", err)
-				}
-				for _, h := range rows {
-					ps, err := snapshotPositions(h.Metrics, product)
-					if err != nil {
-						return nil, nil, err
-					}
-					sp := out[h.AccountID]
-					sp.Earlier = ps
-					if sp.Earlier == nil {
-						sp.Earlier = []metrics.Position{}
-					}
-					out[h.AccountID] = sp
-					found[h.AccountID] = true
-				}
-			}
-		}
-		rest := pending[:0:0]
-		for _, w := range pending {
-			if !found[w.id] {
-				rest = append(rest, w)
-			}
-		}
-		pending = rest
-	}
-	return accounts, out, nil
+	return metrics.LeakageOf(positions), nil
 }
 
 // snapshotPositions decodes only the positions of a stored metrics document.

@@ -251,6 +251,11 @@ func TestLeakageFromSnapshots(t *testing.T) {
 		// A future snapshot is ignored.
 		snap("initech", -1, pos("extra-addon", "extra", 5, 9, 10, "overused"))
 
+		// The snapshots were written behind the store's back: the refresh that follows
+		// the daily snapshots in production picks them up.
+		if err := s.RefreshFeatureWeeks(ctx, adoptionToday, adoptionToday); err != nil {
+			t.Fatal(err)
+		}
 		rep, err := s.FeatureReport(ctx, models.ParseFeatureQuery(nil), adoptionToday)
 		if err != nil {
 			t.Fatal(err)

@@ -2,6 +2,7 @@ package models
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	"gorm.io/gorm"
@@ -108,13 +109,20 @@ func (s *Store) buildFeatureTotals(ctx context.Context, plan string, today Date)
 		if err := tx.Raw("SELECT generation FROM feature_totals_state WHERE id = 1").Scan(&generation).Error; err != nil {
 			return fmt.Errorf("store: unable to read adoption totals state: %w", err)
 		}
-		if err := writeFeatureTotals(tx, plan, today); err != nil {
-			return err
-		}
+		// The every-account slice also holds what the plan slices are filtered from.
 		if plan == "" {
 			if err := writeEntitledPairs(tx, today); err != nil {
 				return err
 			}
+			if err := writeOveruse(tx, today); err != nil {
+				return err
+			}
+		}
+		if err := writeFeatureTotals(tx, plan, today); err != nil {
+			return err
+		}
+		if err := writeUnusedTotals(tx, plan, today); err != nil {
+			return err
 		}
 		steps := []struct {
 			what, sql string
@@ -210,6 +218,32 @@ func writeEntitledPairs(tx *gorm.DB, today Date) error {
 	return nil
 }
 
+// writeUnusedTotals rewrites, for one plan slice, the accounts with an entitled feature
+// unused in 30 days and their ARR, per product ('' any), segment and stage, from the
+// entitled pairs.
+func writeUnusedTotals(tx *gorm.DB, plan string, today Date) error {
+	if err := tx.Exec("DELETE FROM feature_unused_totals WHERE plan = ?", plan).Error; err != nil {
+		return fmt.Errorf("store: unable to clear unused totals: %w", err)
+	}
+	where, args := "", []any{}
+	if plan != "" {
+		where = " AND " + holdsPlan
+		args = append(args, plan, today, today)
+	}
+	for _, product := range []string{"''", "p.key"} {
+		err := tx.Exec("INSERT INTO feature_unused_totals (plan, product, segment, stage, accounts, arr)"+
+			" SELECT CAST(? AS TEXT), u.product, a.segment, a.lifecycle_stage, count(*), sum(a.arr)"+
+			" FROM (SELECT DISTINCT x.account_id, "+product+" AS product FROM feature_entitled_accounts x"+
+			" JOIN features f ON f.id = x.feature_id JOIN products p ON p.id = f.product_id WHERE x.users = 0) u"+
+			" JOIN accounts a ON a.id = u.account_id WHERE 1 = 1"+where+
+			" GROUP BY u.product, a.segment, a.lifecycle_stage", append([]any{plan}, args...)...).Error
+		if err != nil {
+			return fmt.Errorf("store: unable to add up unused totals: %w", err)
+		}
+	}
+	return nil
+}
+
 // totalsKey identifies one feature's totals in one period.
 type totalsKey struct {
 	kind, period int
@@ -266,4 +300,105 @@ func (s *Store) readFeatureTotals(ctx context.Context, q FeatureQuery) (cohortTo
 		return out, fmt.Errorf("store: unable to read adoption totals: %w", err)
 	}
 	return out, nil
+}
+
+// overuseSnapshots reads, for the accounts whose latest snapshot (up to today)
+// holds an overused position, the positions then and 30 days earlier (else 7).
+func overuseSnapshots(db *gorm.DB, today Date) ([]metrics.AdoptionAccount, map[int64]metrics.SnapshotPositions, error) {
+	var latest []struct {
+		HealthSnapshot
+		Key, Name, Segment string
+	}
+	err := db.Raw("SELECT hs.account_id, hs.day, hs.metrics, a.key, a.name, a.segment FROM accounts a JOIN health_snapshots hs ON hs.account_id = a.id"+
+		" AND hs.day = (SELECT max(h2.day) FROM health_snapshots h2 WHERE h2.account_id = a.id AND h2.day <= ?)"+
+		" WHERE hs.overused ORDER BY a.key", today).Scan(&latest).Error
+	if err != nil {
+		return nil, nil, fmt.Errorf("store: unable to read latest snapshots for leakage: %w", err)
+	}
+	var accounts []metrics.AdoptionAccount
+	out := map[int64]metrics.SnapshotPositions{}
+	type want struct {
+		id  int64
+		day Date
+	}
+	var pending []want
+	for _, h := range latest {
+		accounts = append(accounts, metrics.AdoptionAccount{ID: h.AccountID, Key: h.Key, Name: h.Name, Segment: h.Segment})
+		ps, err := snapshotPositions(h.Metrics, "")
+		if err != nil {
+			return nil, nil, err
+		}
+		out[h.AccountID] = metrics.SnapshotPositions{AsOf: h.Day.String(), Now: ps}
+		pending = append(pending, want{h.AccountID, h.Day})
+	}
+	for _, back := range []int{30, 7} {
+		byDay := map[Date][]int64{}
+		for _, w := range pending {
+			byDay[w.day.AddDays(-back)] = append(byDay[w.day.AddDays(-back)], w.id)
+		}
+		found := map[int64]bool{}
+		for d, ids := range byDay {
+			for start := 0; start < len(ids); start += 1000 {
+				var rows []HealthSnapshot
+				err := db.Raw("SELECT account_id, day, metrics FROM health_snapshots WHERE day = ? AND account_id IN ?",
+					d, ids[start:min(start+1000, len(ids))]).Scan(&rows).Error
+				if err != nil {
+					return nil, nil, fmt.Errorf("store: unable to read earlier snapshots for leakage: %w", err)
+				}
+				for _, h := range rows {
+					ps, err := snapshotPositions(h.Metrics, "")
+					if err != nil {
+						return nil, nil, err
+					}
+					sp := out[h.AccountID]
+					sp.Earlier = ps
+					if sp.Earlier == nil {
+						sp.Earlier = []metrics.Position{}
+					}
+					out[h.AccountID] = sp
+					found[h.AccountID] = true
+				}
+			}
+		}
+		rest := pending[:0:0]
+		for _, w := range pending {
+			if !found[w.id] {
+				rest = append(rest, w)
+			}
+		}
+		pending = rest
+	}
+	return accounts, out, nil
+}
+
+
+// writeOveruse rewrites the overused positions of every account's latest snapshot up to today.
+func writeOveruse(tx *gorm.DB, today Date) error {
+	if err := tx.Exec("DELETE FROM feature_overuse").Error; err != nil {
+		return fmt.Errorf("store: unable to clear overused positions: %w", err)
+	}
+	accounts, snaps, err := overuseSnapshots(tx, today)
+	if err != nil {
+		return err
+	}
+	ids := make(map[string]int64, len(accounts))
+	for _, a := range accounts {
+		ids[a.Key] = a.ID
+	}
+	positions := metrics.OverusePositions(accounts, snaps)
+	docs := make([]string, len(positions))
+	for i, op := range positions {
+		doc, err := json.Marshal(op)
+		if err != nil {
+			return fmt.Errorf("store: unable to encode an overused position of %s: %w", op.Account, err)
+		}
+		docs[i] = string(doc)
+	}
+	ordinal := map[int64]int{}
+	return bulkWrite(tx, "INSERT INTO feature_overuse (account_id, ordinal, product, position) VALUES ", "", 4, len(positions),
+		func(i int, args []any) []any {
+			id := ids[positions[i].Account]
+			ordinal[id]++
+			return append(args, id, ordinal[id], positions[i].Product, docs[i])
+		}, nil)
 }

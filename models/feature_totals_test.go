@@ -90,6 +90,33 @@ func TestFeatureTotalsFollowWrites(t *testing.T) {
 		}
 		check("globex deleted", nil, "acme/alerts@1000 n=1 arr=1000 reports 1/1")
 
+		// A snapshot run finds acme's zero seats overused by a1 (who used reports): the
+		// leakage report shows it (1 × 100) without waiting for the next refresh.
+		seat := models.Entitlement{Key: "seat", Product: "core", Model: "user", Quantity: 0, UnitPrice: 100, StartsOn: adoptionToday.AddDays(-400)}
+		if _, err := s.UpsertEntitlement(ctx, "acme", &seat); err != nil {
+			t.Fatal(err)
+		}
+		leak := func() string {
+			t.Helper()
+			rep, err := s.FeatureReport(ctx, models.ParseFeatureQuery(nil), adoptionToday)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return fmt.Sprintf("%d positions, %v", rep.Leakage.Total.Positions, rep.Leakage.Total.Leakage)
+		}
+		if got := leak(); got != "0 positions, 0" {
+			t.Errorf("before the snapshot: %s", got)
+		}
+		if _, err := s.SnapshotHealth(ctx, adoptionToday, adoptionToday); err != nil {
+			t.Fatal(err)
+		}
+		if got := leak(); got != "1 positions, 100" {
+			t.Errorf("after the snapshot: %s", got)
+		}
+		if err := s.DeleteEntitlement(ctx, "acme", "seat"); err != nil {
+			t.Fatal(err)
+		}
+
 		// alerts moves to product extra: acme (all of core) is no longer entitled to it,
 		// initech (all of extra) now is, and has not used it.
 		alerts := models.Feature{Key: "alerts", Name: "Alerts", Product: "extra", EventNames: []string{"Alert Created"}}

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 
+	"gorm.io/gorm"
+
 	"sightline/metrics"
 )
 
@@ -313,9 +315,18 @@ func (s *Store) SnapshotHealth(ctx context.Context, from, to Date) (int, error) 
 	}
 }
 
-// putSnapshots upserts snapshots in multi-row statements.
+// putSnapshots upserts snapshots in multi-row statements, in one transaction that
+// also marks the adoption totals (whose leakage report reads snapshots) stale.
 func (s *Store) putSnapshots(ctx context.Context, rows []HealthSnapshot) error {
-	db := s.db.WithContext(ctx)
+	return s.tx(ctx, func(db *gorm.DB) error {
+		if err := bumpFeatureTotals(db); err != nil {
+			return err
+		}
+		return putSnapshotRows(db, rows)
+	})
+}
+
+func putSnapshotRows(db *gorm.DB, rows []HealthSnapshot) error {
 	const per = 500
 	for start := 0; start < len(rows); start += per {
 		part := rows[start:min(start+per, len(rows))]

@@ -52,7 +52,36 @@ CREATE TABLE feature_entitled_accounts (
 CREATE INDEX feature_entitled_unused ON feature_entitled_accounts (arr DESC) WHERE users = 0;
 CREATE INDEX feature_entitled_feature ON feature_entitled_accounts (feature_id, arr DESC);
 
+-- Per plan slice, the accounts with at least one entitled feature unused in the 30 days
+-- to as_of, per product ('' any product), segment and stage: the ARR at stake.
+CREATE TABLE feature_unused_totals (
+    plan     TEXT    NOT NULL,
+    product  TEXT    NOT NULL,
+    segment  TEXT    NOT NULL,
+    stage    TEXT    NOT NULL,
+    accounts INTEGER NOT NULL,
+    arr      DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (plan, product, segment, stage)
+);
+
+-- The overused positions of each account's latest snapshot up to the '' slice's as_of,
+-- with their growth (metrics.OverusePosition as JSON), so the leakage report does not
+-- decode every snapshot on every view.
+CREATE TABLE feature_overuse (
+    account_id BIGINT NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+    ordinal    INTEGER NOT NULL,
+    product    TEXT    NOT NULL,
+    position   TEXT    NOT NULL,
+    PRIMARY KEY (account_id, ordinal)
+);
+
+-- The plan filter's choices are the distinct entitlement keys.
+CREATE INDEX entitlements_key ON entitlements (key);
+
 -- +goose Down
+DROP INDEX entitlements_key;
+DROP TABLE feature_overuse;
+DROP TABLE feature_unused_totals;
 DROP TABLE feature_entitled_accounts;
 DROP TABLE feature_totals;
 DROP TABLE feature_totals_builds;
