@@ -219,7 +219,7 @@ func writeEntitledPairs(tx *gorm.DB, today Date) error {
 }
 
 // writeUnusedTotals rewrites, for one plan slice, the accounts with an entitled feature
-// unused in 30 days and their ARR, per product ('' any), segment and stage, from the
+// unused in 30 days and their ARR, per product (” any), segment and stage, from the
 // entitled pairs.
 func writeUnusedTotals(tx *gorm.DB, plan string, today Date) error {
 	if err := tx.Exec("DELETE FROM feature_unused_totals WHERE plan = ?", plan).Error; err != nil {
@@ -370,7 +370,6 @@ func overuseSnapshots(db *gorm.DB, today Date) ([]metrics.AdoptionAccount, map[i
 	}
 	return accounts, out, nil
 }
-
 
 // writeOveruse rewrites the overused positions of every account's latest snapshot up to today.
 func writeOveruse(tx *gorm.DB, today Date) error {
