@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 
+	"gorm.io/gorm"
+
 	"sightline/metrics"
 )
 
@@ -154,21 +156,6 @@ func cohortSegments(q FeatureQuery) []string {
 	return []string{q.Segment}
 }
 
-// reportFeatures are the catalog features of the query's product, with their names.
-func (s *Store) reportFeatures(ctx context.Context, product string) ([]Feature, error) {
-	fs, err := s.allFeatures(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := fs[:0]
-	for _, f := range fs {
-		if product == "" || f.Product == product {
-			out = append(out, f)
-		}
-	}
-	return out, nil
-}
-
 func metricsFeature(f Feature) metrics.Feature {
 	return metrics.Feature{Key: f.Key, Product: f.Product, EventNames: f.EventNames}
 }
@@ -176,18 +163,11 @@ func metricsFeature(f Feature) metrics.Feature {
 // FeatureAdoption is the weekly adoption of every feature over the last 26 ISO weeks
 // (the current one so far), for the query's cohort and, with Compare, that segment's.
 func (s *Store) FeatureAdoption(ctx context.Context, q FeatureQuery, today Date) (*AdoptionReport, error) {
-	features, err := s.reportFeatures(ctx, q.Product)
+	sl, err := s.featureSlice(ctx, q.Plan, today)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.ensureFeatureTotals(ctx, q.Plan, today); err != nil {
-		return nil, err
-	}
-	totals, err := s.readFeatureTotals(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	return adoptionReport(features, q, totals, today), nil
+	return adoptionReport(sl.reportFeatures(q.Product), q, sl.sums(q), today), nil
 }
 
 func adoptionReport(features []Feature, q FeatureQuery, totals cohortTotals, today Date) *AdoptionReport {
@@ -215,19 +195,15 @@ func adoptionReport(features []Feature, q FeatureQuery, totals cohortTotals, tod
 
 // FeatureReport computes the /features page: weekly adoption, the feature table, the
 // entitled-but-unused list, the entitled accounts of one feature and the leakage report.
+// Everything but the two account lists (paged in SQL) comes from the plan's slice.
 func (s *Store) FeatureReport(ctx context.Context, q FeatureQuery, today Date) (*FeatureReport, error) {
-	features, err := s.reportFeatures(ctx, q.Product)
+	sl, err := s.featureSlice(ctx, q.Plan, today)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.ensureFeatureTotals(ctx, q.Plan, today); err != nil {
-		return nil, err
-	}
-	totals, err := s.readFeatureTotals(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	rep := &FeatureReport{Query: q, Today: today, Adoption: *adoptionReport(features, q, totals, today)}
+	features, totals := sl.reportFeatures(q.Product), sl.sums(q)
+	rep := &FeatureReport{Query: q, Today: today, Adoption: *adoptionReport(features, q, totals, today),
+		UnusedARR: sl.unusedARR(q), Leakage: sl.leakage(q), Facets: sl.facets}
 	ws := metrics.Windows(metricsDay(today))
 	for _, f := range features {
 		cur := totals.main[totalsKey{totalsWindow, int(ws[1].End), f.ID}]
@@ -242,19 +218,10 @@ func (s *Store) FeatureReport(ctx context.Context, q FeatureQuery, today Date) (
 	if rep.Unused, err = s.entitledAccounts(ctx, q, today, "", true); err != nil {
 		return nil, err
 	}
-	if rep.UnusedARR, err = s.unusedARR(ctx, q); err != nil {
-		return nil, err
-	}
 	if q.Feature != "" {
 		if rep.Entitled, err = s.entitledAccounts(ctx, q, today, q.Feature, false); err != nil {
 			return nil, err
 		}
-	}
-	if rep.Leakage, err = s.leakage(ctx, q, today); err != nil {
-		return nil, err
-	}
-	if rep.Facets, err = s.featureFacets(ctx); err != nil {
-		return nil, err
 	}
 	return rep, nil
 }
@@ -309,25 +276,6 @@ func (s *Store) entitledAccounts(ctx context.Context, q FeatureQuery, today Date
 	return out, nil
 }
 
-// unusedARR sums the ARR of the cohort's accounts with at least one entitled feature
-// (of the query's product) unused in 30 days.
-func (s *Store) unusedARR(ctx context.Context, q FeatureQuery) (float64, error) {
-	sql, args := "SELECT COALESCE(sum(arr), 0) FROM feature_unused_totals WHERE plan = ? AND product = ?", []any{q.Plan, q.Product}
-	if q.Segment != "" {
-		sql += " AND segment = ?"
-		args = append(args, q.Segment)
-	}
-	if q.Stage != "" {
-		sql += " AND stage = ?"
-		args = append(args, q.Stage)
-	}
-	var sum float64
-	if err := s.db.WithContext(ctx).Raw(sql, args...).Scan(&sum).Error; err != nil {
-		return 0, fmt.Errorf("store: unable to sum ARR at stake: %w", err)
-	}
-	return sum, nil
-}
-
 // sortFeatureRows orders the feature table by a column of FeatureSorts; nil rates sort lowest.
 func sortFeatureRows(rows []metrics.FeatureRow, column string, desc bool) {
 	rate := func(v *float64) float64 {
@@ -361,38 +309,6 @@ func sortFeatureRows(rows []metrics.FeatureRow, column string, desc bool) {
 	})
 }
 
-// leakage totals the overused positions (of the query's product) of the cohort's
-// accounts, as the every-account slice's build found them in the latest snapshots.
-func (s *Store) leakage(ctx context.Context, q FeatureQuery, today Date) (metrics.LeakageReport, error) {
-	where, args := accountFilter(q, mainSegments(q), today)
-	if q.Product != "" {
-		where += " AND o.product = ?"
-		args = append(args, q.Product)
-	}
-	rows, err := s.db.WithContext(ctx).Raw("SELECT o.position FROM feature_overuse o JOIN accounts a ON a.id = o.account_id"+
-		" WHERE "+where+" ORDER BY a.key, o.ordinal", args...).Rows()
-	if err != nil {
-		return metrics.LeakageReport{}, fmt.Errorf("store: unable to read overused positions: %w", err)
-	}
-	defer rows.Close()
-	var positions []metrics.OverusePosition
-	for rows.Next() {
-		var doc []byte
-		var op metrics.OverusePosition
-		if err := rows.Scan(&doc); err != nil {
-			return metrics.LeakageReport{}, fmt.Errorf("store: unable to read overused positions: %w", err)
-		}
-		if err := json.Unmarshal(doc, &op); err != nil {
-			return metrics.LeakageReport{}, fmt.Errorf("store: unable to decode an overused position: %w", err)
-		}
-		positions = append(positions, op)
-	}
-	if err := rows.Err(); err != nil {
-		return metrics.LeakageReport{}, fmt.Errorf("store: unable to read overused positions: %w", err)
-	}
-	return metrics.LeakageOf(positions), nil
-}
-
 // snapshotPositions decodes only the positions of a stored metrics document.
 func snapshotPositions(doc, product string) ([]metrics.Position, error) {
 	var r struct {
@@ -413,9 +329,8 @@ func snapshotPositions(doc, product string) ([]metrics.Position, error) {
 	return out, nil
 }
 
-// featureFacets lists the segments, products, plans (entitlement keys) and features to filter by.
-func (s *Store) featureFacets(ctx context.Context) (FeatureFacets, error) {
-	db := s.db.WithContext(ctx)
+// loadFeatureFacets lists the segments, products, plans (entitlement keys) and features to filter by.
+func loadFeatureFacets(db *gorm.DB) (FeatureFacets, error) {
 	var f FeatureFacets
 	for _, q := range []struct {
 		sql string

@@ -40,6 +40,9 @@ type Store struct {
 	dialect Dialect
 	// totalsMu serialises rebuilds of the adoption totals in this process.
 	totalsMu sync.Mutex
+	// slices caches loaded adoption-total slices by plan (see featureSlice).
+	slicesMu sync.Mutex
+	slices   map[string]*totalsSlice
 }
 
 // ParseDatabaseURL splits DATABASE_URL into its dialect and the driver's DSN:

@@ -250,56 +250,226 @@ type totalsKey struct {
 	feature      int64
 }
 
+// totalsRow is one row of a slice of feature_totals.
+type totalsRow struct {
+	key            totalsKey
+	segment, stage string
+	totals         metrics.AdoptionTotals
+}
+
+// unusedRow is one row of a slice of feature_unused_totals.
+type unusedRow struct {
+	product, segment, stage string
+	arr                     float64
+}
+
+// overuseRow is an overused position with its account's segment and stage.
+type overuseRow struct {
+	segment, stage string
+	position       metrics.OverusePosition
+}
+
+// totalsSlice is everything a report reads from one built plan slice, decoded once per
+// process and generation: reports with any segment, stage or product filter are then
+// sums in memory. It is never modified once loaded.
+type totalsSlice struct {
+	plan       string
+	asOf       int
+	generation int64
+	features   []Feature
+	totals     []totalsRow
+	unused     []unusedRow
+	overuse    []overuseRow
+	facets     FeatureFacets
+}
+
+// maxCachedSlices bounds the slices kept in memory (the every-account one and the
+// plans last asked for).
+const maxCachedSlices = 8
+
+// featureSlice returns the plan's slice current for today: from memory when neither the
+// day nor the generation moved, else built when stale and loaded.
+func (s *Store) featureSlice(ctx context.Context, plan string, today Date) (*totalsSlice, error) {
+	asOf := today.EpochDay()
+	var generation int64
+	if err := s.db.WithContext(ctx).Raw("SELECT generation FROM feature_totals_state WHERE id = 1").Scan(&generation).Error; err != nil {
+		return nil, fmt.Errorf("store: unable to read adoption totals state: %w", err)
+	}
+	s.slicesMu.Lock()
+	cached := s.slices[plan]
+	s.slicesMu.Unlock()
+	if cached != nil && cached.asOf == asOf && cached.generation == generation {
+		return cached, nil
+	}
+	if err := s.ensureFeatureTotals(ctx, plan, today); err != nil {
+		return nil, err
+	}
+	sl, err := s.loadSlice(ctx, plan, today)
+	if err != nil {
+		return nil, err
+	}
+	s.slicesMu.Lock()
+	defer s.slicesMu.Unlock()
+	if s.slices == nil || len(s.slices) >= maxCachedSlices {
+		s.slices = map[string]*totalsSlice{}
+	}
+	s.slices[plan] = sl
+	return sl, nil
+}
+
+// loadSlice reads a built slice in one read-only transaction, so every part of it
+// reflects the same generation (which it records).
+func (s *Store) loadSlice(ctx context.Context, plan string, today Date) (*totalsSlice, error) {
+	sl := &totalsSlice{plan: plan, asOf: today.EpochDay()}
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if IsPostgres(tx) {
+			if err := tx.Exec("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY").Error; err != nil {
+				return fmt.Errorf("store: unable to read adoption totals: %w", err)
+			}
+		}
+		var b struct {
+			Generation int64
+			AsOf       int
+		}
+		err := tx.Raw("SELECT generation, as_of FROM feature_totals_builds WHERE plan = ?", plan).Scan(&b).Error
+		if err != nil {
+			return fmt.Errorf("store: unable to read adoption totals state: %w", err)
+		}
+		// A write may have landed since ensureFeatureTotals: the slice then records the
+		// older generation and the next report reloads it.
+		sl.generation = b.Generation
+		if b.AsOf != sl.asOf {
+			sl.generation = -1
+		}
+		if sl.features, err = loadFeatures(tx); err != nil {
+			return err
+		}
+		if sl.facets, err = loadFeatureFacets(tx); err != nil {
+			return err
+		}
+		return sl.read(tx)
+	})
+	return sl, err
+}
+
+// read fills the slice's totals, unused totals and (filtered by plan) overused positions.
+func (sl *totalsSlice) read(tx *gorm.DB) error {
+	rows, err := tx.Raw("SELECT kind, period, feature_id, segment, stage, entitled_accounts, adopting_accounts,"+
+		" active_users, feature_users, arr_at_stake FROM feature_totals WHERE plan = ?", sl.plan).Rows()
+	if err != nil {
+		return fmt.Errorf("store: unable to read adoption totals: %w", err)
+	}
+	for rows.Next() {
+		var r totalsRow
+		t := &r.totals
+		if err := rows.Scan(&r.key.kind, &r.key.period, &r.key.feature, &r.segment, &r.stage, &t.EntitledAccounts,
+			&t.AdoptingAccounts, &t.ActiveUsers, &t.FeatureUsers, &t.ARRAtStake); err != nil {
+			rows.Close()
+			return fmt.Errorf("store: unable to read adoption totals: %w", err)
+		}
+		sl.totals = append(sl.totals, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("store: unable to read adoption totals: %w", err)
+	}
+
+	var unused []struct {
+		Product, Segment, Stage string
+		ARR                     float64 `gorm:"column:arr"`
+	}
+	if err := tx.Raw("SELECT product, segment, stage, arr FROM feature_unused_totals WHERE plan = ?", sl.plan).Scan(&unused).Error; err != nil {
+		return fmt.Errorf("store: unable to read unused totals: %w", err)
+	}
+	for _, u := range unused {
+		sl.unused = append(sl.unused, unusedRow{u.Product, u.Segment, u.Stage, u.ARR})
+	}
+
+	where, args := "", []any{}
+	if sl.plan != "" {
+		day := DateFromEpochDay(sl.asOf)
+		where, args = " WHERE "+holdsPlan, []any{sl.plan, day, day}
+	}
+	var overuse []struct {
+		Segment, Stage, Position string
+	}
+	err = tx.Raw("SELECT a.segment, a.lifecycle_stage AS stage, o.position FROM feature_overuse o JOIN accounts a ON a.id = o.account_id"+
+		where+" ORDER BY a.key, o.ordinal", args...).Scan(&overuse).Error
+	if err != nil {
+		return fmt.Errorf("store: unable to read overused positions: %w", err)
+	}
+	for _, o := range overuse {
+		r := overuseRow{segment: o.Segment, stage: o.Stage}
+		if err := json.Unmarshal([]byte(o.Position), &r.position); err != nil {
+			return fmt.Errorf("store: unable to decode an overused position: %w", err)
+		}
+		sl.overuse = append(sl.overuse, r)
+	}
+	return nil
+}
+
 // cohortTotals are a query's totals: over its cohort (Segment, or every segment) and
 // over the Compare segment.
 type cohortTotals struct {
 	main, compare map[totalsKey]metrics.AdoptionTotals
 }
 
-// readFeatureTotals sums the query's plan slice over its stage, per kind, period and
-// feature, for the cohort and the comparison segment.
-func (s *Store) readFeatureTotals(ctx context.Context, q FeatureQuery) (cohortTotals, error) {
+// sums adds up the slice over the query's stage, for the cohort and the comparison segment.
+func (sl *totalsSlice) sums(q FeatureQuery) cohortTotals {
 	out := cohortTotals{main: map[totalsKey]metrics.AdoptionTotals{}, compare: map[totalsKey]metrics.AdoptionTotals{}}
-	sql := "SELECT kind, period, feature_id, segment, sum(entitled_accounts), sum(adopting_accounts)," +
-		" sum(active_users), sum(feature_users), sum(arr_at_stake) FROM feature_totals WHERE plan = ?"
-	args := []any{q.Plan}
-	if q.Stage != "" {
-		sql += " AND stage = ?"
-		args = append(args, q.Stage)
+	add := func(m map[totalsKey]metrics.AdoptionTotals, r *totalsRow) {
+		sum := m[r.key]
+		sum.Add(r.totals)
+		m[r.key] = sum
 	}
-	if segs := cohortSegments(q); len(segs) > 0 {
-		sql += " AND segment IN ?"
-		args = append(args, segs)
-	}
-	rows, err := s.db.WithContext(ctx).Raw(sql+" GROUP BY kind, period, feature_id, segment", args...).Rows()
-	if err != nil {
-		return out, fmt.Errorf("store: unable to read adoption totals: %w", err)
-	}
-	defer rows.Close()
-	add := func(m map[totalsKey]metrics.AdoptionTotals, k totalsKey, t metrics.AdoptionTotals) {
-		sum := m[k]
-		sum.Add(t)
-		m[k] = sum
-	}
-	for rows.Next() {
-		var k totalsKey
-		var segment string
-		var t metrics.AdoptionTotals
-		if err := rows.Scan(&k.kind, &k.period, &k.feature, &segment, &t.EntitledAccounts, &t.AdoptingAccounts,
-			&t.ActiveUsers, &t.FeatureUsers, &t.ARRAtStake); err != nil {
-			return out, fmt.Errorf("store: unable to read adoption totals: %w", err)
+	for i := range sl.totals {
+		r := &sl.totals[i]
+		if q.Stage != "" && r.stage != q.Stage {
+			continue
 		}
-		if q.Segment == "" || segment == q.Segment {
-			add(out.main, k, t)
+		if q.Segment == "" || r.segment == q.Segment {
+			add(out.main, r)
 		}
-		if q.Compare != "" && segment == q.Compare {
-			add(out.compare, k, t)
+		if q.Compare != "" && r.segment == q.Compare {
+			add(out.compare, r)
 		}
 	}
-	if err := rows.Err(); err != nil {
-		return out, fmt.Errorf("store: unable to read adoption totals: %w", err)
+	return out
+}
+
+// unusedARR sums the ARR of the cohort's accounts with at least one entitled feature
+// (of the query's product) unused in 30 days.
+func (sl *totalsSlice) unusedARR(q FeatureQuery) float64 {
+	sum := 0.0
+	for _, u := range sl.unused {
+		if u.product == q.Product && (q.Segment == "" || u.segment == q.Segment) && (q.Stage == "" || u.stage == q.Stage) {
+			sum += u.arr
+		}
 	}
-	return out, nil
+	return sum
+}
+
+// leakage totals the overused positions of the cohort's accounts (of the query's product).
+func (sl *totalsSlice) leakage(q FeatureQuery) metrics.LeakageReport {
+	var positions []metrics.OverusePosition
+	for _, o := range sl.overuse {
+		if (q.Segment == "" || o.segment == q.Segment) && (q.Stage == "" || o.stage == q.Stage) &&
+			(q.Product == "" || o.position.Product == q.Product) {
+			positions = append(positions, o.position)
+		}
+	}
+	return metrics.LeakageOf(positions)
+}
+
+// reportFeatures are the slice's catalog features of the query's product.
+func (sl *totalsSlice) reportFeatures(product string) []Feature {
+	var out []Feature
+	for _, f := range sl.features {
+		if product == "" || f.Product == product {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // overuseSnapshots reads, for the accounts whose latest snapshot (up to today)

@@ -341,7 +341,11 @@ func (s *Store) ExportCSV(ctx context.Context, kind string, w io.Writer) error {
 
 // allFeatures loads the whole catalog with three queries (no IN list, whatever its size).
 func (s *Store) allFeatures(ctx context.Context) ([]Feature, error) {
-	db := s.db.WithContext(ctx)
+	return loadFeatures(s.db.WithContext(ctx))
+}
+
+// loadFeatures is allFeatures within a transaction.
+func loadFeatures(db *gorm.DB) ([]Feature, error) {
 	var fs []Feature
 	if err := db.Order("key").Find(&fs).Error; err != nil {
 		return nil, fmt.Errorf("store: unable to list features: %w", err)

@@ -37,10 +37,12 @@ func Each(t *testing.T, fn func(t *testing.T, s *models.Store)) {
 // SQLite returns a migrated database in a temporary file.
 func SQLite(t testing.TB) *models.Store {
 	t.Helper()
-	s, err := models.Open("sqlite:" + filepath.Join(t.TempDir(), "test.db"))
+	url := "sqlite:" + filepath.Join(t.TempDir(), "test.db")
+	s, err := models.Open(url)
 	if err != nil {
 		t.Fatal(err)
 	}
+	remember(s, url)
 	t.Cleanup(func() { s.Close() })
 	if _, err := s.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
@@ -116,6 +118,7 @@ func Postgres(t testing.TB) *models.Store {
 	if err != nil {
 		t.Fatal(err)
 	}
+	remember(s, withDatabase(server, name))
 	t.Cleanup(func() {
 		s.Close()
 		if a, err := models.Open(server); err == nil {
@@ -124,4 +127,29 @@ func Postgres(t testing.TB) *models.Store {
 		}
 	})
 	return s
+}
+
+var (
+	urlsMu sync.Mutex
+	urls   = map[*models.Store]string{}
+)
+
+func remember(s *models.Store, url string) {
+	urlsMu.Lock()
+	defer urlsMu.Unlock()
+	urls[s] = url
+}
+
+// OpenAgain opens a second store on s's database, as another server process would.
+func OpenAgain(t testing.TB, s *models.Store) *models.Store {
+	t.Helper()
+	urlsMu.Lock()
+	url := urls[s]
+	urlsMu.Unlock()
+	other, err := models.Open(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Close() })
+	return other
 }
