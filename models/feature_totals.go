@@ -14,10 +14,12 @@ import (
 // rows: per plan slice, period, feature, segment and lifecycle stage, the sums that
 // metrics.AdoptionTotals are made of. Segments and stages partition the accounts, so
 // any segment/stage filter is a sum of slices; a plan filter (accounts holding an
-// entitlement key) overlaps, so each plan gets its own slice, built the first time it
-// is asked for. The totals are a cache: every write to what they are computed from
-// bumps feature_totals_state.generation in its own transaction, and a report rebuilds
-// a slice whose generation or day is not current before reading it.
+// entitlement key) overlaps, so each plan gets its own slice: the common plans' are
+// built with the every-account slice, rarer ones the first time they are asked for
+// (feature_totals_build.go). The totals are a cache: every write to what they are
+// computed from bumps feature_totals_state.generation in its own transaction, and a
+// report rebuilds a slice whose generation or day is not current before reading it;
+// each process keeps the slices it read in memory for as long as they are current.
 
 // Kinds of period in feature_totals.
 const (
@@ -89,160 +91,10 @@ func (s *Store) ensureFeatureTotals(ctx context.Context, plan string, today Date
 	return nil
 }
 
-// buildFeatureTotals rewrites one slice (and, for plan "", the entitled pairs) for today.
-func (s *Store) buildFeatureTotals(ctx context.Context, plan string, today Date) error {
-	s.totalsMu.Lock()
-	defer s.totalsMu.Unlock()
-	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if IsPostgres(tx) {
-			if err := tx.Exec("SELECT pg_advisory_xact_lock(7007, hashtext(?))", plan).Error; err != nil {
-				return fmt.Errorf("store: unable to lock adoption totals: %w", err)
-			}
-		}
-		asOf := today.EpochDay()
-		if ok, err := totalsCurrent(tx, plan, asOf); err != nil || ok {
-			return err
-		}
-		// The generation is read before the data: a write committed while this runs
-		// bumps it past what is recorded here, and the next report rebuilds.
-		var generation int64
-		if err := tx.Raw("SELECT generation FROM feature_totals_state WHERE id = 1").Scan(&generation).Error; err != nil {
-			return fmt.Errorf("store: unable to read adoption totals state: %w", err)
-		}
-		// The every-account slice also holds what the plan slices are filtered from.
-		if plan == "" {
-			if err := writeEntitledPairs(tx, today); err != nil {
-				return err
-			}
-			if err := writeOveruse(tx, today); err != nil {
-				return err
-			}
-		}
-		if err := writeFeatureTotals(tx, plan, today); err != nil {
-			return err
-		}
-		if err := writeUnusedTotals(tx, plan, today); err != nil {
-			return err
-		}
-		steps := []struct {
-			what, sql string
-			args      []any
-		}{
-			{"clear the build record", "DELETE FROM feature_totals_builds WHERE plan = ?", []any{plan}},
-			{"record the build", "INSERT INTO feature_totals_builds (plan, as_of, generation) VALUES (?, ?, ?)", []any{plan, asOf, generation}},
-		}
-		for _, st := range steps {
-			if err := tx.Exec(st.sql, st.args...).Error; err != nil {
-				return fmt.Errorf("store: unable to %s of adoption totals: %w", st.what, err)
-			}
-		}
-		return nil
-	})
-}
-
-// entitledPairs selects the distinct (account_id, feature_id) pairs entitled on a day
-// (two parameters: the day twice), as metrics.Entitles defines it: an entitlement
-// active that day, for the feature's product, listing no features or this one.
-const entitledPairs = "SELECT DISTINCT e.account_id, f.id AS feature_id FROM entitlements e" +
-	" JOIN features f ON f.product_id = e.product_id" +
-	" WHERE (e.starts_on IS NULL OR e.starts_on <= ?) AND (e.ends_on IS NULL OR e.ends_on >= ?)" +
-	" AND (NOT EXISTS (SELECT 1 FROM entitlement_features ef WHERE ef.entitlement_id = e.id)" +
-	" OR EXISTS (SELECT 1 FROM entitlement_features ef WHERE ef.entitlement_id = e.id AND ef.feature_id = f.id))"
-
 // holdsPlan is the condition that account a holds an entitlement with key ? active on
 // day ? (given twice).
 const holdsPlan = "EXISTS (SELECT 1 FROM entitlements pe WHERE pe.account_id = a.id AND pe.key = ?" +
 	" AND (pe.starts_on IS NULL OR pe.starts_on <= ?) AND (pe.ends_on IS NULL OR pe.ends_on >= ?))"
-
-// writeFeatureTotals rewrites the totals of one plan slice for the 26 weeks up to today
-// and the two 30-day windows of the feature table.
-func writeFeatureTotals(tx *gorm.DB, plan string, today Date) error {
-	if err := tx.Exec("DELETE FROM feature_totals WHERE plan = ?", plan).Error; err != nil {
-		return fmt.Errorf("store: unable to clear adoption totals: %w", err)
-	}
-	day := metricsDay(today)
-	type period struct {
-		kind, key int
-		end       metrics.Day
-	}
-	var periods []period
-	for _, w := range metrics.Weeks(day, metrics.AdoptionWeeks) {
-		periods = append(periods, period{totalsWeek, int(metrics.WeekEnd(w.End)), w.End})
-	}
-	for _, w := range metrics.Windows(day) {
-		periods = append(periods, period{totalsWindow, int(w.End), w.End})
-	}
-	for _, p := range periods {
-		usage := weeklyUsage
-		if p.kind == totalsWindow {
-			usage = windowUsage
-		}
-		end := DateFromEpochDay(int(p.end))
-		args := []any{plan, p.kind, p.key, end, end, p.key, p.key}
-		where := ""
-		if plan != "" {
-			where = " WHERE " + holdsPlan
-			args = append(args, plan, today, today)
-		}
-		err := tx.Exec("INSERT INTO feature_totals (plan, kind, period, feature_id, segment, stage,"+
-			" entitled_accounts, adopting_accounts, active_users, feature_users, arr_at_stake)"+
-			" SELECT CAST(? AS TEXT), CAST(? AS INTEGER), CAST(? AS INTEGER), x.feature_id, a.segment, a.lifecycle_stage, count(*),"+
-			" sum(CASE WHEN fu.users > 0 THEN 1 ELSE 0 END), sum(COALESCE(au.active_users, 0)), sum(COALESCE(fu.users, 0)),"+
-			" sum(CASE WHEN fu.users > 0 THEN 0 ELSE a.arr END)"+
-			" FROM ("+entitledPairs+") x JOIN accounts a ON a.id = x.account_id"+
-			" LEFT JOIN "+usage.features+" fu ON fu."+usage.column+" = ? AND fu.account_id = x.account_id AND fu.feature_id = x.feature_id"+
-			" LEFT JOIN "+usage.active+" au ON au."+usage.column+" = ? AND au.account_id = x.account_id"+
-			where+" GROUP BY x.feature_id, a.segment, a.lifecycle_stage", args...).Error
-		if err != nil {
-			return fmt.Errorf("store: unable to add up adoption totals: %w", err)
-		}
-	}
-	return nil
-}
-
-// writeEntitledPairs rewrites the pairs entitled today with their usage in the 30 days to today.
-func writeEntitledPairs(tx *gorm.DB, today Date) error {
-	if err := tx.Exec("DELETE FROM feature_entitled_accounts").Error; err != nil {
-		return fmt.Errorf("store: unable to clear entitled pairs: %w", err)
-	}
-	asOf := today.EpochDay()
-	err := tx.Exec("INSERT INTO feature_entitled_accounts (account_id, feature_id, arr, users, active_users)"+
-		" SELECT x.account_id, x.feature_id, a.arr, COALESCE(fu.users, 0), COALESCE(au.active_users, 0)"+
-		" FROM ("+entitledPairs+") x JOIN accounts a ON a.id = x.account_id"+
-		" LEFT JOIN account_feature_windows fu ON fu.as_of = ? AND fu.account_id = x.account_id AND fu.feature_id = x.feature_id"+
-		" LEFT JOIN account_windows au ON au.as_of = ? AND au.account_id = x.account_id",
-		today, today, asOf, asOf).Error
-	if err != nil {
-		return fmt.Errorf("store: unable to list entitled pairs: %w", err)
-	}
-	return nil
-}
-
-// writeUnusedTotals rewrites, for one plan slice, the accounts with an entitled feature
-// unused in 30 days and their ARR, per product (” any), segment and stage, from the
-// entitled pairs.
-func writeUnusedTotals(tx *gorm.DB, plan string, today Date) error {
-	if err := tx.Exec("DELETE FROM feature_unused_totals WHERE plan = ?", plan).Error; err != nil {
-		return fmt.Errorf("store: unable to clear unused totals: %w", err)
-	}
-	where, args := "", []any{}
-	if plan != "" {
-		where = " AND " + holdsPlan
-		args = append(args, plan, today, today)
-	}
-	for _, product := range []string{"''", "p.key"} {
-		err := tx.Exec("INSERT INTO feature_unused_totals (plan, product, segment, stage, accounts, arr)"+
-			" SELECT CAST(? AS TEXT), u.product, a.segment, a.lifecycle_stage, count(*), sum(a.arr)"+
-			" FROM (SELECT DISTINCT x.account_id, "+product+" AS product FROM feature_entitled_accounts x"+
-			" JOIN features f ON f.id = x.feature_id JOIN products p ON p.id = f.product_id WHERE x.users = 0) u"+
-			" JOIN accounts a ON a.id = u.account_id WHERE 1 = 1"+where+
-			" GROUP BY u.product, a.segment, a.lifecycle_stage", append([]any{plan}, args...)...).Error
-		if err != nil {
-			return fmt.Errorf("store: unable to add up unused totals: %w", err)
-		}
-	}
-	return nil
-}
 
 // totalsKey identifies one feature's totals in one period.
 type totalsKey struct {
@@ -470,104 +322,4 @@ func (sl *totalsSlice) reportFeatures(product string) []Feature {
 		}
 	}
 	return out
-}
-
-// overuseSnapshots reads, for the accounts whose latest snapshot (up to today)
-// holds an overused position, the positions then and 30 days earlier (else 7).
-func overuseSnapshots(db *gorm.DB, today Date) ([]metrics.AdoptionAccount, map[int64]metrics.SnapshotPositions, error) {
-	var latest []struct {
-		HealthSnapshot
-		Key, Name, Segment string
-	}
-	err := db.Raw("SELECT hs.account_id, hs.day, hs.metrics, a.key, a.name, a.segment FROM accounts a JOIN health_snapshots hs ON hs.account_id = a.id"+
-		" AND hs.day = (SELECT max(h2.day) FROM health_snapshots h2 WHERE h2.account_id = a.id AND h2.day <= ?)"+
-		" WHERE hs.overused ORDER BY a.key", today).Scan(&latest).Error
-	if err != nil {
-		return nil, nil, fmt.Errorf("store: unable to read latest snapshots for leakage: %w", err)
-	}
-	var accounts []metrics.AdoptionAccount
-	out := map[int64]metrics.SnapshotPositions{}
-	type want struct {
-		id  int64
-		day Date
-	}
-	var pending []want
-	for _, h := range latest {
-		accounts = append(accounts, metrics.AdoptionAccount{ID: h.AccountID, Key: h.Key, Name: h.Name, Segment: h.Segment})
-		ps, err := snapshotPositions(h.Metrics, "")
-		if err != nil {
-			return nil, nil, err
-		}
-		out[h.AccountID] = metrics.SnapshotPositions{AsOf: h.Day.String(), Now: ps}
-		pending = append(pending, want{h.AccountID, h.Day})
-	}
-	for _, back := range []int{30, 7} {
-		byDay := map[Date][]int64{}
-		for _, w := range pending {
-			byDay[w.day.AddDays(-back)] = append(byDay[w.day.AddDays(-back)], w.id)
-		}
-		found := map[int64]bool{}
-		for d, ids := range byDay {
-			for start := 0; start < len(ids); start += 1000 {
-				var rows []HealthSnapshot
-				err := db.Raw("SELECT account_id, day, metrics FROM health_snapshots WHERE day = ? AND account_id IN ?",
-					d, ids[start:min(start+1000, len(ids))]).Scan(&rows).Error
-				if err != nil {
-					return nil, nil, fmt.Errorf("store: unable to read earlier snapshots for leakage: %w", err)
-				}
-				for _, h := range rows {
-					ps, err := snapshotPositions(h.Metrics, "")
-					if err != nil {
-						return nil, nil, err
-					}
-					sp := out[h.AccountID]
-					sp.Earlier = ps
-					if sp.Earlier == nil {
-						sp.Earlier = []metrics.Position{}
-					}
-					out[h.AccountID] = sp
-					found[h.AccountID] = true
-				}
-			}
-		}
-		rest := pending[:0:0]
-		for _, w := range pending {
-			if !found[w.id] {
-				rest = append(rest, w)
-			}
-		}
-		pending = rest
-	}
-	return accounts, out, nil
-}
-
-// writeOveruse rewrites the overused positions of every account's latest snapshot up to today.
-func writeOveruse(tx *gorm.DB, today Date) error {
-	if err := tx.Exec("DELETE FROM feature_overuse").Error; err != nil {
-		return fmt.Errorf("store: unable to clear overused positions: %w", err)
-	}
-	accounts, snaps, err := overuseSnapshots(tx, today)
-	if err != nil {
-		return err
-	}
-	ids := make(map[string]int64, len(accounts))
-	for _, a := range accounts {
-		ids[a.Key] = a.ID
-	}
-	positions := metrics.OverusePositions(accounts, snaps)
-	docs := make([]string, len(positions))
-	for i, op := range positions {
-		doc, err := json.Marshal(op)
-		if err != nil {
-			return fmt.Errorf("store: unable to encode an overused position of %s: %w", op.Account, err)
-		}
-		docs[i] = string(doc)
-	}
-	ordinal := map[int64]int{}
-	return bulkWrite(tx, "INSERT INTO feature_overuse (account_id, ordinal, product, position) VALUES ", "", 4, len(positions),
-		func(i int, args []any) []any {
-			id := ids[positions[i].Account]
-			ordinal[id]++
-			return append(args, id, ordinal[id], positions[i].Product, docs[i])
-		}, nil)
 }
