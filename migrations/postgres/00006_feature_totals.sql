@@ -3,6 +3,9 @@
 -- stage, the sums the adoption figures are ratios of. They are a cache over the
 -- per-account usage tables (00004) and what they are joined with (accounts,
 -- entitlements, catalog), rebuilt by Store.ensureFeatureTotals when that changed.
+-- Being a cache they have no foreign keys (a rebuild follows every write) and, on
+-- PostgreSQL, are UNLOGGED: a crash empties them all, feature_totals_builds included,
+-- which only means a rebuild.
 
 -- +goose Up
 -- Bumped (one row, in the same transaction) by every write to accounts,
@@ -16,7 +19,7 @@ INSERT INTO feature_totals_state (id, generation) VALUES (1, 0);
 -- The slices of feature_totals that are built: plan '' covers every account, any
 -- other plan the accounts holding an entitlement with that key active on as_of.
 -- A slice is current while as_of is the report's day and generation the state's.
-CREATE TABLE feature_totals_builds (
+CREATE UNLOGGED TABLE feature_totals_builds (
     plan       TEXT    PRIMARY KEY,
     as_of      INTEGER NOT NULL,
     generation BIGINT  NOT NULL
@@ -24,11 +27,11 @@ CREATE TABLE feature_totals_builds (
 
 -- Sums over the entitled accounts of a slice, per feature and period: kind 0 is an ISO
 -- week (period = its Sunday, epoch day), kind 1 a 30-day window (period = its last day).
-CREATE TABLE feature_totals (
+CREATE UNLOGGED TABLE feature_totals (
     plan              TEXT             NOT NULL,
     kind              SMALLINT         NOT NULL,
     period            INTEGER          NOT NULL,
-    feature_id        BIGINT           NOT NULL REFERENCES features (id) ON DELETE CASCADE,
+    feature_id        BIGINT           NOT NULL,
     segment           TEXT             NOT NULL,
     stage             TEXT             NOT NULL,
     entitled_accounts INTEGER          NOT NULL,
@@ -41,9 +44,9 @@ CREATE TABLE feature_totals (
 
 -- The (account, feature) pairs entitled on the '' slice's as_of, with their usage in the
 -- 30 days to then: the entitled-but-unused list and each feature's accounts, paged in SQL.
-CREATE TABLE feature_entitled_accounts (
-    account_id   BIGINT           NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
-    feature_id   BIGINT           NOT NULL REFERENCES features (id) ON DELETE CASCADE,
+CREATE UNLOGGED TABLE feature_entitled_accounts (
+    account_id   BIGINT           NOT NULL,
+    feature_id   BIGINT           NOT NULL,
     arr          DOUBLE PRECISION NOT NULL,
     users        INTEGER          NOT NULL,
     active_users INTEGER          NOT NULL,
@@ -54,7 +57,7 @@ CREATE INDEX feature_entitled_feature ON feature_entitled_accounts (feature_id, 
 
 -- Per plan slice, the accounts with at least one entitled feature unused in the 30 days
 -- to as_of, per product ('' any product), segment and stage: the ARR at stake.
-CREATE TABLE feature_unused_totals (
+CREATE UNLOGGED TABLE feature_unused_totals (
     plan     TEXT    NOT NULL,
     product  TEXT    NOT NULL,
     segment  TEXT    NOT NULL,
@@ -67,8 +70,8 @@ CREATE TABLE feature_unused_totals (
 -- The overused positions of each account's latest snapshot up to the '' slice's as_of,
 -- with their growth (metrics.OverusePosition as JSON), so the leakage report does not
 -- decode every snapshot on every view.
-CREATE TABLE feature_overuse (
-    account_id BIGINT NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+CREATE UNLOGGED TABLE feature_overuse (
+    account_id BIGINT NOT NULL,
     ordinal    INTEGER NOT NULL,
     product    TEXT    NOT NULL,
     position   TEXT    NOT NULL,

@@ -3,6 +3,9 @@
 -- stage, the sums the adoption figures are ratios of. They are a cache over the
 -- per-account usage tables (00004) and what they are joined with (accounts,
 -- entitlements, catalog), rebuilt by Store.ensureFeatureTotals when that changed.
+-- Being a cache they have no foreign keys (a rebuild follows every write) and, on
+-- PostgreSQL, are UNLOGGED: a crash empties them all, feature_totals_builds included,
+-- which only means a rebuild.
 
 -- +goose Up
 -- Bumped (one row, in the same transaction) by every write to accounts,
@@ -28,7 +31,7 @@ CREATE TABLE feature_totals (
     plan              TEXT             NOT NULL,
     kind              INTEGER          NOT NULL,
     period            INTEGER          NOT NULL,
-    feature_id        INTEGER          NOT NULL REFERENCES features (id) ON DELETE CASCADE,
+    feature_id        INTEGER          NOT NULL,
     segment           TEXT             NOT NULL,
     stage             TEXT             NOT NULL,
     entitled_accounts INTEGER          NOT NULL,
@@ -42,8 +45,8 @@ CREATE TABLE feature_totals (
 -- The (account, feature) pairs entitled on the '' slice's as_of, with their usage in the
 -- 30 days to then: the entitled-but-unused list and each feature's accounts, paged in SQL.
 CREATE TABLE feature_entitled_accounts (
-    account_id   INTEGER          NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
-    feature_id   INTEGER          NOT NULL REFERENCES features (id) ON DELETE CASCADE,
+    account_id   INTEGER          NOT NULL,
+    feature_id   INTEGER          NOT NULL,
     arr          REAL             NOT NULL,
     users        INTEGER          NOT NULL,
     active_users INTEGER          NOT NULL,
@@ -68,7 +71,7 @@ CREATE TABLE feature_unused_totals (
 -- with their growth (metrics.OverusePosition as JSON), so the leakage report does not
 -- decode every snapshot on every view.
 CREATE TABLE feature_overuse (
-    account_id INTEGER NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+    account_id INTEGER NOT NULL,
     ordinal    INTEGER NOT NULL,
     product    TEXT    NOT NULL,
     position   TEXT    NOT NULL,
