@@ -215,10 +215,14 @@ func (s *Store) FeatureReport(ctx context.Context, q FeatureQuery, today Date) (
 		}
 	}
 	sortFeatureRows(rep.Table, q.Sort, q.Desc)
-	if rep.Unused, err = s.entitledAccounts(ctx, q, today, "", true); err != nil {
-		return nil, err
+	// The totals count the lists' rows: an empty list needs no query.
+	rep.Unused, rep.Entitled = []metrics.EntitledAccount{}, []metrics.EntitledAccount{}
+	if rep.UnusedCount > 0 {
+		if rep.Unused, err = s.entitledAccounts(ctx, q, today, "", true); err != nil {
+			return nil, err
+		}
 	}
-	if q.Feature != "" {
+	if q.Feature != "" && rep.EntitledCount > 0 {
 		if rep.Entitled, err = s.entitledAccounts(ctx, q, today, q.Feature, false); err != nil {
 			return nil, err
 		}

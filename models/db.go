@@ -40,7 +40,9 @@ type Store struct {
 	dialect Dialect
 	// totalsMu serialises rebuilds of the adoption totals in this process.
 	totalsMu sync.Mutex
-	// slices caches loaded adoption-total slices by plan (see featureSlice).
+	// slices caches loaded adoption-total slices by plan (see featureSlice); loadMu
+	// lets one request at a time load them.
+	loadMu   sync.Mutex
 	slicesMu sync.Mutex
 	slices   map[string]*totalsSlice
 }

@@ -147,11 +147,23 @@ func (s *Store) featureSlice(ctx context.Context, plan string, today Date) (*tot
 	if err := s.db.WithContext(ctx).Raw("SELECT generation FROM feature_totals_state WHERE id = 1").Scan(&generation).Error; err != nil {
 		return nil, fmt.Errorf("store: unable to read adoption totals state: %w", err)
 	}
-	s.slicesMu.Lock()
-	cached := s.slices[plan]
-	s.slicesMu.Unlock()
-	if cached != nil && cached.asOf == asOf && cached.generation == generation {
-		return cached, nil
+	current := func() *totalsSlice {
+		s.slicesMu.Lock()
+		defer s.slicesMu.Unlock()
+		if c := s.slices[plan]; c != nil && c.asOf == asOf && c.generation == generation {
+			return c
+		}
+		return nil
+	}
+	if c := current(); c != nil {
+		return c, nil
+	}
+	// One load at a time: requests arriving together after a change wait for the first
+	// one's load instead of each decoding the slice.
+	s.loadMu.Lock()
+	defer s.loadMu.Unlock()
+	if c := current(); c != nil {
+		return c, nil
 	}
 	if err := s.ensureFeatureTotals(ctx, plan, today); err != nil {
 		return nil, err
