@@ -65,6 +65,12 @@ func (s *Store) buildFeatureTotals(ctx context.Context, plan string, today Date)
 		if err := writeSlices(tx, plans, today); err != nil {
 			return err
 		}
+		// Fresh statistics, or PostgreSQL plans the paged lists for an empty table.
+		if plan == "" && IsPostgres(tx) {
+			if err := tx.Exec("ANALYZE feature_entitled_accounts, feature_overuse").Error; err != nil {
+				return fmt.Errorf("store: unable to analyze the adoption totals: %w", err)
+			}
+		}
 		for _, p := range plans {
 			if err := tx.Exec("DELETE FROM feature_totals_builds WHERE plan = ?", p).Error; err != nil {
 				return fmt.Errorf("store: unable to record the adoption totals build: %w", err)
