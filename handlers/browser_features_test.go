@@ -71,6 +71,12 @@ func TestBrowserFeaturesFilter(t *testing.T) {
 	if got := eval("JSON.parse(document.querySelector('[data-testid=adoption-chart] canvas').dataset.chart).series[0].label"); got != "smb: accounts" {
 		t.Fatalf("first series after filtering: %q", got)
 	}
+	// Opening a chart's data table loads it (htmx), with the filtered cohort's columns.
+	must(chromedp.Do(ctx, chromedp.Click(chromedp.CSS("[data-testid=adoption-chart] [data-testid=weekly-details] summary"))))
+	waitFor("document.querySelectorAll('[data-testid=adoption-chart] [data-testid=weekly-table] tbody tr').length === 26")
+	if got := eval("document.querySelector('[data-testid=weekly-table] thead th:nth-child(2)').textContent"); got != "smb: accounts" {
+		t.Fatalf("weekly table's first column: %q", got)
+	}
 	if len(*problems) > 0 {
 		t.Fatalf("browser reported problems: %v", *problems)
 	}

@@ -108,6 +108,27 @@ func TestFeatureAdoptionEndToEnd(t *testing.T) {
 		if n := page.Find("[data-testid=adoption-chart] canvas[data-chart]").Length(); n != 3 {
 			t.Errorf("%d charts", n)
 		}
+		// Each chart's data table loads when opened, under the page's filters: reports'
+		// last week (D-6 … D) is 1 of 1 entitled accounts and 1 of 4 active users.
+		hx, _ := page.Find("[data-testid=adoption-chart][data-feature=reports] [data-testid=weekly-details]").Attr("hx-get")
+		if hx != "/features/weekly/reports" {
+			t.Errorf("weekly table loads from %q", hx)
+		}
+		weekly := c.get(hx, "HX-Request", "true").expect(http.StatusOK).doc()
+		rows := weekly.Find("[data-testid=weekly-table] tbody tr")
+		last := rows.Last()
+		if rows.Length() != 26 || last.Find("th").Text() != "2025-06-01" ||
+			!strings.Contains(last.Find("td").Eq(0).Text(), "(1 / 1)") || !strings.Contains(last.Find("td").Eq(1).Text(), "(1 / 4)") {
+			t.Errorf("weekly table: %d rows, last %q", rows.Length(), last.Text())
+		}
+		filtered := c.get("/features?segment=smb&compare=enterprise").expect(http.StatusOK).doc()
+		hx, _ = filtered.Find("[data-testid=adoption-chart][data-feature=reports] [data-testid=weekly-details]").Attr("hx-get")
+		weekly = c.get(hx, "HX-Request", "true").expect(http.StatusOK).doc()
+		if cells := weekly.Find("[data-testid=weekly-table] tbody tr").Last().Find("td"); cells.Length() != 4 ||
+			!strings.Contains(cells.Eq(0).Text(), "(0 / 0)") || !strings.Contains(cells.Eq(2).Text(), "(1 / 1)") {
+			t.Errorf("weekly table %s: last row %q", hx, cells.Text())
+		}
+		c.get("/features/weekly/no-such-feature").expect(http.StatusNotFound)
 		if got := page.Find("[data-testid=unused-arr]").Text(); got != "$12,000" {
 			t.Errorf("unused ARR %q", got)
 		}

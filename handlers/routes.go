@@ -67,6 +67,7 @@ func (s *server) routeTable() []struct {
 		page(http.MethodGet, "/goals", models.PermRead, s.goalsList),
 		page(http.MethodGet, "/features", models.PermRead, s.featuresShow),
 		page(http.MethodGet, "/features/:table", models.PermRead, s.featuresExport),
+		page(http.MethodGet, "/features/weekly/:feature", models.PermRead, s.featuresWeekly),
 		page(http.MethodGet, "/settings", models.PermAdmin, s.settingsShow),
 		page(http.MethodPost, "/settings/members", models.PermAdmin, s.memberCreate),
 		page(http.MethodPost, "/settings/members/:id/role", models.PermAdmin, s.memberRoleUpdate),

@@ -16,7 +16,7 @@ import (
 
 // fillPath replaces route parameters with values that exist in the test data.
 func fillPath(p string) string {
-	r := strings.NewReplacer(":key", "acme", ":ekey", "seats", ":kind", "accounts", ":id", "999999", ":table", "unused.csv", "*", "app.css")
+	r := strings.NewReplacer(":key", "acme", ":ekey", "seats", ":kind", "accounts", ":id", "999999", ":table", "unused.csv", ":feature", "reports", "*", "app.css")
 	return r.Replace(p)
 }
 
