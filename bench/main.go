@@ -371,6 +371,14 @@ func ingestBench(pg *postgres, bin string) error {
 				}
 			}
 		}()
+		counted := 0
+		for _, m := range msgs {
+			if m.counted {
+				counted++
+			}
+		}
+		go profileServer(fmt.Sprintf("%s-%d", run.shape, size), 3)
+		cpuBefore := cpuNow(pg, srv.cmd.Process.Pid)
 		start := time.Now()
 		var wg sync.WaitGroup
 		for c := 0; c < 8; c++ {
@@ -391,6 +399,14 @@ func ingestBench(pg *postgres, bin string) error {
 		}
 		wg.Wait()
 		elapsed := time.Since(start)
+		// Accepted is not the whole story when rollups may lag: wait until they count
+		// every message, and report that rate too.
+		caughtUp, err := waitRolledUp(pg.url(db), counted, start)
+		if err != nil {
+			srv.stop()
+			return err
+		}
+		cpu := cpuNow(pg, srv.cmd.Process.Pid).since(cpuBefore)
 		close(stopSampler)
 		_, hwm := rssMB(srv.cmd.Process.Pid)
 		srv.stop()
@@ -402,10 +418,39 @@ func ingestBench(pg *postgres, bin string) error {
 		}
 		fmt.Printf("%-8s batches of %-4d %7.0f msg/s via /v1/batch (dedupe + rollups)   COPY ceiling %7.0f msg/s   ratio %5.1f%%   failed batches %d\n",
 			run.shape, size, rate, ceiling, 100*rate/ceiling, failed.Load())
+		fmt.Printf("                        rollups caught up after %.2f s: %7.0f msg/s including the roll-up (%5.1f%% of the ceiling)\n",
+			caughtUp.Seconds(), float64(perRun)/caughtUp.Seconds(), 100*float64(perRun)/caughtUp.Seconds()/ceiling)
 		fmt.Printf("                        server RSS peak during load %.0f MB (sampled), VmHWM %.0f MB\n", peakRSS, hwm)
+		fmt.Printf("                        CPU until caught up: %s; %.1f s of %.1f core-seconds\n",
+			cpu, cpu.server+cpu.postgres+cpu.clients, float64(runtime.NumCPU())*caughtUp.Seconds())
 	}
 	fmt.Println()
 	return nil
+}
+
+// waitRolledUp polls until the daily rollups count every track and page message
+// sent, and returns the time since start.
+func waitRolledUp(url string, counted int, start time.Time) (time.Duration, error) {
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close(ctx)
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		var n int
+		if err := conn.QueryRow(ctx, "SELECT COALESCE(sum(messages), 0) FROM usage_user_days").Scan(&n); err != nil {
+			return 0, err
+		}
+		if n == counted {
+			return time.Since(start), nil
+		}
+		if n > counted || time.Now().After(deadline) {
+			return 0, fmt.Errorf("rollups count %d messages, want %d", n, counted)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // copyCeiling COPYs the same rows into a bare table with one unique index, with the
