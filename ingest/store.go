@@ -2,10 +2,10 @@ package ingest
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -25,12 +25,14 @@ type Result struct {
 // chunk bounds the rows of one multi-row statement (SQLite allows 32,766 parameters).
 const chunk = 500
 
-// Writer stores messages for one database. It remembers end-user ids, which never
-// change once created, so known users cost no query.
+// Writer stores messages for one database and applies them to the rollups. It
+// remembers end-user ids, which never change once created, so known users cost no
+// query.
 type Writer struct {
 	store *models.Store
 	mu    sync.Mutex
 	users map[string]int64
+	roll  rollupState
 }
 
 // maxCachedUsers bounds the id cache (about 100 bytes an entry).
@@ -38,7 +40,7 @@ const maxCachedUsers = 500_000
 
 // NewWriter returns a writer for a store.
 func NewWriter(store *models.Store) *Writer {
-	return &Writer{store: store, users: map[string]int64{}}
+	return &Writer{store: store, users: map[string]int64{}, roll: newRollupState()}
 }
 
 // Store writes messages with a writer of its own (no warm cache): for tests and tools.
@@ -46,33 +48,45 @@ func Store(ctx context.Context, store *models.Store, msgs []Message, writeKeyID 
 	return NewWriter(store).Write(ctx, msgs, writeKeyID)
 }
 
-// Write stores a request's messages exactly once. Everything happens in one
-// transaction: the raw messages (whose unique messageId makes retries no-ops), the
-// end users, their latest traits and account, and the rollup increments of the
-// messages that were new. The caller acknowledges only after it returns nil.
+// Write stores a request's messages exactly once, in two steps:
+//
+//  1. one transaction commits the raw messages (whose unique messageId makes retries
+//     no-ops) and a usage_pending row with the roll-up inputs of those that were new;
+//  2. the roll-up stage (rollup.go) applies pending rows, this request's and those of
+//     concurrent requests together, to the end users and the rollups, deleting them
+//     in the same transaction.
+//
+// It returns once both are committed, so the caller acknowledges messages that every
+// read already counts. A crash between the two loses nothing: the pending row is
+// applied by the next roll-up, here or in any other instance.
 func (w *Writer) Write(ctx context.Context, msgs []Message, writeKeyID int64) (Result, error) {
-	store := w.store
 	var res Result
-	var ids map[string]int64
+	var batch *pendingBatch
 	var err error
-	// Two writers racing on the same rows can deadlock on PostgreSQL; one of them is
-	// rolled back and simply tried again.
+	// A duplicate messageId inserted by a concurrent retry fails the transaction on the
+	// unique index (see insertRawPG); the next attempt sees those messages as known.
 	for attempt := 0; attempt < 4; attempt++ {
-		err = store.Transaction(ctx, func(tx *gorm.DB) error {
-			res, ids, err = w.write(ctx, tx, msgs, writeKeyID)
+		err = w.store.Transaction(ctx, func(tx *gorm.DB) error {
+			res, batch, err = w.write(ctx, tx, msgs, writeKeyID)
 			return err
 		})
-		if err == nil {
-			w.remember(ids)
-		} else {
-			w.forget() // in case a user it knew is gone
-		}
 		if !retryable(err) {
 			break
 		}
 		time.Sleep(time.Duration(attempt+1) * 5 * time.Millisecond)
 	}
-	return res, err
+	if err != nil {
+		return res, err
+	}
+	if batch != nil {
+		return res, w.waitRolledUp(ctx, batch)
+	}
+	if res.Duplicates > 0 {
+		// The first copy of a duplicate may still be waiting for its roll-up (a racing
+		// retry, or an instance that died after committing it).
+		return res, w.Drain(ctx)
+	}
+	return res, nil
 }
 
 func retryable(err error) bool {
@@ -85,7 +99,8 @@ func retryable(err error) bool {
 	return false
 }
 
-func (w *Writer) write(ctx context.Context, tx *gorm.DB, msgs []Message, writeKeyID int64) (Result, map[string]int64, error) {
+// write is step 1: raw messages and the pending row of the new ones.
+func (w *Writer) write(ctx context.Context, tx *gorm.DB, msgs []Message, writeKeyID int64) (Result, *pendingBatch, error) {
 	db := tx.WithContext(ctx)
 	var res Result
 
@@ -100,7 +115,7 @@ func (w *Writer) write(ctx context.Context, tx *gorm.DB, msgs []Message, writeKe
 		seen[m.MessageID] = true
 		unique = append(unique, m)
 	}
-	// Sorted, so concurrent writers take row locks in one order.
+	// Sorted, so concurrent writers take index locks in one order.
 	slices.SortFunc(unique, func(a, b Message) int { return strings.Compare(a.MessageID, b.MessageID) })
 
 	fresh, err := insertRaw(db, unique, writeKeyID)
@@ -112,40 +127,32 @@ func (w *Writer) write(ctx context.Context, tx *gorm.DB, msgs []Message, writeKe
 	if len(fresh) == 0 {
 		return res, nil, nil
 	}
-	ids, err := w.endUserIDs(db, fresh)
+	var id int64
+	err = db.Statement.ConnPool.QueryRowContext(ctx, rebind(db, "INSERT INTO usage_pending (messages, inputs) VALUES (?, ?) RETURNING id"),
+		len(fresh), encodeInputs(fresh)).Scan(&id)
 	if err != nil {
-		return res, nil, err
+		return res, nil, fmt.Errorf("ingest: unable to queue messages for the rollups: %w", err)
 	}
-	if err := applyMembershipAndTraits(db, fresh, ids); err != nil {
-		return res, nil, err
-	}
-	r := models.NewRollups()
-	for _, m := range fresh {
-		addToRollups(r, ids[m.UserKey], m)
-	}
-	if err := models.ApplyRollups(ctx, tx, r); err != nil {
-		return res, nil, err
-	}
-	return res, ids, nil
+	return res, &pendingBatch{id: id, msgs: fresh}, nil
 }
 
-// addToRollups is what one new message adds to the rollups (SPEC §5 counts track and
-// page messages as usage).
-func addToRollups(r *models.Rollups, user int64, m Message) {
-	if m.Type != "track" && m.Type != "page" {
-		return
+// rebind turns ? placeholders into PostgreSQL's $n (the statements here hold no
+// question marks of their own).
+func rebind(db *gorm.DB, query string) string {
+	if !models.IsPostgres(db) {
+		return query
 	}
-	r.AddActivity(user, m.Timestamp)
-	if m.DeviceID != "" {
-		r.AddDevice(user, m.Timestamp, m.DeviceID)
+	var sb strings.Builder
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			sb.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		sb.WriteRune(r)
 	}
-	if m.Type != "track" {
-		return
-	}
-	r.AddEvent(user, m.Timestamp, m.Event, m.Duration)
-	if m.Event == UsageReportedEvent && m.Meter != "" {
-		r.AddMeter(user, m.Timestamp, m.Meter, m.Quantity)
-	}
+	return sb.String()
 }
 
 // insertRaw stores the raw messages and returns those that were new.
@@ -190,24 +197,6 @@ func insertRaw(db *gorm.DB, msgs []Message, writeKeyID int64) ([]Message, error)
 	}
 	slices.SortFunc(fresh, func(a, b Message) int { return strings.Compare(a.MessageID, b.MessageID) })
 	return fresh, nil
-}
-
-// remember caches ids once the transaction that created them has committed.
-func (w *Writer) remember(ids map[string]int64) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if len(w.users)+len(ids) > maxCachedUsers {
-		w.users = map[string]int64{} // start over rather than track recency
-	}
-	for k, id := range ids {
-		w.users[k] = id
-	}
-}
-
-func (w *Writer) forget() {
-	w.mu.Lock()
-	w.users = map[string]int64{}
-	w.mu.Unlock()
 }
 
 // insertRawPG sends the messages as column arrays (see models.applyRollupsPG for why).
@@ -267,139 +256,4 @@ func insertRawPG(db *gorm.DB, msgs []Message, byID map[string]Message, now time.
 	}
 	slices.SortFunc(fresh, func(a, b Message) int { return strings.Compare(a.MessageID, b.MessageID) })
 	return fresh, nil
-}
-
-// endUserIDs creates the users not seen before and returns every user's id by key.
-func (w *Writer) endUserIDs(db *gorm.DB, msgs []Message) (map[string]int64, error) {
-	ids := make(map[string]int64, len(msgs))
-	var keys []string
-	first := map[string]time.Time{}
-	w.mu.Lock()
-	for _, m := range msgs {
-		if id, ok := w.users[m.UserKey]; ok {
-			ids[m.UserKey] = id
-			continue
-		}
-		if t, ok := first[m.UserKey]; !ok {
-			keys = append(keys, m.UserKey)
-			first[m.UserKey] = m.Timestamp
-		} else if m.Timestamp.Before(t) {
-			first[m.UserKey] = m.Timestamp
-		}
-	}
-	w.mu.Unlock()
-	slices.Sort(keys)
-	now := time.Now().UTC()
-	scanUserIDs := func(rows *sql.Rows, err error) error {
-		if err != nil {
-			return fmt.Errorf("ingest: unable to read end users: %w", err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var id int64
-			var key string
-			if err := rows.Scan(&id, &key); err != nil {
-				return fmt.Errorf("ingest: unable to read end users: %w", err)
-			}
-			ids[key] = id
-		}
-		return rows.Err()
-	}
-	ctx := db.Statement.Context
-	if models.IsPostgres(db) && len(keys) > 0 {
-		firsts := make([]time.Time, len(keys))
-		for i, k := range keys {
-			firsts[i] = first[k]
-		}
-		_, err := db.Statement.ConnPool.ExecContext(ctx, `INSERT INTO end_users (user_key, first_seen_at, last_seen_at)
-			SELECT k, f, $3 FROM unnest($1::text[], $2::timestamptz[]) AS x(k, f) ON CONFLICT (user_key) DO NOTHING`, keys, firsts, now)
-		if err != nil {
-			return nil, fmt.Errorf("ingest: unable to create end users: %w", err)
-		}
-		if err := scanUserIDs(db.Statement.ConnPool.QueryContext(ctx, "SELECT id, user_key FROM end_users WHERE user_key = ANY($1)", keys)); err != nil {
-			return nil, err
-		}
-		return ids, nil
-	}
-	for part := range slices.Chunk(keys, chunk) {
-		b := models.NewBulk(db, "INSERT INTO end_users (user_key, first_seen_at, last_seen_at) VALUES ")
-		for _, k := range part {
-			b.Row(k, first[k], now)
-		}
-		b.SQL(" ON CONFLICT (user_key) DO NOTHING")
-		if _, err := b.Exec(ctx, db); err != nil {
-			return nil, fmt.Errorf("ingest: unable to create end users: %w", err)
-		}
-		q := models.NewBulk(db, "SELECT id, user_key FROM end_users WHERE user_key IN ")
-		q.List(part)
-		if err := scanUserIDs(q.Query(ctx, db)); err != nil {
-			return nil, err
-		}
-	}
-	return ids, nil
-}
-
-// applyMembershipAndTraits records each user's latest group and identify. "Latest" is
-// by message timestamp, not arrival, so a late-arriving older call changes nothing.
-func applyMembershipAndTraits(db *gorm.DB, msgs []Message, ids map[string]int64) error {
-	type latest struct {
-		at time.Time
-		m  Message
-	}
-	groups := map[string]latest{}
-	traits := map[string]latest{}
-	for _, m := range msgs {
-		if m.GroupID != "" {
-			if g, ok := groups[m.UserKey]; !ok || !m.Timestamp.Before(g.at) {
-				groups[m.UserKey] = latest{m.Timestamp, m}
-			}
-		}
-		if m.HasTraits {
-			if t, ok := traits[m.UserKey]; !ok || !m.Timestamp.Before(t.at) {
-				traits[m.UserKey] = latest{m.Timestamp, m}
-			}
-		}
-	}
-	for _, key := range sortedKeys(groups) {
-		g := groups[key]
-		err := db.Exec("UPDATE end_users SET group_key = ?, group_at = ? WHERE id = ? AND (group_at IS NULL OR group_at <= ?)",
-			g.m.GroupID, g.at, ids[key], g.at).Error
-		if err != nil {
-			return fmt.Errorf("ingest: unable to record group: %w", err)
-		}
-	}
-	for _, key := range sortedKeys(traits) {
-		t := traits[key]
-		tr := t.m.Traits
-		// Traits an identify leaves out keep their earlier value.
-		sets := []string{"traits_at = ?"}
-		args := []any{t.at}
-		for _, f := range []struct{ col, val string }{
-			{"email", tr.Email}, {"name", tr.Name}, {"department", tr.Department},
-		} {
-			if f.val != "" {
-				sets = append(sets, f.col+" = ?")
-				args = append(args, f.val)
-			}
-		}
-		if tr.Level != "" {
-			sets = append(sets, "level = ?")
-			args = append(args, models.NormalizeLevel(tr.Level))
-		}
-		args = append(args, ids[key], t.at)
-		err := db.Exec("UPDATE end_users SET "+strings.Join(sets, ", ")+" WHERE id = ? AND (traits_at IS NULL OR traits_at <= ?)", args...).Error
-		if err != nil {
-			return fmt.Errorf("ingest: unable to record traits: %w", err)
-		}
-	}
-	return nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

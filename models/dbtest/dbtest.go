@@ -125,3 +125,19 @@ func Postgres(t testing.TB) *models.Store {
 	})
 	return s
 }
+
+// SecondInstance opens another connection pool on a PostgreSQL test database, as a
+// second server process would have; it is closed after the test.
+func SecondInstance(t testing.TB, s *models.Store) *models.Store {
+	t.Helper()
+	var name string
+	if err := s.DB().Raw("SELECT current_database()").Scan(&name).Error; err != nil {
+		t.Fatal(err)
+	}
+	other, err := models.Open(withDatabase(PostgresURL(t), name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Close() })
+	return other
+}
