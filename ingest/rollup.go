@@ -18,13 +18,14 @@ import (
 
 // The roll-up stage applies usage_pending rows (step 2 of Writer.Write) to the end
 // users (creation, latest group, traits) and the daily rollups. A request waits for
-// its batch, and the first waiter to find no roll-up running leads one: it claims
-// every pending row (its own, those of the requests that committed meanwhile, and any
-// left by a crashed instance), applies them in one transaction that deletes them, and
-// goes on while batches of this process wait. Concurrent requests thus share one
-// roll-up transaction with large aggregated statements instead of each paying its
-// own, and the answer still follows the rollups. On PostgreSQL several instances roll
-// up side by side: each claims rows with FOR UPDATE SKIP LOCKED.
+// its batch, and a waiter that finds fewer than maxLeaders roll-ups running leads
+// one: it claims every pending row no one else holds (its own, those of the requests
+// that committed meanwhile, any left by a crashed instance), applies them in one
+// transaction that deletes them, and goes on while batches of this process wait.
+// Concurrent requests thus share roll-up transactions with large aggregated
+// statements instead of each paying its own, and the answer still follows the
+// rollups. Roll-ups claim rows with FOR UPDATE SKIP LOCKED, so two of them, here or
+// in other instances, never take the same batch.
 
 // rollUpFault, when set by a test, runs at the very end of each roll-up transaction;
 // an error it returns aborts the transaction as a crash before COMMIT would.
@@ -51,11 +52,20 @@ type turn struct {
 }
 
 type rollupState struct {
-	cycle   sync.Mutex // one roll-up transaction at a time in this process
 	mu      sync.Mutex // guards the fields below
 	waiting map[int64]*pendingBatch
-	leading bool
+	leaders int   // roll-ups led by waiting requests
 	turn    *turn // the next roll-up to end
+}
+
+// maxLeaders is how many roll-ups requests run at once on PostgreSQL: two keep both
+// cores of a small server busy while one waits on the other's round trips. SQLite
+// has one writer, so one.
+func (w *Writer) maxLeaders() int {
+	if w.store.Dialect() == models.Postgres {
+		return 2
+	}
+	return 1
 }
 
 func newRollupState() rollupState {
@@ -79,8 +89,8 @@ func (w *Writer) waitRolledUp(ctx context.Context, b *pendingBatch) error {
 			return nil
 		default:
 		}
-		if !r.leading {
-			r.leading = true
+		if r.leaders < w.maxLeaders() {
+			r.leaders++
 			r.mu.Unlock()
 			if err := w.lead(ctx); err != nil {
 				w.abandon(b)
@@ -94,6 +104,11 @@ func (w *Writer) waitRolledUp(ctx context.Context, b *pendingBatch) error {
 		case <-b.done:
 			return nil
 		case <-t.done:
+			select {
+			case <-b.done:
+				return nil
+			default:
+			}
 			if t.err != nil {
 				w.abandon(b)
 				return t.err
@@ -123,9 +138,10 @@ func (w *Writer) lead(ctx context.Context) error {
 		n, err := w.rollUp(ctx, true)
 		r.mu.Lock()
 		// Deciding to stop and stepping down are one step, so a batch registered now
-		// finds no leader and leads itself.
-		if err != nil || len(r.waiting) == 0 {
-			r.leading = false
+		// finds room to lead itself. With nothing left to claim while another leader
+		// runs, the waiting batches are that one's.
+		if err != nil || len(r.waiting) == 0 || (n == 0 && r.leaders > 1) {
+			r.leaders--
 			r.mu.Unlock()
 			return err
 		}
@@ -134,7 +150,7 @@ func (w *Writer) lead(ctx context.Context) error {
 			// Nothing claimable, yet batches wait: another instance holds them.
 			if err := w.settleForeign(ctx); err != nil {
 				r.mu.Lock()
-				r.leading = false
+				r.leaders--
 				r.mu.Unlock()
 				return err
 			}
@@ -226,8 +242,6 @@ func (w *Writer) RunRollups(ctx context.Context, every time.Duration, log *slog.
 // for them.
 func (w *Writer) rollUp(ctx context.Context, skipLocked bool) (int, error) {
 	r := &w.roll
-	r.cycle.Lock()
-	defer r.cycle.Unlock()
 	var n int
 	var applied []*pendingBatch
 	var ids map[string]int64
