@@ -37,10 +37,11 @@ const claimLimit = 64
 // pendingBatch is a committed usage_pending row of this process and its messages,
 // kept so the roll-up need not read them back.
 type pendingBatch struct {
-	id   int64
-	msgs []Message
-	once sync.Once
-	done chan struct{} // closed once the batch is in the rollups
+	id      int64
+	msgs    []Message
+	claimed bool // by a roll-up of this process still running (guarded by rollupState.mu)
+	once    sync.Once
+	done    chan struct{} // closed once the batch is in the rollups
 }
 
 func (b *pendingBatch) finish() { b.once.Do(func() { close(b.done) }) }
@@ -89,7 +90,8 @@ func (w *Writer) waitRolledUp(ctx context.Context, b *pendingBatch) error {
 			return nil
 		default:
 		}
-		if r.leaders < w.maxLeaders() {
+		// A batch a running roll-up holds needs no second one.
+		if !b.claimed && r.leaders < w.maxLeaders() {
 			r.leaders++
 			r.mu.Unlock()
 			if err := w.lead(ctx); err != nil {
@@ -251,6 +253,15 @@ func (w *Writer) rollUp(ctx context.Context, skipLocked bool) (int, error) {
 			n, applied, ids, err = w.rollUpTx(ctx, tx, skipLocked)
 			return err
 		})
+		if err != nil {
+			// Rolled back: its batches are pending again.
+			r.mu.Lock()
+			for _, b := range applied {
+				b.claimed = false
+			}
+			r.mu.Unlock()
+			applied = nil
+		}
 		if !retryable(err) {
 			break
 		}
@@ -262,11 +273,16 @@ func (w *Writer) rollUp(ctx context.Context, skipLocked bool) (int, error) {
 		w.remember(ids)
 	}
 	r.mu.Lock()
-	if err == nil {
-		for _, b := range applied {
+	for _, b := range applied {
+		b.claimed = false
+		if err == nil {
 			delete(r.waiting, b.id)
 			b.finish()
 		}
+	}
+	if err == nil && n == 0 {
+		r.mu.Unlock()
+		return 0, nil // nothing changed: no one to wake
 	}
 	t := r.turn
 	r.turn = &turn{done: make(chan struct{})}
@@ -297,15 +313,22 @@ func (w *Writer) rollUpTx(ctx context.Context, tx *gorm.DB, skipLocked bool) (in
 	}
 	var msgs []Message
 	var applied []*pendingBatch
+	r.mu.Lock()
+	for _, c := range claimed {
+		if b := local[c.id]; b != nil {
+			b.claimed = true
+			applied = append(applied, b)
+		}
+	}
+	r.mu.Unlock()
 	for _, c := range claimed {
 		if b := local[c.id]; b != nil {
 			msgs = append(msgs, b.msgs...)
-			applied = append(applied, b)
 			continue
 		}
 		stored, err := decodeInputs(c.inputs)
 		if err != nil {
-			return 0, nil, nil, fmt.Errorf("pending batch %d: %w", c.id, err)
+			return 0, applied, nil, fmt.Errorf("pending batch %d: %w", c.id, err)
 		}
 		msgs = append(msgs, stored...)
 	}
@@ -314,21 +337,21 @@ func (w *Writer) rollUpTx(ctx context.Context, tx *gorm.DB, skipLocked bool) (in
 	}
 	ids, err := w.endUserIDs(db, msgs)
 	if err != nil {
-		return 0, nil, nil, err
+		return 0, applied, nil, err
 	}
 	if err := applyMembershipAndTraits(db, msgs, ids); err != nil {
-		return 0, nil, nil, err
+		return 0, applied, nil, err
 	}
 	rollups := models.NewRollups()
 	for _, m := range msgs {
 		addToRollups(rollups, ids[m.UserKey], m)
 	}
 	if err := models.ApplyRollups(ctx, tx, rollups); err != nil {
-		return 0, nil, nil, err
+		return 0, applied, nil, err
 	}
 	if rollUpFault != nil {
 		if err := rollUpFault(); err != nil {
-			return 0, nil, nil, err
+			return 0, applied, nil, err
 		}
 	}
 	return len(claimed), applied, ids, nil
