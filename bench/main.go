@@ -63,6 +63,9 @@ func run() error {
 		if err := ingestBench(pg, bin); err != nil {
 			return err
 		}
+		if os.Getenv("BENCH_FAULT") == "off" {
+			return nil
+		}
 		if err := faultRun(pg, bin); err != nil {
 			return err
 		}
@@ -336,6 +339,10 @@ func ingestBench(pg *postgres, bin string) error {
 		size  int
 	}{{"sessions", 100}, {"sessions", 500}, {"spread", 100}, {"spread", 500}} {
 		size := run.size
+		// BENCH_RUNS=sessions-100,spread-500 narrows the run while iterating.
+		if only := os.Getenv("BENCH_RUNS"); only != "" && !strings.Contains(","+only+",", fmt.Sprintf(",%s-%d,", run.shape, size)) {
+			continue
+		}
 		db := fmt.Sprintf("ingest_%s_%d", run.shape, size)
 		if err := createDB(pg, db); err != nil {
 			return err

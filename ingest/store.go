@@ -10,7 +10,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
 	"gorm.io/gorm"
 
 	"sightline/models"
@@ -63,17 +65,24 @@ func (w *Writer) Write(ctx context.Context, msgs []Message, writeKeyID int64) (R
 	var res Result
 	var batch *pendingBatch
 	var err error
-	// A duplicate messageId inserted by a concurrent retry fails the transaction on the
-	// unique index (see insertRawPG); the next attempt sees those messages as known.
+	// A messageId stored before fails the COPY on PostgreSQL's unique index (a retry,
+	// or a concurrent retry racing its original); the next attempt looks the known
+	// ones up first and stores only the rest.
 	for attempt := 0; attempt < 4; attempt++ {
-		err = w.store.Transaction(ctx, func(tx *gorm.DB) error {
-			res, batch, err = w.write(ctx, tx, msgs, writeKeyID)
-			return err
-		})
+		if w.store.Dialect() == models.Postgres {
+			res, batch, err = w.writePG(ctx, msgs, writeKeyID, attempt > 0)
+		} else {
+			err = w.store.Transaction(ctx, func(tx *gorm.DB) error {
+				res, batch, err = w.write(ctx, tx, msgs, writeKeyID)
+				return err
+			})
+		}
 		if !retryable(err) {
 			break
 		}
-		time.Sleep(time.Duration(attempt+1) * 5 * time.Millisecond)
+		if attempt > 0 {
+			time.Sleep(time.Duration(attempt) * 5 * time.Millisecond)
+		}
 	}
 	if err != nil {
 		return res, err
@@ -99,25 +108,31 @@ func retryable(err error) bool {
 	return false
 }
 
-// write is step 1: raw messages and the pending row of the new ones.
-func (w *Writer) write(ctx context.Context, tx *gorm.DB, msgs []Message, writeKeyID int64) (Result, *pendingBatch, error) {
-	db := tx.WithContext(ctx)
-	var res Result
-
-	// A retry can repeat a messageId inside one batch as well: the first one counts.
+// uniqueMessages drops repeats of a messageId inside one batch (a retry can hold
+// them too: the first one counts) and sorts the rest by messageId, so concurrent
+// writers take index locks in one order.
+func uniqueMessages(msgs []Message) ([]Message, int) {
+	dups := 0
 	unique := make([]Message, 0, len(msgs))
 	seen := make(map[string]bool, len(msgs))
 	for _, m := range msgs {
 		if seen[m.MessageID] {
-			res.Duplicates++
+			dups++
 			continue
 		}
 		seen[m.MessageID] = true
 		unique = append(unique, m)
 	}
-	// Sorted, so concurrent writers take index locks in one order.
 	slices.SortFunc(unique, func(a, b Message) int { return strings.Compare(a.MessageID, b.MessageID) })
+	return unique, dups
+}
 
+// write is step 1 on SQLite: raw messages and the pending row of the new ones.
+func (w *Writer) write(ctx context.Context, tx *gorm.DB, msgs []Message, writeKeyID int64) (Result, *pendingBatch, error) {
+	db := tx.WithContext(ctx)
+	var res Result
+	unique, dups := uniqueMessages(msgs)
+	res.Duplicates = dups
 	fresh, err := insertRaw(db, unique, writeKeyID)
 	if err != nil {
 		return res, nil, err
@@ -134,6 +149,101 @@ func (w *Writer) write(ctx context.Context, tx *gorm.DB, msgs []Message, writeKe
 		return res, nil, fmt.Errorf("ingest: unable to queue messages for the rollups: %w", err)
 	}
 	return res, &pendingBatch{id: id, msgs: fresh}, nil
+}
+
+// writePG is step 1 on PostgreSQL, on the pgx connection itself: the raw messages go
+// in with COPY, which costs PostgreSQL a fraction of an INSERT of the same rows (and
+// needs no parameter arrays built here). Most batches hold no message seen before,
+// so the first attempt does not look them up (lookup false): a known one fails the
+// COPY on the unique index, and Write tries again with the lookup.
+func (w *Writer) writePG(ctx context.Context, msgs []Message, writeKeyID int64, lookup bool) (Result, *pendingBatch, error) {
+	var res Result
+	var batch *pendingBatch
+	unique, dups := uniqueMessages(msgs)
+	res.Duplicates = dups
+	conn, err := w.store.SQL().Conn(ctx)
+	if err != nil {
+		return res, nil, fmt.Errorf("ingest: unable to reach the database: %w", err)
+	}
+	defer conn.Close()
+	err = conn.Raw(func(driverConn any) error {
+		pc := driverConn.(*stdlib.Conn).Conn()
+		tx, err := pc.Begin(ctx)
+		if err != nil {
+			return fmt.Errorf("ingest: unable to begin: %w", err)
+		}
+		defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after Commit
+		fresh := unique
+		if lookup {
+			if fresh, err = withoutKnown(ctx, tx, unique); err != nil {
+				return err
+			}
+		}
+		res.Duplicates = dups + len(unique) - len(fresh)
+		res.Accepted = len(fresh)
+		if len(fresh) == 0 {
+			return nil
+		}
+		now := time.Now().UTC()
+		var wk any
+		if writeKeyID != 0 {
+			wk = writeKeyID
+		}
+		_, err = tx.CopyFrom(ctx, pgx.Identifier{"usage_messages"}, rawColumns, pgx.CopyFromSlice(len(fresh), func(i int) ([]any, error) {
+			m := &fresh[i]
+			return []any{m.MessageID, m.Type, m.UserKey, m.Event, m.GroupID, m.Timestamp, now, wk, m.Payload}, nil
+		}))
+		if err != nil {
+			return fmt.Errorf("ingest: unable to store messages: %w", err)
+		}
+		var id int64
+		if err := tx.QueryRow(ctx, "INSERT INTO usage_pending (messages, inputs) VALUES ($1, $2) RETURNING id", len(fresh), encodeInputs(fresh)).Scan(&id); err != nil {
+			return fmt.Errorf("ingest: unable to queue messages for the rollups: %w", err)
+		}
+		if err := tx.Commit(ctx); err != nil {
+			return fmt.Errorf("ingest: unable to commit messages: %w", err)
+		}
+		batch = &pendingBatch{id: id, msgs: fresh}
+		return nil
+	})
+	return res, batch, err
+}
+
+var rawColumns = []string{"message_id", "type", "user_key", "event", "group_key", "ts", "received_at", "write_key_id", "payload"}
+
+// withoutKnown drops the messages whose messageId is stored already.
+func withoutKnown(ctx context.Context, tx pgx.Tx, msgs []Message) ([]Message, error) {
+	ids := make([]string, len(msgs))
+	for i, m := range msgs {
+		ids[i] = m.MessageID
+	}
+	rows, err := tx.Query(ctx, "SELECT message_id FROM usage_messages WHERE message_id = ANY($1)", ids)
+	if err != nil {
+		return nil, fmt.Errorf("ingest: unable to look up messages: %w", err)
+	}
+	known := map[string]bool{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("ingest: unable to look up messages: %w", err)
+		}
+		known[id] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("ingest: unable to look up messages: %w", err)
+	}
+	if len(known) == 0 {
+		return msgs, nil
+	}
+	fresh := make([]Message, 0, len(msgs)-len(known))
+	for _, m := range msgs {
+		if !known[m.MessageID] {
+			fresh = append(fresh, m)
+		}
+	}
+	return fresh, nil
 }
 
 // rebind turns ? placeholders into PostgreSQL's $n (the statements here hold no
@@ -167,9 +277,6 @@ func insertRaw(db *gorm.DB, msgs []Message, writeKeyID int64) ([]Message, error)
 	}
 	now := time.Now().UTC()
 	fresh := make([]Message, 0, len(msgs))
-	if models.IsPostgres(db) {
-		return insertRawPG(db, msgs, byID, now, writeKeyID)
-	}
 	for part := range slices.Chunk(msgs, chunk) {
 		b := models.NewBulk(db, "INSERT INTO usage_messages (message_id, type, user_key, event, group_key, ts, received_at, write_key_id, payload) VALUES ")
 		for _, m := range part {
@@ -194,65 +301,6 @@ func insertRaw(db *gorm.DB, msgs []Message, writeKeyID int64) ([]Message, error)
 		if err := rows.Err(); err != nil {
 			return nil, fmt.Errorf("ingest: unable to store messages: %w", err)
 		}
-	}
-	slices.SortFunc(fresh, func(a, b Message) int { return strings.Compare(a.MessageID, b.MessageID) })
-	return fresh, nil
-}
-
-// insertRawPG sends the messages as column arrays (see models.applyRollupsPG for why).
-func insertRawPG(db *gorm.DB, msgs []Message, byID map[string]Message, now time.Time, writeKeyID int64) ([]Message, error) {
-	n := len(msgs)
-	ids, types, users, events, groups, payloads := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	ts := make([]time.Time, n)
-	for i, m := range msgs {
-		ids[i], types[i], users[i], events[i], groups[i], ts[i], payloads[i] = m.MessageID, m.Type, m.UserKey, m.Event, m.GroupID, m.Timestamp, string(m.Payload)
-	}
-	// Known messageIds are looked up first and the rest inserted plainly: on PostgreSQL
-	// INSERT … ON CONFLICT … RETURNING costs nearly twice a plain INSERT. A retry
-	// racing its original on another connection makes this INSERT fail on the unique
-	// index once the original commits; Write then runs the batch again, and the
-	// second run sees the messages as known.
-	ctx := db.Statement.Context
-	rows, err := db.Statement.ConnPool.QueryContext(ctx, "SELECT message_id FROM usage_messages WHERE message_id = ANY($1)", ids)
-	if err != nil {
-		return nil, fmt.Errorf("ingest: unable to look up messages: %w", err)
-	}
-	known := map[string]bool{}
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("ingest: unable to look up messages: %w", err)
-		}
-		known[id] = true
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("ingest: unable to look up messages: %w", err)
-	}
-	fresh := make([]Message, 0, n)
-	if len(known) > 0 {
-		ids, types, users, events, groups, ts, payloads = ids[:0], types[:0], users[:0], events[:0], groups[:0], ts[:0], payloads[:0]
-		for _, m := range msgs {
-			if !known[m.MessageID] {
-				ids, types, users, events, groups = append(ids, m.MessageID), append(types, m.Type), append(users, m.UserKey), append(events, m.Event), append(groups, m.GroupID)
-				ts, payloads = append(ts, m.Timestamp), append(payloads, string(m.Payload))
-			}
-		}
-	}
-	if len(ids) == 0 {
-		return fresh, nil
-	}
-	_, err = db.Statement.ConnPool.ExecContext(ctx, `
-		INSERT INTO usage_messages (message_id, type, user_key, event, group_key, ts, received_at, write_key_id, payload)
-		SELECT m, t, u, e, g, ts, $7, NULLIF($8::bigint, 0), p::json
-		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $9::text[]) AS x(m, t, u, e, g, ts, p)`,
-		ids, types, users, events, groups, ts, now, writeKeyID, payloads)
-	if err != nil {
-		return nil, fmt.Errorf("ingest: unable to store messages: %w", err)
-	}
-	for _, id := range ids {
-		fresh = append(fresh, byID[id])
 	}
 	slices.SortFunc(fresh, func(a, b Message) int { return strings.Compare(a.MessageID, b.MessageID) })
 	return fresh, nil
