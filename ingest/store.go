@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -35,6 +36,10 @@ type Writer struct {
 	mu    sync.Mutex
 	users map[string]int64
 	roll  rollupState
+	// writers bounds the requests writing at once (step 1): more than the database
+	// has cores only adds contention, and the roll-up, which every answer waits for,
+	// then gets a smaller share of the CPU.
+	writers chan struct{}
 }
 
 // maxCachedUsers bounds the id cache (about 100 bytes an entry).
@@ -42,7 +47,7 @@ const maxCachedUsers = 500_000
 
 // NewWriter returns a writer for a store.
 func NewWriter(store *models.Store) *Writer {
-	return &Writer{store: store, users: map[string]int64{}, roll: newRollupState()}
+	return &Writer{store: store, users: map[string]int64{}, roll: newRollupState(), writers: make(chan struct{}, concurrentWriters())}
 }
 
 // Store writes messages with a writer of its own (no warm cache): for tests and tools.
@@ -161,6 +166,12 @@ func (w *Writer) writePG(ctx context.Context, msgs []Message, writeKeyID int64, 
 	var batch *pendingBatch
 	unique, dups := uniqueMessages(msgs)
 	res.Duplicates = dups
+	select {
+	case w.writers <- struct{}{}:
+		defer func() { <-w.writers }()
+	case <-ctx.Done():
+		return res, nil, ctx.Err()
+	}
 	conn, err := w.store.SQL().Conn(ctx)
 	if err != nil {
 		return res, nil, fmt.Errorf("ingest: unable to reach the database: %w", err)
@@ -304,4 +315,12 @@ func insertRaw(db *gorm.DB, msgs []Message, writeKeyID int64) ([]Message, error)
 	}
 	slices.SortFunc(fresh, func(a, b Message) int { return strings.Compare(a.MessageID, b.MessageID) })
 	return fresh, nil
+}
+
+// concurrentWriters is INGEST_WRITERS, else 2.
+func concurrentWriters() int {
+	if n, err := strconv.Atoi(os.Getenv("INGEST_WRITERS")); err == nil && n > 0 {
+		return n
+	}
+	return 2
 }
