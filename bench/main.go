@@ -97,7 +97,16 @@ func (p *postgres) ctl(args ...string) error {
 
 func (p *postgres) start() error {
 	return p.ctl("-l", filepath.Join(p.dir, "log"), "-w", "start", "-o",
-		fmt.Sprintf("-c listen_addresses='' -k %s -c fsync=on -c synchronous_commit=on -c max_connections=200 -c max_wal_size=4GB -c shared_buffers=512MB", p.dir))
+		fmt.Sprintf("-c listen_addresses='' -k %s -c fsync=on -c synchronous_commit=on -c max_connections=200 -c max_wal_size=4GB -c shared_buffers=512MB%s", p.dir, pgStatOption()))
+}
+
+// pgStatOption loads pg_stat_statements when BENCH_PGSTAT is set: the ingest runs
+// then list where PostgreSQL's time went, statement by statement (it costs a little).
+func pgStatOption() string {
+	if os.Getenv("BENCH_PGSTAT") == "" {
+		return ""
+	}
+	return " -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all"
 }
 
 func (p *postgres) stop() { _ = p.ctl("-m", "fast", "-w", "stop") }
@@ -357,6 +366,12 @@ func ingestBench(pg *postgres, bin string) error {
 			srv.stop()
 			return err
 		}
+		if os.Getenv("BENCH_PGSTAT") != "" {
+			if err := pgExec(pg.url(db), "CREATE EXTENSION IF NOT EXISTS pg_stat_statements; SELECT pg_stat_statements_reset()"); err != nil {
+				srv.stop()
+				return err
+			}
+		}
 		msgs := genMessages(rng, db, perRun, run.shape)
 		var bodies [][]byte
 		for i := 0; i < len(msgs); i += size {
@@ -430,9 +445,53 @@ func ingestBench(pg *postgres, bin string) error {
 		fmt.Printf("                        server RSS peak during load %.0f MB (sampled), VmHWM %.0f MB\n", peakRSS, hwm)
 		fmt.Printf("                        CPU until caught up: %s; %.1f s of %.1f core-seconds\n",
 			cpu, cpu.server+cpu.postgres+cpu.clients, float64(runtime.NumCPU())*caughtUp.Seconds())
+		if os.Getenv("BENCH_PGSTAT") != "" {
+			if err := printStatements(pg.url(db)); err != nil {
+				return err
+			}
+		}
 	}
 	fmt.Println()
 	return nil
+}
+
+func pgExec(url, sql string) error {
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, sql)
+	return err
+}
+
+// printStatements lists the statements of the run by PostgreSQL time (executor
+// time, lock waits included; COMMIT includes the WAL flush).
+func printStatements(url string) error {
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, `SELECT calls, total_exec_time, left(regexp_replace(query, '\s+', ' ', 'g'), 100)
+		FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+		ORDER BY total_exec_time DESC LIMIT 12`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var calls int64
+		var ms float64
+		var query string
+		if err := rows.Scan(&calls, &ms, &query); err != nil {
+			return err
+		}
+		fmt.Printf("                          %7d calls %8.0f ms %7.3f ms/call  %s\n", calls, ms, ms/float64(calls), query)
+	}
+	return rows.Err()
 }
 
 // waitRolledUp polls until the daily rollups count every track and page message
