@@ -261,10 +261,9 @@ func serve(ctx context.Context, log *slog.Logger, withDemo bool) error {
 	if err != nil {
 		return err
 	}
-	writer := ingest.NewWriter(store)
 	router := handlers.NewRouter(handlers.Deps{
 		Store: store, Logger: log, SessionSecret: secret,
-		SecureCookies: os.Getenv("SECURE_COOKIES") == "1", Writer: writer,
+		SecureCookies: os.Getenv("SECURE_COOKIES") == "1",
 	})
 	addr := os.Getenv("ADDR")
 	if addr == "" {
@@ -295,9 +294,6 @@ func serve(ctx context.Context, log *slog.Logger, withDemo bool) error {
 		retention = time.Duration(days) * 24 * time.Hour
 	}
 	go ingest.RunRetention(ctx, store, retention, log)
-	// Requests roll up their own batches; this applies those an instance that died
-	// between its two transactions left behind.
-	go writer.RunRollups(ctx, time.Second, log)
 	if os.Getenv("SNAPSHOT_JOB") != "off" { // off where another instance or a cron runs `snapshot`
 		go runSnapshots(ctx, store, log)
 	}

@@ -27,8 +27,6 @@ type Deps struct {
 	LoginFailureDelay time.Duration
 	// Now is the clock for "today" on pages; nil means time.Now.
 	Now func() time.Time
-	// Writer stores usage; nil makes one. main passes its own to run its background roll-up.
-	Writer *ingest.Writer
 }
 
 // server holds the dependencies the handlers share.
@@ -55,15 +53,12 @@ func NewRouter(d Deps) *echo.Echo {
 		d.Registry = prometheus.NewRegistry()
 		d.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
-	if d.Writer == nil {
-		d.Writer = ingest.NewWriter(d.Store)
-	}
 	if d.LoginFailureDelay == 0 {
 		d.LoginFailureDelay = 400 * time.Millisecond
 	}
 	s := &server{
 		store:    d.Store,
-		writer:   d.Writer,
+		writer:   ingest.NewWriter(d.Store),
 		log:      d.Logger,
 		sessions: newSessionManager(d.Store, d.SessionSecret, d.SecureCookies),
 		throttle: newLoginThrottle(d.LoginFailureDelay),

@@ -1,14 +1,10 @@
 package ingest
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
-	"log/slog"
 	"slices"
-	"strings"
-	"sync"
 	"time"
 
 	"gorm.io/gorm"
@@ -16,394 +12,40 @@ import (
 	"sightline/models"
 )
 
-// The roll-up stage applies usage_pending rows (step 2 of Writer.Write) to the end
-// users (creation, latest group, traits) and the daily rollups. A request waits for
-// its batch, and a waiter that finds fewer than maxLeaders roll-ups running leads
-// one: it claims every pending row no one else holds (its own, those of the requests
-// that committed meanwhile, any left by a crashed instance), applies them in one
-// transaction that deletes them, and goes on while batches of this process wait.
-// Concurrent requests thus share roll-up transactions with large aggregated
-// statements instead of each paying its own, and the answer still follows the
-// rollups. Roll-ups claim rows with FOR UPDATE SKIP LOCKED, so two of them, here or
-// in other instances, never take the same batch.
-
-// rollUpFault, when set by a test, runs at the very end of each roll-up transaction;
-// an error it returns aborts the transaction as a crash before COMMIT would.
-var rollUpFault func() error
-
-// claimLimit bounds the batches of one roll-up (≤ 2,500 messages each).
-const claimLimit = 64
-
-// pendingBatch is a committed usage_pending row of this process and its messages,
-// kept so the roll-up need not read them back.
-type pendingBatch struct {
-	id      int64
-	msgs    []Message
-	claimed bool // by a roll-up of this process still running (guarded by rollupState.mu)
-	once    sync.Once
-	done    chan struct{} // closed once the batch is in the rollups
-}
-
-func (b *pendingBatch) finish() { b.once.Do(func() { close(b.done) }) }
-
-// turn is one roll-up: waiters learn from it that it ended, and how.
-type turn struct {
-	done chan struct{}
-	err  error
-}
-
-type rollupState struct {
-	mu      sync.Mutex // guards the fields below
-	waiting map[int64]*pendingBatch
-	leaders int   // roll-ups led by waiting requests
-	turn    *turn // the next roll-up to end
-}
-
-// maxLeaders is how many roll-ups requests run at once. One: batches that commit
-// while it runs wait for the next, and so are applied together; two leaders split
-// them into twice the transactions, which cost more CPU than the parallelism gained.
-func (w *Writer) maxLeaders() int { return 1 }
-
-func newRollupState() rollupState {
-	return rollupState{waiting: map[int64]*pendingBatch{}, turn: &turn{done: make(chan struct{})}}
-}
-
-// waitRolledUp returns once batch b is in the rollups, leading roll-ups while no one
-// else does. An error leaves the batch pending in the database: a later roll-up
-// applies it (the client's retry drains it, or the background run, or any instance).
-func (w *Writer) waitRolledUp(ctx context.Context, b *pendingBatch) error {
-	r := &w.roll
-	b.done = make(chan struct{})
-	r.mu.Lock()
-	r.waiting[b.id] = b
-	r.mu.Unlock()
-	for {
-		r.mu.Lock()
-		select {
-		case <-b.done:
-			r.mu.Unlock()
-			return nil
-		default:
-		}
-		// A batch a running roll-up holds needs no second one.
-		if !b.claimed && r.leaders < w.maxLeaders() {
-			r.leaders++
-			r.mu.Unlock()
-			if err := w.lead(ctx); err != nil {
-				w.abandon(b)
-				return err
-			}
-			continue
-		}
-		t := r.turn
-		r.mu.Unlock()
-		select {
-		case <-b.done:
-			return nil
-		case <-t.done:
-			select {
-			case <-b.done:
-				return nil
-			default:
-			}
-			if t.err != nil {
-				w.abandon(b)
-				return t.err
-			}
-		case <-ctx.Done():
-			w.abandon(b)
-			return ctx.Err()
-		}
+// applyUsage is the second half of a group's transaction: the end users of the new
+// messages (created when unknown), their latest group and traits, and the rollup
+// increments, all in large statements over the whole group. It returns the end-user
+// ids to remember once the transaction commits.
+func (w *Writer) applyUsage(ctx context.Context, tx *gorm.DB, fresh []Message) (map[string]int64, error) {
+	if len(fresh) == 0 {
+		return nil, nil
 	}
-}
-
-// abandon stops waiting for a batch; it stays pending in the database.
-func (w *Writer) abandon(b *pendingBatch) {
-	w.roll.mu.Lock()
-	delete(w.roll.waiting, b.id)
-	w.roll.mu.Unlock()
-}
-
-// lead runs roll-ups while batches of this process wait.
-func (w *Writer) lead(ctx context.Context) error {
-	r := &w.roll
-	// The batches of other requests ride on this roll-up: the leader's client going
-	// away must not cancel it.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-	defer cancel()
-	for {
-		n, err := w.rollUp(ctx, true)
-		r.mu.Lock()
-		// Deciding to stop and stepping down are one step, so a batch registered now
-		// finds room to lead itself. With nothing left to claim while another leader
-		// runs, the waiting batches are that one's.
-		if err != nil || len(r.waiting) == 0 || (n == 0 && r.leaders > 1) {
-			r.leaders--
-			r.mu.Unlock()
-			return err
-		}
-		r.mu.Unlock()
-		if n == 0 {
-			// Nothing claimable, yet batches wait: another instance holds them.
-			if err := w.settleForeign(ctx); err != nil {
-				r.mu.Lock()
-				r.leaders--
-				r.mu.Unlock()
-				return err
-			}
-		}
-	}
-}
-
-// settleForeign finishes the waiting batches another instance has rolled up, and
-// pauses briefly when it is still at work on them.
-func (w *Writer) settleForeign(ctx context.Context) error {
-	r := &w.roll
-	r.mu.Lock()
-	ids := make([]int64, 0, len(r.waiting))
-	for id := range r.waiting {
-		ids = append(ids, id)
-	}
-	r.mu.Unlock()
-	still := map[int64]bool{}
-	args := make([]any, len(ids))
-	marks := make([]string, len(ids))
-	for i, id := range ids {
-		args[i], marks[i] = id, "?"
-	}
-	rows, err := w.store.SQL().QueryContext(ctx, rebind(w.store.DB(), "SELECT id FROM usage_pending WHERE id IN ("+strings.Join(marks, ",")+")"), args...)
-	if err != nil {
-		return fmt.Errorf("ingest: unable to read pending batches: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return fmt.Errorf("ingest: unable to read pending batches: %w", err)
-		}
-		still[id] = true
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("ingest: unable to read pending batches: %w", err)
-	}
-	r.mu.Lock()
-	for _, id := range ids {
-		if b := r.waiting[id]; b != nil && !still[id] {
-			delete(r.waiting, id)
-			b.finish()
-		}
-	}
-	r.mu.Unlock()
-	if len(still) > 0 {
-		time.Sleep(5 * time.Millisecond)
-	}
-	return nil
-}
-
-// Drain applies every pending batch, waiting for those another instance is applying,
-// so that what was committed before the call is in the rollups when it returns.
-func (w *Writer) Drain(ctx context.Context) error {
-	for {
-		n, err := w.rollUp(ctx, false)
-		if err != nil || n < claimLimit {
-			return err
-		}
-	}
-}
-
-// RunRollups applies, every interval until ctx ends, batches that no request is
-// waiting for: those of an instance that died between its two transactions.
-func (w *Writer) RunRollups(ctx context.Context, every time.Duration, log *slog.Logger) {
-	tick := time.NewTicker(every)
-	defer tick.Stop()
-	for {
-		for {
-			n, err := w.rollUp(ctx, true)
-			if err != nil && ctx.Err() == nil {
-				log.Warn("roll-up", "err", err)
-			}
-			if err != nil || n < claimLimit {
-				break
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-	}
-}
-
-// rollUp runs one roll-up transaction and returns how many batches it applied.
-// skipLocked leaves batches another instance is applying to it; otherwise it waits
-// for them.
-func (w *Writer) rollUp(ctx context.Context, skipLocked bool) (int, error) {
-	r := &w.roll
-	var n int
-	var applied []*pendingBatch
-	var ids map[string]int64
-	var err error
-	for attempt := 0; attempt < 4; attempt++ {
-		err = w.store.Transaction(ctx, func(tx *gorm.DB) error {
-			n, applied, ids, err = w.rollUpTx(ctx, tx, skipLocked)
-			return err
-		})
-		if err != nil {
-			// Rolled back: its batches are pending again.
-			r.mu.Lock()
-			for _, b := range applied {
-				b.claimed = false
-			}
-			r.mu.Unlock()
-			applied = nil
-		}
-		if !retryable(err) {
-			break
-		}
-		time.Sleep(time.Duration(attempt+1) * 5 * time.Millisecond)
-	}
-	if err != nil {
-		w.forget() // in case a user it knew is gone
-	} else {
-		w.remember(ids)
-	}
-	r.mu.Lock()
-	for _, b := range applied {
-		b.claimed = false
-		if err == nil {
-			delete(r.waiting, b.id)
-			b.finish()
-		}
-	}
-	if err == nil && n == 0 {
-		r.mu.Unlock()
-		return 0, nil // nothing changed: no one to wake
-	}
-	t := r.turn
-	r.turn = &turn{done: make(chan struct{})}
-	r.mu.Unlock()
-	if err != nil {
-		err = fmt.Errorf("ingest: roll-up failed: %w", err)
-	}
-	t.err = err
-	close(t.done)
-	return n, err
-}
-
-func (w *Writer) rollUpTx(ctx context.Context, tx *gorm.DB, skipLocked bool) (int, []*pendingBatch, map[string]int64, error) {
 	db := tx.WithContext(ctx)
-	if models.IsPostgres(db) {
-		// The roll-up need not wait for its WAL flush: the messages are durable since
-		// their own commit, and a roll-up lost in a database crash is lost whole, its
-		// pending rows included, so the next one applies them. Visibility is at once.
-		if _, err := db.Statement.ConnPool.ExecContext(ctx, "SET LOCAL synchronous_commit = off"); err != nil {
-			return 0, nil, nil, fmt.Errorf("ingest: unable to start the roll-up: %w", err)
-		}
-	}
-	r := &w.roll
-	r.mu.Lock()
-	local := make(map[int64]*pendingBatch, len(r.waiting))
-	localIDs := make([]int64, 0, len(r.waiting))
-	for id, b := range r.waiting {
-		local[id] = b
-		localIDs = append(localIDs, id)
-	}
-	r.mu.Unlock()
-
-	claimed, err := claimPending(db, localIDs, skipLocked)
+	ids, err := w.endUserIDs(db, fresh)
 	if err != nil {
-		return 0, nil, nil, err
+		return nil, err
 	}
-	var msgs []Message
-	var applied []*pendingBatch
-	r.mu.Lock()
-	for _, c := range claimed {
-		if b := local[c.id]; b != nil {
-			b.claimed = true
-			applied = append(applied, b)
-		}
-	}
-	r.mu.Unlock()
-	for _, c := range claimed {
-		if b := local[c.id]; b != nil {
-			msgs = append(msgs, b.msgs...)
-			continue
-		}
-		stored, err := decodeInputs(c.inputs)
-		if err != nil {
-			return 0, applied, nil, fmt.Errorf("pending batch %d: %w", c.id, err)
-		}
-		msgs = append(msgs, stored...)
-	}
-	if len(msgs) == 0 {
-		return len(claimed), applied, nil, nil
-	}
-	ids, err := w.endUserIDs(db, msgs)
-	if err != nil {
-		return 0, applied, nil, err
-	}
-	if err := applyMembershipAndTraits(db, msgs, ids); err != nil {
-		return 0, applied, nil, err
+	if err := applyMembershipAndTraits(db, fresh, ids); err != nil {
+		return nil, err
 	}
 	rollups := models.NewRollups()
-	for _, m := range msgs {
+	for _, m := range fresh {
 		addToRollups(rollups, ids[m.UserKey], m)
 	}
-	if err := models.ApplyRollups(ctx, tx, rollups); err != nil {
-		return 0, applied, nil, err
+	if err := models.ApplyRollups(ctx, db, rollups); err != nil {
+		return nil, err
 	}
-	if rollUpFault != nil {
-		if err := rollUpFault(); err != nil {
-			return 0, applied, nil, err
+	if commitFault != nil {
+		if err := commitFault(); err != nil {
+			return nil, err
 		}
 	}
-	return len(claimed), applied, ids, nil
+	return ids, nil
 }
 
-type claimedBatch struct {
-	id     int64
-	inputs []byte // nil when the batch is in memory
-}
-
-// claimPending deletes up to claimLimit pending rows, oldest first, and returns them
-// in id order; their inputs are read only when not in memory (local).
-func claimPending(db *gorm.DB, local []int64, skipLocked bool) ([]claimedBatch, error) {
-	ctx := db.Statement.Context
-	var rows *sql.Rows
-	var err error
-	if models.IsPostgres(db) {
-		lock := "FOR UPDATE"
-		if skipLocked {
-			lock += " SKIP LOCKED"
-		}
-		rows, err = db.Statement.ConnPool.QueryContext(ctx, `DELETE FROM usage_pending
-			WHERE id IN (SELECT id FROM usage_pending ORDER BY id LIMIT $1 `+lock+`)
-			RETURNING id, CASE WHEN id = ANY($2) THEN NULL ELSE inputs END`, claimLimit, local)
-	} else {
-		// One SQLite writer at a time: nothing to skip or wait for.
-		rows, err = db.Statement.ConnPool.QueryContext(ctx, `DELETE FROM usage_pending
-			WHERE id IN (SELECT id FROM usage_pending ORDER BY id LIMIT ?) RETURNING id, inputs`, claimLimit)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("ingest: unable to claim pending batches: %w", err)
-	}
-	defer rows.Close()
-	var out []claimedBatch
-	for rows.Next() {
-		var c claimedBatch
-		if err := rows.Scan(&c.id, &c.inputs); err != nil {
-			return nil, fmt.Errorf("ingest: unable to claim pending batches: %w", err)
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("ingest: unable to claim pending batches: %w", err)
-	}
-	// Batches are applied in the order they were committed, so among identify calls
-	// with equal timestamps the later one wins, as it would have one by one.
-	slices.SortFunc(out, func(a, b claimedBatch) int { return cmp.Compare(a.id, b.id) })
-	return out, nil
-}
+// commitFault, when set by a test, runs at the very end of each group's transaction;
+// an error it returns aborts the transaction as a crash before COMMIT would.
+var commitFault func() error
 
 // addToRollups is what one new message adds to the rollups (SPEC §5 counts track and
 // page messages as usage).

@@ -2,11 +2,10 @@ package ingest
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -28,18 +27,22 @@ type Result struct {
 // chunk bounds the rows of one multi-row statement (SQLite allows 32,766 parameters).
 const chunk = 500
 
-// Writer stores messages for one database and applies them to the rollups. It
-// remembers end-user ids, which never change once created, so known users cost no
+// Writer stores messages for one database. Requests that arrive together are
+// committed together (group commit): one transaction per group stores the raw
+// messages, whose unique messageId makes retries no-ops, and applies what the new ones
+// add to the end users and the rollups, in a few large statements for the whole
+// group instead of a dozen small ones per request. A request is answered once its
+// group has committed: durable, counted exactly once, and visible to every read. A
+// crash at any point leaves a group all stored or not at all, and the client's retry
+// then stores it or is acknowledged as a duplicate.
+//
+// It remembers end-user ids, which never change once created, so known users cost no
 // query.
 type Writer struct {
 	store *models.Store
 	mu    sync.Mutex
 	users map[string]int64
-	roll  rollupState
-	// writers bounds the requests writing at once (step 1): more than the database
-	// has cores only adds contention, and the roll-up, which every answer waits for,
-	// then gets a smaller share of the CPU.
-	writers chan struct{}
+	group groupState
 }
 
 // maxCachedUsers bounds the id cache (about 100 bytes an entry).
@@ -47,7 +50,7 @@ const maxCachedUsers = 500_000
 
 // NewWriter returns a writer for a store.
 func NewWriter(store *models.Store) *Writer {
-	return &Writer{store: store, users: map[string]int64{}, roll: newRollupState(), writers: make(chan struct{}, concurrentWriters())}
+	return &Writer{store: store, users: map[string]int64{}}
 }
 
 // Store writes messages with a writer of its own (no warm cache): for tests and tools.
@@ -55,32 +58,113 @@ func Store(ctx context.Context, store *models.Store, msgs []Message, writeKeyID 
 	return NewWriter(store).Write(ctx, msgs, writeKeyID)
 }
 
-// Write stores a request's messages exactly once, in two steps:
-//
-//  1. one transaction commits the raw messages (whose unique messageId makes retries
-//     no-ops) and a usage_pending row with the roll-up inputs of those that were new;
-//  2. the roll-up stage (rollup.go) applies pending rows, this request's and those of
-//     concurrent requests together, to the end users and the rollups, deleting them
-//     in the same transaction.
-//
-// It returns once both are committed, so the caller acknowledges messages that every
-// read already counts. A crash between the two loses nothing: the pending row is
-// applied by the next roll-up, here or in any other instance.
+// request is one Write waiting for its group.
+type request struct {
+	msgs       []Message // without repeats, sorted by messageId
+	writeKeyID int64
+	res        Result
+	err        error
+	done       chan struct{}
+}
+
+type groupState struct {
+	mu      sync.Mutex
+	queue   []*request
+	leaders int // goroutines committing groups
+}
+
+// groupMessages bounds the messages of one group (memory, statement sizes); a group
+// always takes at least one request.
+const groupMessages = 20_000
+
+// maxLeaders is how many groups commit at once. On PostgreSQL two: while one group
+// waits for its commit, or for the server, the next is already on its way; more
+// only split the requests into smaller groups. SQLite has one writer.
+func (w *Writer) maxLeaders() int {
+	if w.store.Dialect() == models.Postgres {
+		return groupLeaders
+	}
+	return 1
+}
+
+var groupLeaders = 2
+
+// Write stores a request's messages exactly once and returns when they are committed
+// with their rollups.
 func (w *Writer) Write(ctx context.Context, msgs []Message, writeKeyID int64) (Result, error) {
-	var res Result
-	var batch *pendingBatch
+	unique, dups := uniqueMessages(msgs)
+	req := &request{msgs: unique, writeKeyID: writeKeyID, done: make(chan struct{})}
+	req.res.Duplicates = dups
+	g := &w.group
+	g.mu.Lock()
+	g.queue = append(g.queue, req)
+	if g.leaders < w.maxLeaders() {
+		g.leaders++
+		go w.lead()
+	}
+	g.mu.Unlock()
+	select {
+	case <-req.done:
+		return req.res, req.err
+	case <-ctx.Done():
+		// The group may still commit it: the client's retry is then a duplicate.
+		return Result{}, ctx.Err()
+	}
+}
+
+// lead commits groups while requests wait.
+func (w *Writer) lead() {
+	g := &w.group
+	for {
+		g.mu.Lock()
+		if len(g.queue) == 0 {
+			g.leaders--
+			g.mu.Unlock()
+			return
+		}
+		n, size := 0, 0
+		for n < len(g.queue) && (n == 0 || size+len(g.queue[n].msgs) <= groupMessages) {
+			size += len(g.queue[n].msgs)
+			n++
+		}
+		group := slices.Clone(g.queue[:n])
+		g.queue = slices.Delete(g.queue, 0, n)
+		g.mu.Unlock()
+		w.commitGroup(group)
+	}
+}
+
+// commitGroup stores a group in one transaction and answers its requests.
+func (w *Writer) commitGroup(group []*request) {
+	// Not a request's context: the group serves several.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	// A messageId twice in the group (a client's retry racing its original) counts once.
+	var msgs []Message
+	var owner []*request
+	seen := map[string]bool{}
+	for _, r := range group {
+		for _, m := range r.msgs {
+			if seen[m.MessageID] {
+				r.res.Duplicates++
+				continue
+			}
+			seen[m.MessageID] = true
+			msgs = append(msgs, m)
+			owner = append(owner, r)
+		}
+	}
+	var fresh map[string]bool
+	var ids map[string]int64
 	var err error
-	// A messageId stored before fails the COPY on PostgreSQL's unique index (a retry,
-	// or a concurrent retry racing its original); the next attempt looks the known
-	// ones up first and stores only the rest.
+	// A messageId stored before fails PostgreSQL's COPY on the unique index (a retry,
+	// or one racing its original in another group); the next attempt looks the known
+	// ones up first and stores only the rest. Deadlocks are retried too.
 	for attempt := 0; attempt < 4; attempt++ {
 		if w.store.Dialect() == models.Postgres {
-			res, batch, err = w.writePG(ctx, msgs, writeKeyID, attempt > 0)
+			fresh, ids, err = w.commitPG(ctx, msgs, owner, attempt > 0)
 		} else {
-			err = w.store.Transaction(ctx, func(tx *gorm.DB) error {
-				res, batch, err = w.write(ctx, tx, msgs, writeKeyID)
-				return err
-			})
+			fresh, ids, err = w.commitSQLite(ctx, msgs, owner)
 		}
 		if !retryable(err) {
 			break
@@ -90,32 +174,35 @@ func (w *Writer) Write(ctx context.Context, msgs []Message, writeKeyID int64) (R
 		}
 	}
 	if err != nil {
-		return res, err
+		w.forget() // in case a user it knew is gone
+	} else {
+		w.remember(ids)
+		for i, m := range msgs {
+			if fresh[m.MessageID] {
+				owner[i].res.Accepted++
+			} else {
+				owner[i].res.Duplicates++
+			}
+		}
 	}
-	if batch != nil {
-		return res, w.waitRolledUp(ctx, batch)
+	for _, r := range group {
+		r.err = err
+		close(r.done)
 	}
-	if res.Duplicates > 0 {
-		// The first copy of a duplicate may still be waiting for its roll-up (a racing
-		// retry, or an instance that died after committing it).
-		return res, w.Drain(ctx)
-	}
-	return res, nil
 }
 
 func retryable(err error) bool {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		// deadlock, serialization failure, and a duplicate messageId inserted by a
-		// concurrent retry (see insertRawPG)
+		// concurrent group (see commitPG)
 		return pgErr.Code == "40P01" || pgErr.Code == "40001" || pgErr.Code == "23505"
 	}
 	return false
 }
 
 // uniqueMessages drops repeats of a messageId inside one batch (a retry can hold
-// them too: the first one counts) and sorts the rest by messageId, so concurrent
-// writers take index locks in one order.
+// them too: the first one counts) and sorts the rest by messageId.
 func uniqueMessages(msgs []Message) ([]Message, int) {
 	dups := 0
 	unique := make([]Message, 0, len(msgs))
@@ -132,166 +219,139 @@ func uniqueMessages(msgs []Message) ([]Message, int) {
 	return unique, dups
 }
 
-// write is step 1 on SQLite: raw messages and the pending row of the new ones.
-func (w *Writer) write(ctx context.Context, tx *gorm.DB, msgs []Message, writeKeyID int64) (Result, *pendingBatch, error) {
-	db := tx.WithContext(ctx)
-	var res Result
-	unique, dups := uniqueMessages(msgs)
-	res.Duplicates = dups
-	fresh, err := insertRaw(db, unique, writeKeyID)
-	if err != nil {
-		return res, nil, err
-	}
-	res.Duplicates += len(unique) - len(fresh)
-	res.Accepted = len(fresh)
-	if len(fresh) == 0 {
-		return res, nil, nil
-	}
-	var id int64
-	err = db.Statement.ConnPool.QueryRowContext(ctx, rebind(db, "INSERT INTO usage_pending (messages, inputs) VALUES (?, ?) RETURNING id"),
-		len(fresh), encodeInputs(fresh)).Scan(&id)
-	if err != nil {
-		return res, nil, fmt.Errorf("ingest: unable to queue messages for the rollups: %w", err)
-	}
-	return res, &pendingBatch{id: id, msgs: fresh}, nil
-}
-
-// writePG is step 1 on PostgreSQL, on the pgx connection itself: the raw messages go
-// in with COPY, which costs PostgreSQL a fraction of an INSERT of the same rows (and
-// needs no parameter arrays built here). Most batches hold no message seen before,
-// so the first attempt does not look them up (lookup false): a known one fails the
-// COPY on the unique index, and Write tries again with the lookup.
-func (w *Writer) writePG(ctx context.Context, msgs []Message, writeKeyID int64, lookup bool) (Result, *pendingBatch, error) {
-	var res Result
-	var batch *pendingBatch
-	unique, dups := uniqueMessages(msgs)
-	res.Duplicates = dups
-	select {
-	case w.writers <- struct{}{}:
-		defer func() { <-w.writers }()
-	case <-ctx.Done():
-		return res, nil, ctx.Err()
-	}
+// commitPG is a group's transaction on PostgreSQL. The raw messages go in with COPY
+// on the pgx connection itself, which costs PostgreSQL a fraction of an INSERT of the
+// same rows. Most groups hold no message seen before, so the first attempt does not
+// look them up (lookup false): a known one fails the COPY, and the retry looks up.
+func (w *Writer) commitPG(ctx context.Context, msgs []Message, owner []*request, lookup bool) (map[string]bool, map[string]int64, error) {
 	conn, err := w.store.SQL().Conn(ctx)
 	if err != nil {
-		return res, nil, fmt.Errorf("ingest: unable to reach the database: %w", err)
+		return nil, nil, fmt.Errorf("ingest: unable to reach the database: %w", err)
 	}
 	defer conn.Close()
-	err = conn.Raw(func(driverConn any) error {
-		pc := driverConn.(*stdlib.Conn).Conn()
-		tx, err := pc.Begin(ctx)
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("ingest: unable to begin: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	freshIdx := make([]int, 0, len(msgs))
+	if lookup {
+		known, err := knownIDs(ctx, tx, msgs)
 		if err != nil {
-			return fmt.Errorf("ingest: unable to begin: %w", err)
+			return nil, nil, err
 		}
-		defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after Commit
-		fresh := unique
-		if lookup {
-			if fresh, err = withoutKnown(ctx, tx, unique); err != nil {
-				return err
+		for i, m := range msgs {
+			if !known[m.MessageID] {
+				freshIdx = append(freshIdx, i)
 			}
 		}
-		res.Duplicates = dups + len(unique) - len(fresh)
-		res.Accepted = len(fresh)
-		if len(fresh) == 0 {
-			return nil
+	} else {
+		for i := range msgs {
+			freshIdx = append(freshIdx, i)
 		}
-		now := time.Now().UTC()
-		var wk any
-		if writeKeyID != 0 {
-			wk = writeKeyID
-		}
-		_, err = tx.CopyFrom(ctx, pgx.Identifier{"usage_messages"}, rawColumns, pgx.CopyFromSlice(len(fresh), func(i int) ([]any, error) {
-			m := &fresh[i]
+	}
+	now := time.Now().UTC()
+	err = conn.Raw(func(driverConn any) error {
+		// The same connection as tx, so the same transaction.
+		pc := driverConn.(*stdlib.Conn).Conn()
+		_, err := pc.CopyFrom(ctx, pgx.Identifier{"usage_messages"}, rawColumns, pgx.CopyFromSlice(len(freshIdx), func(i int) ([]any, error) {
+			m := &msgs[freshIdx[i]]
+			var wk any
+			if k := owner[freshIdx[i]].writeKeyID; k != 0 {
+				wk = k
+			}
 			return []any{m.MessageID, m.Type, m.UserKey, m.Event, m.GroupID, m.Timestamp, now, wk, m.Payload}, nil
 		}))
-		if err != nil {
-			return fmt.Errorf("ingest: unable to store messages: %w", err)
-		}
-		var id int64
-		if err := tx.QueryRow(ctx, "INSERT INTO usage_pending (messages, inputs) VALUES ($1, $2) RETURNING id", len(fresh), encodeInputs(fresh)).Scan(&id); err != nil {
-			return fmt.Errorf("ingest: unable to queue messages for the rollups: %w", err)
-		}
-		if err := tx.Commit(ctx); err != nil {
-			return fmt.Errorf("ingest: unable to commit messages: %w", err)
-		}
-		batch = &pendingBatch{id: id, msgs: fresh}
-		return nil
+		return err
 	})
-	return res, batch, err
+	if err != nil {
+		return nil, nil, fmt.Errorf("ingest: unable to store messages: %w", err)
+	}
+	fresh := make(map[string]bool, len(freshIdx))
+	freshMsgs := make([]Message, len(freshIdx))
+	for i, j := range freshIdx {
+		fresh[msgs[j].MessageID] = true
+		freshMsgs[i] = msgs[j]
+	}
+	gdb := w.store.DB().WithContext(ctx)
+	gdb.Statement.ConnPool = tx
+	ids, err := w.applyUsage(ctx, gdb, freshMsgs)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, nil, fmt.Errorf("ingest: unable to commit messages: %w", err)
+	}
+	return fresh, ids, nil
 }
 
 var rawColumns = []string{"message_id", "type", "user_key", "event", "group_key", "ts", "received_at", "write_key_id", "payload"}
 
-// withoutKnown drops the messages whose messageId is stored already.
-func withoutKnown(ctx context.Context, tx pgx.Tx, msgs []Message) ([]Message, error) {
+// knownIDs returns which of the messages' ids are stored already.
+func knownIDs(ctx context.Context, tx *sql.Tx, msgs []Message) (map[string]bool, error) {
 	ids := make([]string, len(msgs))
 	for i, m := range msgs {
 		ids[i] = m.MessageID
 	}
-	rows, err := tx.Query(ctx, "SELECT message_id FROM usage_messages WHERE message_id = ANY($1)", ids)
+	rows, err := tx.QueryContext(ctx, "SELECT message_id FROM usage_messages WHERE message_id = ANY($1)", ids)
 	if err != nil {
 		return nil, fmt.Errorf("ingest: unable to look up messages: %w", err)
 	}
+	defer rows.Close()
 	known := map[string]bool{}
 	for rows.Next() {
 		var id string
 		if err := rows.Scan(&id); err != nil {
-			rows.Close()
 			return nil, fmt.Errorf("ingest: unable to look up messages: %w", err)
 		}
 		known[id] = true
 	}
-	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("ingest: unable to look up messages: %w", err)
 	}
-	if len(known) == 0 {
-		return msgs, nil
-	}
-	fresh := make([]Message, 0, len(msgs)-len(known))
-	for _, m := range msgs {
-		if !known[m.MessageID] {
-			fresh = append(fresh, m)
-		}
-	}
-	return fresh, nil
+	return known, nil
 }
 
-// rebind turns ? placeholders into PostgreSQL's $n (the statements here hold no
-// question marks of their own).
-func rebind(db *gorm.DB, query string) string {
-	if !models.IsPostgres(db) {
-		return query
-	}
-	var sb strings.Builder
-	n := 0
-	for _, r := range query {
-		if r == '?' {
-			n++
-			sb.WriteString("$" + strconv.Itoa(n))
-			continue
+// commitSQLite is a group's transaction on SQLite.
+func (w *Writer) commitSQLite(ctx context.Context, msgs []Message, owner []*request) (map[string]bool, map[string]int64, error) {
+	var fresh map[string]bool
+	var ids map[string]int64
+	err := w.store.Transaction(ctx, func(tx *gorm.DB) error {
+		db := tx.WithContext(ctx)
+		wks := make([]any, len(msgs))
+		for i := range msgs {
+			if k := owner[i].writeKeyID; k != 0 {
+				wks[i] = k
+			}
 		}
-		sb.WriteRune(r)
-	}
-	return sb.String()
+		freshMsgs, err := insertRaw(db, msgs, wks)
+		if err != nil {
+			return err
+		}
+		fresh = make(map[string]bool, len(freshMsgs))
+		for _, m := range freshMsgs {
+			fresh[m.MessageID] = true
+		}
+		ids, err = w.applyUsage(ctx, db, freshMsgs)
+		return err
+	})
+	return fresh, ids, err
 }
 
-// insertRaw stores the raw messages and returns those that were new.
-func insertRaw(db *gorm.DB, msgs []Message, writeKeyID int64) ([]Message, error) {
+// insertRaw stores the raw messages (wks: each one's write key id or nil) and
+// returns those that were new.
+func insertRaw(db *gorm.DB, msgs []Message, wks []any) ([]Message, error) {
 	byID := make(map[string]Message, len(msgs))
 	for _, m := range msgs {
 		byID[m.MessageID] = m
 	}
-	var wk any
-	if writeKeyID != 0 {
-		wk = writeKeyID
-	}
 	now := time.Now().UTC()
 	fresh := make([]Message, 0, len(msgs))
-	for part := range slices.Chunk(msgs, chunk) {
+	for start := 0; start < len(msgs); start += chunk {
+		part := msgs[start:min(start+chunk, len(msgs))]
 		b := models.NewBulk(db, "INSERT INTO usage_messages (message_id, type, user_key, event, group_key, ts, received_at, write_key_id, payload) VALUES ")
-		for _, m := range part {
-			b.Row(m.MessageID, m.Type, m.UserKey, m.Event, m.GroupID, m.Timestamp, now, wk, string(m.Payload))
+		for i, m := range part {
+			b.Row(m.MessageID, m.Type, m.UserKey, m.Event, m.GroupID, m.Timestamp, now, wks[start+i], string(m.Payload))
 		}
 		b.SQL(" ON CONFLICT (message_id) DO NOTHING RETURNING message_id")
 		rows, err := b.Query(db.Statement.Context, db)
@@ -315,12 +375,4 @@ func insertRaw(db *gorm.DB, msgs []Message, writeKeyID int64) ([]Message, error)
 	}
 	slices.SortFunc(fresh, func(a, b Message) int { return strings.Compare(a.MessageID, b.MessageID) })
 	return fresh, nil
-}
-
-// concurrentWriters is INGEST_WRITERS, else 2.
-func concurrentWriters() int {
-	if n, err := strconv.Atoi(os.Getenv("INGEST_WRITERS")); err == nil && n > 0 {
-		return n
-	}
-	return 2
 }
