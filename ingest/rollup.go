@@ -7,15 +7,16 @@ import (
 	"slices"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"gorm.io/gorm"
 
 	"sightline/models"
 )
 
-// applyUsage is the second half of a group's transaction: the end users of the new
-// messages (created when unknown), their latest group and traits, and the rollup
-// increments, all in large statements over the whole group. It returns the end-user
-// ids to remember once the transaction commits.
+// applyUsage is the second half of a group's transaction on SQLite: the end users of
+// the new messages (created when unknown), their latest group and traits, and the
+// rollup increments. It returns the end-user ids to remember once the transaction
+// commits.
 func (w *Writer) applyUsage(ctx context.Context, tx *gorm.DB, fresh []Message) (map[string]int64, error) {
 	if len(fresh) == 0 {
 		return nil, nil
@@ -34,6 +35,70 @@ func (w *Writer) applyUsage(ctx context.Context, tx *gorm.DB, fresh []Message) (
 	}
 	if err := models.ApplyRollups(ctx, db, rollups); err != nil {
 		return nil, err
+	}
+	if commitFault != nil {
+		if err := commitFault(); err != nil {
+			return nil, err
+		}
+	}
+	return ids, nil
+}
+
+// applyUsagePG is applyUsage on PostgreSQL, pipelined: the unknown users are created
+// and read back in one round trip, then every update and rollup statement of the
+// group goes in one more.
+func (w *Writer) applyUsagePG(ctx context.Context, tx pgx.Tx, fresh []Message) (map[string]int64, error) {
+	if len(fresh) == 0 {
+		return nil, nil
+	}
+	ids, keys, first := w.cachedUsers(fresh)
+	if len(keys) > 0 {
+		firsts := make([]time.Time, len(keys))
+		for i, k := range keys {
+			firsts[i] = first[k]
+		}
+		b := &pgx.Batch{}
+		b.Queue(`INSERT INTO end_users (user_key, first_seen_at, last_seen_at)
+			SELECT k, f, $3 FROM unnest($1::text[], $2::timestamptz[]) AS x(k, f) ON CONFLICT (user_key) DO NOTHING`,
+			keys, firsts, time.Now().UTC())
+		b.Queue("SELECT id, user_key FROM end_users WHERE user_key = ANY($1)", keys)
+		br := tx.SendBatch(ctx, b)
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return nil, fmt.Errorf("ingest: unable to create end users: %w", err)
+		}
+		rows, err := br.Query()
+		if err == nil {
+			for rows.Next() {
+				var id int64
+				var key string
+				if err = rows.Scan(&id, &key); err != nil {
+					break
+				}
+				ids[key] = id
+			}
+			rows.Close()
+			if err == nil {
+				err = rows.Err()
+			}
+		}
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return nil, fmt.Errorf("ingest: unable to read end users: %w", err)
+		}
+	}
+	rollups := models.NewRollups()
+	for _, m := range fresh {
+		addToRollups(rollups, ids[m.UserKey], m)
+	}
+	b := &pgx.Batch{}
+	for _, st := range append(membershipStatementsPG(membershipUpdates(fresh, ids)), models.RollupStatementsPG(rollups)...) {
+		b.Queue(st.SQL, st.Args...)
+	}
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return nil, fmt.Errorf("ingest: unable to update usage: %w", err)
 	}
 	if commitFault != nil {
 		if err := commitFault(); err != nil {
@@ -84,8 +149,10 @@ func (w *Writer) forget() {
 	w.mu.Unlock()
 }
 
-// endUserIDs creates the users not seen before and returns every user's id by key.
-func (w *Writer) endUserIDs(db *gorm.DB, msgs []Message) (map[string]int64, error) {
+// cachedUsers returns the ids of the messages' users this writer knows, and the
+// other users' keys (sorted, so concurrent writers lock in one order) with the time
+// each was first seen.
+func (w *Writer) cachedUsers(msgs []Message) (map[string]int64, []string, map[string]time.Time) {
 	ids := make(map[string]int64, len(msgs))
 	var keys []string
 	first := map[string]time.Time{}
@@ -104,6 +171,13 @@ func (w *Writer) endUserIDs(db *gorm.DB, msgs []Message) (map[string]int64, erro
 	}
 	w.mu.Unlock()
 	slices.Sort(keys)
+	return ids, keys, first
+}
+
+// endUserIDs creates the users not seen before and returns every user's id by key
+// (SQLite; PostgreSQL pipelines the same in commitPG).
+func (w *Writer) endUserIDs(db *gorm.DB, msgs []Message) (map[string]int64, error) {
+	ids, keys, first := w.cachedUsers(msgs)
 	now := time.Now().UTC()
 	scanUserIDs := func(rows *sql.Rows, err error) error {
 		if err != nil {
@@ -121,21 +195,6 @@ func (w *Writer) endUserIDs(db *gorm.DB, msgs []Message) (map[string]int64, erro
 		return rows.Err()
 	}
 	ctx := db.Statement.Context
-	if models.IsPostgres(db) && len(keys) > 0 {
-		firsts := make([]time.Time, len(keys))
-		for i, k := range keys {
-			firsts[i] = first[k]
-		}
-		_, err := db.Statement.ConnPool.ExecContext(ctx, `INSERT INTO end_users (user_key, first_seen_at, last_seen_at)
-			SELECT k, f, $3 FROM unnest($1::text[], $2::timestamptz[]) AS x(k, f) ON CONFLICT (user_key) DO NOTHING`, keys, firsts, now)
-		if err != nil {
-			return nil, fmt.Errorf("ingest: unable to create end users: %w", err)
-		}
-		if err := scanUserIDs(db.Statement.ConnPool.QueryContext(ctx, "SELECT id, user_key FROM end_users WHERE user_key = ANY($1)", keys)); err != nil {
-			return nil, err
-		}
-		return ids, nil
-	}
 	for part := range slices.Chunk(keys, chunk) {
 		b := models.NewBulk(db, "INSERT INTO end_users (user_key, first_seen_at, last_seen_at) VALUES ")
 		for _, k := range part {
@@ -154,12 +213,12 @@ func (w *Writer) endUserIDs(db *gorm.DB, msgs []Message) (map[string]int64, erro
 	return ids, nil
 }
 
-// applyMembershipAndTraits records each user's latest group and traits. "Latest" is
-// by message timestamp, not arrival, so a late-arriving older call changes nothing.
+// membershipUpdates decides each user's latest group and traits. "Latest" is by
+// message timestamp, not arrival, so a late-arriving older call changes nothing.
 // Identify calls are applied in timestamp order, one round per call of a user, so
 // traits a later call leaves out keep the value an earlier one gave them, exactly
 // as if each had arrived in a request of its own.
-func applyMembershipAndTraits(db *gorm.DB, msgs []Message, ids map[string]int64) error {
+func membershipUpdates(msgs []Message, ids map[string]int64) ([]groupUpdate, [][]traitUpdate) {
 	latestGroup := map[string]Message{}
 	identifies := map[string][]Message{}
 	for _, m := range msgs {
@@ -177,9 +236,6 @@ func applyMembershipAndTraits(db *gorm.DB, msgs []Message, ids map[string]int64)
 		g := latestGroup[key]
 		groups = append(groups, groupUpdate{ids[key], g.GroupID, g.Timestamp})
 	}
-	if err := updateGroups(db, groups); err != nil {
-		return err
-	}
 	var rounds [][]traitUpdate
 	for _, key := range sortedKeys(identifies) {
 		calls := identifies[key]
@@ -195,12 +251,7 @@ func applyMembershipAndTraits(db *gorm.DB, msgs []Message, ids map[string]int64)
 			rounds[i] = append(rounds[i], traitUpdate{ids[key], m.Timestamp, m.Traits.Email, m.Traits.Name, m.Traits.Department, level})
 		}
 	}
-	for _, round := range rounds {
-		if err := updateTraits(db, round); err != nil {
-			return err
-		}
-	}
-	return nil
+	return groups, rounds
 }
 
 type groupUpdate struct {
@@ -215,24 +266,44 @@ type traitUpdate struct {
 	email, name, department, level string // "" keeps the stored value
 }
 
-// updateGroups moves users to their latest group unless a later call is stored.
-func updateGroups(db *gorm.DB, groups []groupUpdate) error {
-	if len(groups) == 0 {
-		return nil
-	}
-	if models.IsPostgres(db) {
+// membershipStatementsPG are the PostgreSQL statements of membershipUpdates.
+func membershipStatementsPG(groups []groupUpdate, rounds [][]traitUpdate) []models.Statement {
+	var out []models.Statement
+	if len(groups) > 0 {
 		users, keys, ats := make([]int64, len(groups)), make([]string, len(groups)), make([]time.Time, len(groups))
 		for i, g := range groups {
 			users[i], keys[i], ats[i] = g.user, g.group, g.at
 		}
-		_, err := db.Statement.ConnPool.ExecContext(db.Statement.Context, `UPDATE end_users u SET group_key = x.g, group_at = x.t
+		out = append(out, models.Statement{SQL: `UPDATE end_users u SET group_key = x.g, group_at = x.t
 			FROM unnest($1::bigint[], $2::text[], $3::timestamptz[]) AS x(id, g, t)
-			WHERE u.id = x.id AND (u.group_at IS NULL OR u.group_at <= x.t)`, users, keys, ats)
-		if err != nil {
-			return fmt.Errorf("ingest: unable to record groups: %w", err)
-		}
-		return nil
+			WHERE u.id = x.id AND (u.group_at IS NULL OR u.group_at <= x.t)`, Args: []any{users, keys, ats}})
 	}
+	for _, calls := range rounds {
+		n := len(calls)
+		users, ats := make([]int64, n), make([]time.Time, n)
+		emails, names, depts, levels := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		for i, c := range calls {
+			users[i], ats[i], emails[i], names[i], depts[i], levels[i] = c.user, c.at, c.email, c.name, c.department, c.level
+		}
+		out = append(out, models.Statement{SQL: `UPDATE end_users SET ` + traitSet + `
+			FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[]) AS x(id, t, email, name, department, level)
+			WHERE end_users.id = x.id AND (end_users.traits_at IS NULL OR end_users.traits_at <= x.t)`,
+			Args: []any{users, ats, emails, names, depts, levels}})
+	}
+	return out
+}
+
+// traitSet applies one identify call: traits it leaves out keep the stored value.
+const traitSet = `traits_at = x.t,
+		email = CASE WHEN x.email <> '' THEN x.email ELSE end_users.email END,
+		name = CASE WHEN x.name <> '' THEN x.name ELSE end_users.name END,
+		department = CASE WHEN x.department <> '' THEN x.department ELSE end_users.department END,
+		level = CASE WHEN x.level <> '' THEN x.level ELSE end_users.level END`
+
+// applyMembershipAndTraits runs membershipUpdates on SQLite, a row at a time (no round
+// trips to save in process).
+func applyMembershipAndTraits(db *gorm.DB, msgs []Message, ids map[string]int64) error {
+	groups, rounds := membershipUpdates(msgs, ids)
 	for _, g := range groups {
 		err := db.Exec("UPDATE end_users SET group_key = ?, group_at = ? WHERE id = ? AND (group_at IS NULL OR group_at <= ?)",
 			g.group, g.at, g.user, g.at).Error
@@ -240,38 +311,14 @@ func updateGroups(db *gorm.DB, groups []groupUpdate) error {
 			return fmt.Errorf("ingest: unable to record group: %w", err)
 		}
 	}
-	return nil
-}
-
-// updateTraits applies one identify call per user unless a later one is stored.
-func updateTraits(db *gorm.DB, calls []traitUpdate) error {
-	const set = `traits_at = x.t,
-		email = CASE WHEN x.email <> '' THEN x.email ELSE end_users.email END,
-		name = CASE WHEN x.name <> '' THEN x.name ELSE end_users.name END,
-		department = CASE WHEN x.department <> '' THEN x.department ELSE end_users.department END,
-		level = CASE WHEN x.level <> '' THEN x.level ELSE end_users.level END`
-	if models.IsPostgres(db) {
-		n := len(calls)
-		users, ats := make([]int64, n), make([]time.Time, n)
-		emails, names, depts, levels := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		for i, c := range calls {
-			users[i], ats[i], emails[i], names[i], depts[i], levels[i] = c.user, c.at, c.email, c.name, c.department, c.level
-		}
-		_, err := db.Statement.ConnPool.ExecContext(db.Statement.Context, `UPDATE end_users SET `+set+`
-			FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[]) AS x(id, t, email, name, department, level)
-			WHERE end_users.id = x.id AND (end_users.traits_at IS NULL OR end_users.traits_at <= x.t)`,
-			users, ats, emails, names, depts, levels)
-		if err != nil {
-			return fmt.Errorf("ingest: unable to record traits: %w", err)
-		}
-		return nil
-	}
-	for _, c := range calls {
-		err := db.Exec(`UPDATE end_users SET `+set+` FROM (SELECT ? AS t, ? AS email, ? AS name, ? AS department, ? AS level) AS x
-			WHERE end_users.id = ? AND (end_users.traits_at IS NULL OR end_users.traits_at <= x.t)`,
-			c.at, c.email, c.name, c.department, c.level, c.user).Error
-		if err != nil {
-			return fmt.Errorf("ingest: unable to record traits: %w", err)
+	for _, calls := range rounds {
+		for _, c := range calls {
+			err := db.Exec(`UPDATE end_users SET `+traitSet+` FROM (SELECT ? AS t, ? AS email, ? AS name, ? AS department, ? AS level) AS x
+				WHERE end_users.id = ? AND (end_users.traits_at IS NULL OR end_users.traits_at <= x.t)`,
+				c.at, c.email, c.name, c.department, c.level, c.user).Error
+			if err != nil {
+				return fmt.Errorf("ingest: unable to record traits: %w", err)
+			}
 		}
 	}
 	return nil

@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"slices"
@@ -219,42 +218,41 @@ func uniqueMessages(msgs []Message) ([]Message, int) {
 	return unique, dups
 }
 
-// commitPG is a group's transaction on PostgreSQL. The raw messages go in with COPY
-// on the pgx connection itself, which costs PostgreSQL a fraction of an INSERT of the
-// same rows. Most groups hold no message seen before, so the first attempt does not
-// look them up (lookup false): a known one fails the COPY, and the retry looks up.
+// commitPG is a group's transaction on PostgreSQL, on the pgx connection itself: the
+// raw messages go in with COPY, which costs PostgreSQL a fraction of an INSERT of the
+// same rows, and the rest is pipelined (applyUsagePG), so a group takes five round
+// trips whatever its size. Most groups hold no message seen before, so the first
+// attempt does not look them up (lookup false): a known one fails the COPY on the
+// unique index, and the retry looks them up.
 func (w *Writer) commitPG(ctx context.Context, msgs []Message, owner []*request, lookup bool) (map[string]bool, map[string]int64, error) {
 	conn, err := w.store.SQL().Conn(ctx)
 	if err != nil {
 		return nil, nil, fmt.Errorf("ingest: unable to reach the database: %w", err)
 	}
 	defer conn.Close()
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, nil, fmt.Errorf("ingest: unable to begin: %w", err)
-	}
-	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	freshIdx := make([]int, 0, len(msgs))
-	if lookup {
-		known, err := knownIDs(ctx, tx, msgs)
+	var fresh map[string]bool
+	var ids map[string]int64
+	err = conn.Raw(func(driverConn any) error {
+		pc := driverConn.(*stdlib.Conn).Conn()
+		tx, err := pc.Begin(ctx)
 		if err != nil {
-			return nil, nil, err
+			return fmt.Errorf("ingest: unable to begin: %w", err)
+		}
+		defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after Commit
+		freshIdx := make([]int, 0, len(msgs))
+		var known map[string]bool
+		if lookup {
+			if known, err = knownIDs(ctx, tx, msgs); err != nil {
+				return err
+			}
 		}
 		for i, m := range msgs {
 			if !known[m.MessageID] {
 				freshIdx = append(freshIdx, i)
 			}
 		}
-	} else {
-		for i := range msgs {
-			freshIdx = append(freshIdx, i)
-		}
-	}
-	now := time.Now().UTC()
-	err = conn.Raw(func(driverConn any) error {
-		// The same connection as tx, so the same transaction.
-		pc := driverConn.(*stdlib.Conn).Conn()
-		_, err := pc.CopyFrom(ctx, pgx.Identifier{"usage_messages"}, rawColumns, pgx.CopyFromSlice(len(freshIdx), func(i int) ([]any, error) {
+		now := time.Now().UTC()
+		_, err = tx.CopyFrom(ctx, pgx.Identifier{"usage_messages"}, rawColumns, pgx.CopyFromSlice(len(freshIdx), func(i int) ([]any, error) {
 			m := &msgs[freshIdx[i]]
 			var wk any
 			if k := owner[freshIdx[i]].writeKeyID; k != 0 {
@@ -262,38 +260,35 @@ func (w *Writer) commitPG(ctx context.Context, msgs []Message, owner []*request,
 			}
 			return []any{m.MessageID, m.Type, m.UserKey, m.Event, m.GroupID, m.Timestamp, now, wk, m.Payload}, nil
 		}))
-		return err
+		if err != nil {
+			return fmt.Errorf("ingest: unable to store messages: %w", err)
+		}
+		fresh = make(map[string]bool, len(freshIdx))
+		freshMsgs := make([]Message, len(freshIdx))
+		for i, j := range freshIdx {
+			fresh[msgs[j].MessageID] = true
+			freshMsgs[i] = msgs[j]
+		}
+		if ids, err = w.applyUsagePG(ctx, tx, freshMsgs); err != nil {
+			return err
+		}
+		if err := tx.Commit(ctx); err != nil {
+			return fmt.Errorf("ingest: unable to commit messages: %w", err)
+		}
+		return nil
 	})
-	if err != nil {
-		return nil, nil, fmt.Errorf("ingest: unable to store messages: %w", err)
-	}
-	fresh := make(map[string]bool, len(freshIdx))
-	freshMsgs := make([]Message, len(freshIdx))
-	for i, j := range freshIdx {
-		fresh[msgs[j].MessageID] = true
-		freshMsgs[i] = msgs[j]
-	}
-	gdb := w.store.DB().WithContext(ctx)
-	gdb.Statement.ConnPool = tx
-	ids, err := w.applyUsage(ctx, gdb, freshMsgs)
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, nil, fmt.Errorf("ingest: unable to commit messages: %w", err)
-	}
-	return fresh, ids, nil
+	return fresh, ids, err
 }
 
 var rawColumns = []string{"message_id", "type", "user_key", "event", "group_key", "ts", "received_at", "write_key_id", "payload"}
 
 // knownIDs returns which of the messages' ids are stored already.
-func knownIDs(ctx context.Context, tx *sql.Tx, msgs []Message) (map[string]bool, error) {
+func knownIDs(ctx context.Context, tx pgx.Tx, msgs []Message) (map[string]bool, error) {
 	ids := make([]string, len(msgs))
 	for i, m := range msgs {
 		ids[i] = m.MessageID
 	}
-	rows, err := tx.QueryContext(ctx, "SELECT message_id FROM usage_messages WHERE message_id = ANY($1)", ids)
+	rows, err := tx.Query(ctx, "SELECT message_id FROM usage_messages WHERE message_id = ANY($1)", ids)
 	if err != nil {
 		return nil, fmt.Errorf("ingest: unable to look up messages: %w", err)
 	}
