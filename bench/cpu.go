@@ -17,7 +17,7 @@ const clockTicks = 100
 
 // cpuSplit is where the CPU time of a measured run went: the server process, every
 // PostgreSQL process of the cluster, and the bench's own clients.
-type cpuSplit struct{ server, postgres, clients float64 }
+type cpuSplit struct{ server, postgres, clients, machine float64 }
 
 // procCPU reads a process's CPU seconds from /proc; with children, those of its
 // reaped children too (PostgreSQL backends that ended are added to the postmaster's).
@@ -64,6 +64,28 @@ func postgresCPU(p *postgres) float64 {
 	return total
 }
 
+// machineCPU is the busy time of every CPU of the machine (/proc/stat), so what other
+// processes took during a run shows: the machine is shared.
+func machineCPU() float64 {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(strings.SplitN(string(b), "\n", 2)[0])
+	var busy float64
+	for i, v := range f[1:] {
+		if i == 3 || i == 4 { // idle, iowait
+			continue
+		}
+		if i >= 7 { // guest time is already in user
+			break
+		}
+		x, _ := strconv.ParseFloat(v, 64)
+		busy += x
+	}
+	return busy / clockTicks
+}
+
 func selfCPU() float64 {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
@@ -72,11 +94,11 @@ func selfCPU() float64 {
 
 // cpuNow samples the three shares; the difference of two samples is a run's split.
 func cpuNow(p *postgres, serverPID int) cpuSplit {
-	return cpuSplit{server: procCPU(serverPID, false), postgres: postgresCPU(p), clients: selfCPU()}
+	return cpuSplit{server: procCPU(serverPID, false), postgres: postgresCPU(p), clients: selfCPU(), machine: machineCPU()}
 }
 
 func (c cpuSplit) since(before cpuSplit) cpuSplit {
-	return cpuSplit{c.server - before.server, c.postgres - before.postgres, c.clients - before.clients}
+	return cpuSplit{c.server - before.server, c.postgres - before.postgres, c.clients - before.clients, c.machine - before.machine}
 }
 
 func (c cpuSplit) String() string {
@@ -84,8 +106,8 @@ func (c cpuSplit) String() string {
 	if total == 0 {
 		return "n/a"
 	}
-	return fmt.Sprintf("server %.1f s (%.0f%%), PostgreSQL %.1f s (%.0f%%), bench clients %.1f s (%.0f%%)",
-		c.server, 100*c.server/total, c.postgres, 100*c.postgres/total, c.clients, 100*c.clients/total)
+	return fmt.Sprintf("server %.1f s (%.0f%%), PostgreSQL %.1f s (%.0f%%), bench clients %.1f s (%.0f%%); other processes %.1f s",
+		c.server, 100*c.server/total, c.postgres, 100*c.postgres/total, c.clients, 100*c.clients/total, max(0, c.machine-total))
 }
 
 // profileServer saves a CPU profile of the server (BENCH_PPROF is its pprof address)
