@@ -44,78 +44,37 @@ func (w *Writer) applyUsage(ctx context.Context, tx *gorm.DB, fresh []Message) (
 	return ids, nil
 }
 
-// applyUsagePG is applyUsage on PostgreSQL, pipelined: the unknown users are created
-// and read back in one round trip, then every update and rollup statement of the
-// group goes in one more.
-func (w *Writer) applyUsagePG(ctx context.Context, tx pgx.Tx, fresh []Message) (map[string]int64, error) {
-	if len(fresh) == 0 {
-		return nil, nil
-	}
-	ids, keys, first := w.cachedUsers(fresh)
-	if len(keys) > 0 {
-		firsts := make([]time.Time, len(keys))
-		for i, k := range keys {
-			firsts[i] = first[k]
-		}
-		b := &pgx.Batch{}
-		b.Queue(customPlans)
-		b.Queue(`INSERT INTO end_users (user_key, first_seen_at, last_seen_at)
-			SELECT k, f, $3 FROM unnest($1::text[], $2::timestamptz[]) AS x(k, f) ON CONFLICT (user_key) DO NOTHING`,
-			keys, firsts, time.Now().UTC())
-		b.Queue("SELECT id, user_key FROM end_users WHERE user_key = ANY($1)", keys)
-		br := tx.SendBatch(ctx, b)
-		_, err := br.Exec()
-		if err == nil {
-			_, err = br.Exec()
-		}
-		if err != nil {
-			br.Close()
-			return nil, fmt.Errorf("ingest: unable to create end users: %w", err)
-		}
-		rows, err := br.Query()
-		if err == nil {
-			for rows.Next() {
-				var id int64
-				var key string
-				if err = rows.Scan(&id, &key); err != nil {
-					break
-				}
-				ids[key] = id
-			}
-			rows.Close()
-			if err == nil {
-				err = rows.Err()
-			}
-		}
-		if cerr := br.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return nil, fmt.Errorf("ingest: unable to read end users: %w", err)
-		}
-	}
-	rollups := models.NewRollups()
-	for _, m := range fresh {
-		addToRollups(rollups, ids[m.UserKey], m)
-	}
+// commitUsagePG is round trip 3 of commitPG: what the new messages add to the end
+// users and the rollups, and COMMIT, pipelined.
+func commitUsagePG(ctx context.Context, pc *pgx.Conn, fresh []Message, ids map[string]int64) error {
 	b := &pgx.Batch{}
-	b.Queue(customPlans)
-	for _, st := range membershipStatementsPG(membershipUpdates(fresh, ids)) {
-		b.Queue(st.SQL, st.Args...)
-	}
-	b.Queue("SET LOCAL plan_cache_mode = auto")
-	for _, st := range models.RollupStatementsPG(rollups) {
-		b.Queue(st.SQL, st.Args...)
-	}
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return nil, fmt.Errorf("ingest: unable to update usage: %w", err)
+	if len(fresh) > 0 {
+		rollups := models.NewRollups()
+		for _, m := range fresh {
+			addToRollups(rollups, ids[m.UserKey], m)
+		}
+		b.Queue(customPlans)
+		for _, st := range membershipStatementsPG(membershipUpdates(fresh, ids)) {
+			b.Queue(st.SQL, st.Args...)
+		}
+		b.Queue("SET LOCAL plan_cache_mode = auto")
+		for _, st := range models.RollupStatementsPG(rollups) {
+			b.Queue(st.SQL, st.Args...)
+		}
 	}
 	if commitFault != nil {
 		if err := commitFault(); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return ids, nil
+	b.Queue("COMMIT")
+	if err := pc.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("ingest: unable to update usage: %w", err)
+	}
+	if pc.PgConn().TxStatus() != 'I' {
+		return fmt.Errorf("ingest: the group's transaction did not commit")
+	}
+	return nil
 }
 
 // customPlans makes PostgreSQL plan the end-user statements for their actual arrays:

@@ -218,12 +218,17 @@ func uniqueMessages(msgs []Message) ([]Message, int) {
 	return unique, dups
 }
 
-// commitPG is a group's transaction on PostgreSQL, on the pgx connection itself: the
-// raw messages go in with COPY, which costs PostgreSQL a fraction of an INSERT of the
-// same rows, and the rest is pipelined (applyUsagePG), so a group takes five round
-// trips whatever its size. Most groups hold no message seen before, so the first
-// attempt does not look them up (lookup false): a known one fails the COPY on the
-// unique index, and the retry looks them up.
+// commitPG is a group's transaction on PostgreSQL, on the pgx connection itself, in
+// three round trips whatever the group's size:
+//
+//  1. BEGIN, the lookup of known messageIds (retries only), and the creation of the
+//     users this writer has not cached, read back with their ids;
+//  2. COPY of the new raw messages, which costs PostgreSQL a fraction of an INSERT of
+//     the same rows;
+//  3. the membership and traits updates, the rollup upserts and COMMIT, pipelined.
+//
+// Most groups hold no message seen before, so the first attempt does not look them up
+// (lookup false): a known one fails the COPY on the unique index, and the retry does.
 func (w *Writer) commitPG(ctx context.Context, msgs []Message, owner []*request, lookup bool) (map[string]bool, map[string]int64, error) {
 	conn, err := w.store.SQL().Conn(ctx)
 	if err != nil {
@@ -234,25 +239,28 @@ func (w *Writer) commitPG(ctx context.Context, msgs []Message, owner []*request,
 	var ids map[string]int64
 	err = conn.Raw(func(driverConn any) error {
 		pc := driverConn.(*stdlib.Conn).Conn()
-		tx, err := pc.Begin(ctx)
-		if err != nil {
-			return fmt.Errorf("ingest: unable to begin: %w", err)
-		}
-		defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after Commit
-		freshIdx := make([]int, 0, len(msgs))
-		var known map[string]bool
-		if lookup {
-			if known, err = knownIDs(ctx, tx, msgs); err != nil {
-				return err
+		defer func() {
+			// Failed half-way: never hand the pool a connection inside a transaction.
+			if pc.PgConn().TxStatus() != 'I' {
+				bg := context.WithoutCancel(ctx)
+				if _, err := pc.Exec(bg, "ROLLBACK"); err != nil {
+					pc.Close(bg) //nolint:errcheck // the pool then drops it
+				}
 			}
+		}()
+		known, cached, err := w.beginGroupPG(ctx, pc, msgs, lookup)
+		if err != nil {
+			return err
 		}
+		ids = cached
+		freshIdx := make([]int, 0, len(msgs))
 		for i, m := range msgs {
 			if !known[m.MessageID] {
 				freshIdx = append(freshIdx, i)
 			}
 		}
 		now := time.Now().UTC()
-		_, err = tx.CopyFrom(ctx, pgx.Identifier{"usage_messages"}, rawColumns, pgx.CopyFromSlice(len(freshIdx), func(i int) ([]any, error) {
+		_, err = pc.CopyFrom(ctx, pgx.Identifier{"usage_messages"}, rawColumns, pgx.CopyFromSlice(len(freshIdx), func(i int) ([]any, error) {
 			m := &msgs[freshIdx[i]]
 			var wk any
 			if k := owner[freshIdx[i]].writeKeyID; k != 0 {
@@ -269,42 +277,81 @@ func (w *Writer) commitPG(ctx context.Context, msgs []Message, owner []*request,
 			fresh[msgs[j].MessageID] = true
 			freshMsgs[i] = msgs[j]
 		}
-		if ids, err = w.applyUsagePG(ctx, tx, freshMsgs); err != nil {
-			return err
-		}
-		if err := tx.Commit(ctx); err != nil {
-			return fmt.Errorf("ingest: unable to commit messages: %w", err)
-		}
-		return nil
+		return commitUsagePG(ctx, pc, freshMsgs, ids)
 	})
 	return fresh, ids, err
 }
 
 var rawColumns = []string{"message_id", "type", "user_key", "event", "group_key", "ts", "received_at", "write_key_id", "payload"}
 
-// knownIDs returns which of the messages' ids are stored already.
-func knownIDs(ctx context.Context, tx pgx.Tx, msgs []Message) (map[string]bool, error) {
-	ids := make([]string, len(msgs))
-	for i, m := range msgs {
-		ids[i] = m.MessageID
-	}
-	rows, err := tx.Query(ctx, "SELECT message_id FROM usage_messages WHERE message_id = ANY($1)", ids)
-	if err != nil {
-		return nil, fmt.Errorf("ingest: unable to look up messages: %w", err)
-	}
-	defer rows.Close()
-	known := map[string]bool{}
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("ingest: unable to look up messages: %w", err)
+// beginGroupPG is round trip 1 of commitPG: it returns the known messageIds (when
+// looked up) and the id of every user of the group.
+func (w *Writer) beginGroupPG(ctx context.Context, pc *pgx.Conn, msgs []Message, lookup bool) (map[string]bool, map[string]int64, error) {
+	ids, keys, first := w.cachedUsers(msgs)
+	b := &pgx.Batch{}
+	b.Queue("BEGIN")
+	if lookup {
+		msgIDs := make([]string, len(msgs))
+		for i, m := range msgs {
+			msgIDs[i] = m.MessageID
 		}
-		known[id] = true
+		b.Queue("SELECT message_id FROM usage_messages WHERE message_id = ANY($1)", msgIDs)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("ingest: unable to look up messages: %w", err)
+	if len(keys) > 0 {
+		firsts := make([]time.Time, len(keys))
+		for i, k := range keys {
+			firsts[i] = first[k]
+		}
+		b.Queue(customPlans)
+		b.Queue(`INSERT INTO end_users (user_key, first_seen_at, last_seen_at)
+			SELECT k, f, $3 FROM unnest($1::text[], $2::timestamptz[]) AS x(k, f) ON CONFLICT (user_key) DO NOTHING`,
+			keys, firsts, time.Now().UTC())
+		b.Queue("SELECT id, user_key FROM end_users WHERE user_key = ANY($1)", keys)
 	}
-	return known, nil
+	br := pc.SendBatch(ctx, b)
+	defer br.Close()
+	if _, err := br.Exec(); err != nil {
+		return nil, nil, fmt.Errorf("ingest: unable to begin: %w", err)
+	}
+	known := map[string]bool{}
+	if lookup {
+		rows, _ := br.Query()
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, nil, fmt.Errorf("ingest: unable to look up messages: %w", err)
+			}
+			known[id] = true
+		}
+		if err := rows.Err(); err != nil {
+			return nil, nil, fmt.Errorf("ingest: unable to look up messages: %w", err)
+		}
+	}
+	if len(keys) > 0 {
+		for range 2 {
+			if _, err := br.Exec(); err != nil {
+				return nil, nil, fmt.Errorf("ingest: unable to create end users: %w", err)
+			}
+		}
+		rows, _ := br.Query()
+		for rows.Next() {
+			var id int64
+			var key string
+			if err := rows.Scan(&id, &key); err != nil {
+				rows.Close()
+				return nil, nil, fmt.Errorf("ingest: unable to read end users: %w", err)
+			}
+			ids[key] = id
+		}
+		if err := rows.Err(); err != nil {
+			return nil, nil, fmt.Errorf("ingest: unable to read end users: %w", err)
+		}
+	}
+	if err := br.Close(); err != nil {
+		return nil, nil, fmt.Errorf("ingest: unable to begin: %w", err)
+	}
+	return known, ids, nil
 }
 
 // commitSQLite is a group's transaction on SQLite.
