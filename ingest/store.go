@@ -81,12 +81,10 @@ const groupMessages = 20_000
 // only split the requests into smaller groups. SQLite has one writer.
 func (w *Writer) maxLeaders() int {
 	if w.store.Dialect() == models.Postgres {
-		return groupLeaders
+		return 2
 	}
 	return 1
 }
-
-var groupLeaders = 2
 
 // Write stores a request's messages exactly once and returns when they are committed
 // with their rollups.
@@ -138,6 +136,17 @@ func (w *Writer) commitGroup(group []*request) {
 	// Not a request's context: the group serves several.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	answered := false
+	defer func() {
+		// This runs outside any request, where no middleware would recover a panic:
+		// fail the group's requests instead of the process.
+		if p := recover(); p != nil && !answered {
+			for _, r := range group {
+				r.err = fmt.Errorf("ingest: group commit failed: %v", p)
+				close(r.done)
+			}
+		}
+	}()
 	// A messageId twice in the group (a client's retry racing its original) counts once.
 	var msgs []Message
 	var owner []*request
@@ -184,6 +193,7 @@ func (w *Writer) commitGroup(group []*request) {
 			}
 		}
 	}
+	answered = true
 	for _, r := range group {
 		r.err = err
 		close(r.done)
@@ -259,6 +269,15 @@ func (w *Writer) commitPG(ctx context.Context, msgs []Message, owner []*request,
 				freshIdx = append(freshIdx, i)
 			}
 		}
+		fresh = make(map[string]bool, len(freshIdx))
+		freshMsgs := make([]Message, len(freshIdx)) // in arrival order, for the membership rules
+		for i, j := range freshIdx {
+			fresh[msgs[j].MessageID] = true
+			freshMsgs[i] = msgs[j]
+		}
+		// In messageId order, so two groups holding the same ids (a retry racing its
+		// original) wait for each other on the unique index instead of deadlocking.
+		slices.SortFunc(freshIdx, func(a, b int) int { return strings.Compare(msgs[a].MessageID, msgs[b].MessageID) })
 		now := time.Now().UTC()
 		_, err = pc.CopyFrom(ctx, pgx.Identifier{"usage_messages"}, rawColumns, pgx.CopyFromSlice(len(freshIdx), func(i int) ([]any, error) {
 			m := &msgs[freshIdx[i]]
@@ -270,12 +289,6 @@ func (w *Writer) commitPG(ctx context.Context, msgs []Message, owner []*request,
 		}))
 		if err != nil {
 			return fmt.Errorf("ingest: unable to store messages: %w", err)
-		}
-		fresh = make(map[string]bool, len(freshIdx))
-		freshMsgs := make([]Message, len(freshIdx))
-		for i, j := range freshIdx {
-			fresh[msgs[j].MessageID] = true
-			freshMsgs[i] = msgs[j]
 		}
 		return commitUsagePG(ctx, pc, freshMsgs, ids)
 	})
