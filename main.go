@@ -17,6 +17,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -243,6 +244,15 @@ func sessionSecret(ctx context.Context, store *models.Store, log *slog.Logger) (
 }
 
 func serve(ctx context.Context, log *slog.Logger, withDemo bool) error {
+	if os.Getenv("GOGC") == "" {
+		// Ingestion allocates a lot of short-lived memory per request; collecting at
+		// 4× the live heap instead of 2× takes a sixth off the server's CPU for a few
+		// tens of MB, and the soft limit collects sooner before the heap nears it.
+		debug.SetGCPercent(400)
+		if os.Getenv("GOMEMLIMIT") == "" {
+			debug.SetMemoryLimit(160 << 20)
+		}
+	}
 	fallback := "sqlite:data/sightline.db"
 	if withDemo {
 		fallback = "sqlite:data/demo.db"

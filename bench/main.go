@@ -63,6 +63,9 @@ func run() error {
 		if err := ingestBench(pg, bin); err != nil {
 			return err
 		}
+		if os.Getenv("BENCH_FAULT") == "off" {
+			return nil
+		}
 		if err := faultRun(pg, bin); err != nil {
 			return err
 		}
@@ -94,7 +97,16 @@ func (p *postgres) ctl(args ...string) error {
 
 func (p *postgres) start() error {
 	return p.ctl("-l", filepath.Join(p.dir, "log"), "-w", "start", "-o",
-		fmt.Sprintf("-c listen_addresses='' -k %s -c fsync=on -c synchronous_commit=on -c max_connections=200 -c max_wal_size=4GB -c shared_buffers=512MB", p.dir))
+		fmt.Sprintf("-c listen_addresses='' -k %s -c fsync=on -c synchronous_commit=on -c max_connections=200 -c max_wal_size=4GB -c shared_buffers=512MB%s", p.dir, pgStatOption()))
+}
+
+// pgStatOption loads pg_stat_statements when BENCH_PGSTAT is set: the ingest runs
+// then list where PostgreSQL's time went, statement by statement (it costs a little).
+func pgStatOption() string {
+	if os.Getenv("BENCH_PGSTAT") == "" {
+		return ""
+	}
+	return " -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all"
 }
 
 func (p *postgres) stop() { _ = p.ctl("-m", "fast", "-w", "stop") }
@@ -336,6 +348,10 @@ func ingestBench(pg *postgres, bin string) error {
 		size  int
 	}{{"sessions", 100}, {"sessions", 500}, {"spread", 100}, {"spread", 500}} {
 		size := run.size
+		// BENCH_RUNS=sessions-100,spread-500 narrows the run while iterating.
+		if only := os.Getenv("BENCH_RUNS"); only != "" && !strings.Contains(","+only+",", fmt.Sprintf(",%s-%d,", run.shape, size)) {
+			continue
+		}
 		db := fmt.Sprintf("ingest_%s_%d", run.shape, size)
 		if err := createDB(pg, db); err != nil {
 			return err
@@ -349,6 +365,12 @@ func ingestBench(pg *postgres, bin string) error {
 		if err != nil {
 			srv.stop()
 			return err
+		}
+		if os.Getenv("BENCH_PGSTAT") != "" {
+			if err := pgExec(pg.url(db), "CREATE EXTENSION IF NOT EXISTS pg_stat_statements; SELECT pg_stat_statements_reset()"); err != nil {
+				srv.stop()
+				return err
+			}
 		}
 		msgs := genMessages(rng, db, perRun, run.shape)
 		var bodies [][]byte
@@ -371,6 +393,14 @@ func ingestBench(pg *postgres, bin string) error {
 				}
 			}
 		}()
+		counted := 0
+		for _, m := range msgs {
+			if m.counted {
+				counted++
+			}
+		}
+		go profileServer(fmt.Sprintf("%s-%d", run.shape, size), 3)
+		cpuBefore := cpuNow(pg, srv.cmd.Process.Pid)
 		start := time.Now()
 		var wg sync.WaitGroup
 		for c := 0; c < 8; c++ {
@@ -391,6 +421,14 @@ func ingestBench(pg *postgres, bin string) error {
 		}
 		wg.Wait()
 		elapsed := time.Since(start)
+		// Accepted is not the whole story when rollups may lag: wait until they count
+		// every message, and report that rate too.
+		caughtUp, err := waitRolledUp(pg.url(db), counted, start)
+		if err != nil {
+			srv.stop()
+			return err
+		}
+		cpu := cpuNow(pg, srv.cmd.Process.Pid).since(cpuBefore)
 		close(stopSampler)
 		_, hwm := rssMB(srv.cmd.Process.Pid)
 		srv.stop()
@@ -402,10 +440,83 @@ func ingestBench(pg *postgres, bin string) error {
 		}
 		fmt.Printf("%-8s batches of %-4d %7.0f msg/s via /v1/batch (dedupe + rollups)   COPY ceiling %7.0f msg/s   ratio %5.1f%%   failed batches %d\n",
 			run.shape, size, rate, ceiling, 100*rate/ceiling, failed.Load())
+		fmt.Printf("                        rollups caught up after %.2f s: %7.0f msg/s including the roll-up (%5.1f%% of the ceiling)\n",
+			caughtUp.Seconds(), float64(perRun)/caughtUp.Seconds(), 100*float64(perRun)/caughtUp.Seconds()/ceiling)
 		fmt.Printf("                        server RSS peak during load %.0f MB (sampled), VmHWM %.0f MB\n", peakRSS, hwm)
+		fmt.Printf("                        CPU until caught up: %s; %.1f s of %.1f core-seconds\n",
+			cpu, cpu.server+cpu.postgres+cpu.clients, float64(runtime.NumCPU())*caughtUp.Seconds())
+		if os.Getenv("BENCH_PGSTAT") != "" {
+			if err := printStatements(pg.url(db)); err != nil {
+				return err
+			}
+		}
 	}
 	fmt.Println()
 	return nil
+}
+
+func pgExec(url, sql string) error {
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, sql)
+	return err
+}
+
+// printStatements lists the statements of the run by PostgreSQL time (executor
+// time, lock waits included; COMMIT includes the WAL flush).
+func printStatements(url string) error {
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, `SELECT calls, total_exec_time, left(regexp_replace(query, '\s+', ' ', 'g'), 100)
+		FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+		ORDER BY total_exec_time DESC LIMIT 12`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var calls int64
+		var ms float64
+		var query string
+		if err := rows.Scan(&calls, &ms, &query); err != nil {
+			return err
+		}
+		fmt.Printf("                          %7d calls %8.0f ms %7.3f ms/call  %s\n", calls, ms, ms/float64(calls), query)
+	}
+	return rows.Err()
+}
+
+// waitRolledUp polls until the daily rollups count every track and page message
+// sent, and returns the time since start.
+func waitRolledUp(url string, counted int, start time.Time) (time.Duration, error) {
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close(ctx)
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		var n int
+		if err := conn.QueryRow(ctx, "SELECT COALESCE(sum(messages), 0) FROM usage_user_days").Scan(&n); err != nil {
+			return 0, err
+		}
+		if n == counted {
+			return time.Since(start), nil
+		}
+		if n > counted || time.Now().After(deadline) {
+			return 0, fmt.Errorf("rollups count %d messages, want %d", n, counted)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // copyCeiling COPYs the same rows into a bare table with one unique index, with the

@@ -83,35 +83,41 @@ func (e *RequestError) Error() string {
 // wire is the Segment message as sent. Identifiers are raw so that numbers are accepted
 // as well as strings, as Segment's own API does.
 type wire struct {
-	Type              string         `json:"type"`
-	UserID            jsontext.Value `json:"userId"`
-	AnonymousID       jsontext.Value `json:"anonymousId"`
-	Event             jsontext.Value `json:"event"`
-	Name              jsontext.Value `json:"name"`
-	GroupID           jsontext.Value `json:"groupId"`
-	MessageID         jsontext.Value `json:"messageId"`
-	Timestamp         jsontext.Value `json:"timestamp"`
-	OriginalTimestamp jsontext.Value `json:"originalTimestamp"`
-	Properties        *struct {
-		DurationSeconds jsontext.Value `json:"duration_seconds"`
-		Meter           jsontext.Value `json:"meter"`
-		Quantity        jsontext.Value `json:"quantity"`
-	} `json:"properties"`
-	Traits *struct {
-		Email      jsontext.Value `json:"email"`
-		Name       jsontext.Value `json:"name"`
-		Department jsontext.Value `json:"department"`
-		Level      jsontext.Value `json:"level"`
-	} `json:"traits"`
-	Context jsontext.Value `json:"context"`
+	Type              string          `json:"type"`
+	UserID            jsontext.Value  `json:"userId"`
+	AnonymousID       jsontext.Value  `json:"anonymousId"`
+	Event             jsontext.Value  `json:"event"`
+	Name              jsontext.Value  `json:"name"`
+	GroupID           jsontext.Value  `json:"groupId"`
+	MessageID         jsontext.Value  `json:"messageId"`
+	Timestamp         jsontext.Value  `json:"timestamp"`
+	OriginalTimestamp jsontext.Value  `json:"originalTimestamp"`
+	Properties        *wireProperties `json:"properties"`
+	Traits            *wireTraits     `json:"traits"`
+	Context           jsontext.Value  `json:"context"`
+}
+
+type wireProperties struct {
+	DurationSeconds jsontext.Value `json:"duration_seconds"`
+	Meter           jsontext.Value `json:"meter"`
+	Quantity        jsontext.Value `json:"quantity"`
+}
+
+type wireTraits struct {
+	Email      jsontext.Value `json:"email"`
+	Name       jsontext.Value `json:"name"`
+	Department jsontext.Value `json:"department"`
+	Level      jsontext.Value `json:"level"`
 }
 
 // wireContext is the part of a context Sightline reads.
 type wireContext struct {
 	GroupID jsontext.Value `json:"groupId"`
-	Device  *struct {
-		ID jsontext.Value `json:"id"`
-	} `json:"device"`
+	Device  *wireDevice    `json:"device"`
+}
+
+type wireDevice struct {
+	ID jsontext.Value `json:"id"`
 }
 
 type batchEnvelope struct {
@@ -141,7 +147,7 @@ func ParseBatch(body []byte, received time.Time) ([]Message, error) {
 	} else if len(bytes.TrimSpace(outer)) == 0 || bytes.TrimSpace(outer)[0] != '{' {
 		return nil, &RequestError{Status: 400, Message: "the batch context must be an object"}
 	}
-	return parseAll(env.Batch, outer, "", received)
+	return parseAll(env.Batch, outer, "", received, true)
 }
 
 // ParseSingle reads the body of /v1/track, /v1/identify, /v1/group or /v1/page; the
@@ -150,10 +156,12 @@ func ParseSingle(body []byte, typ string, received time.Time) ([]Message, error)
 	if len(body) > MaxBodyBytes {
 		return nil, &RequestError{Status: 413, Message: fmt.Sprintf("request body is %d bytes; the limit is %d", len(body), MaxBodyBytes)}
 	}
-	return parseAll([]jsontext.Value{body}, nil, typ, received)
+	return parseAll([]jsontext.Value{body}, nil, typ, received, false)
 }
 
-func parseAll(raws []jsontext.Value, outer jsontext.Value, routeType string, received time.Time) ([]Message, error) {
+// parseAll parses each message; validated tells that the batch decoder has checked
+// they are valid JSON, which the fast path (scan.go) relies on.
+func parseAll(raws []jsontext.Value, outer jsontext.Value, routeType string, received time.Time, validated bool) ([]Message, error) {
 	msgs := make([]Message, 0, len(raws))
 	var problems []Problem
 	tooBig := false
@@ -163,7 +171,7 @@ func parseAll(raws []jsontext.Value, outer jsontext.Value, routeType string, rec
 			tooBig = true
 			continue
 		}
-		m, status, reason := parseOne(raw, outer, routeType, received)
+		m, status, reason := parseOne(raw, outer, routeType, received, validated)
 		if reason != "" {
 			if status == 413 {
 				tooBig = true
@@ -183,10 +191,13 @@ func parseAll(raws []jsontext.Value, outer jsontext.Value, routeType string, rec
 }
 
 // parseOne validates one message; it returns a reason (and 400 or 413) when invalid.
-func parseOne(raw jsontext.Value, outer jsontext.Value, routeType string, received time.Time) (Message, int, string) {
+func parseOne(raw jsontext.Value, outer jsontext.Value, routeType string, received time.Time, validated bool) (Message, int, string) {
 	var w wire
-	if err := jsonv2.Unmarshal(raw, &w, lenient); err != nil {
-		return Message{}, 400, "bad JSON: " + jsonReason(err)
+	if !validated || !fastParse || !scanWire(raw, &w) {
+		w = wire{}
+		if err := jsonv2.Unmarshal(raw, &w, lenient); err != nil {
+			return Message{}, 400, "bad JSON: " + jsonReason(err)
+		}
 	}
 	sentType := w.Type
 	if routeType != "" {
@@ -247,9 +258,13 @@ func parseOne(raw jsontext.Value, outer jsontext.Value, routeType string, receiv
 		if isNull(raw) {
 			continue
 		}
+		// Both contexts were checked as JSON, by the batch decoder or the message's.
 		var c wireContext
-		if err := jsonv2.Unmarshal(raw, &c, lenient); err != nil {
-			return m, 400, "context: " + jsonReason(err)
+		if !fastParse || !scanContext(raw, &c) {
+			c = wireContext{}
+			if err := jsonv2.Unmarshal(raw, &c, lenient); err != nil {
+				return m, 400, "context: " + jsonReason(err)
+			}
 		}
 		if m.GroupID == "" {
 			if m.GroupID, err = idString(c.GroupID); err != nil {
@@ -377,6 +392,9 @@ func idString(raw jsontext.Value) (string, error) {
 func number(raw jsontext.Value) float64 {
 	if isNull(raw) {
 		return 0
+	}
+	if f, ok := fastNumber(raw); ok && fastParse {
+		return f
 	}
 	var f float64
 	if jsonv2.Unmarshal(raw, &f) == nil {

@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"slices"
@@ -10,7 +9,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
 	"gorm.io/gorm"
 
 	"sightline/models"
@@ -25,12 +26,22 @@ type Result struct {
 // chunk bounds the rows of one multi-row statement (SQLite allows 32,766 parameters).
 const chunk = 500
 
-// Writer stores messages for one database. It remembers end-user ids, which never
-// change once created, so known users cost no query.
+// Writer stores messages for one database. Requests that arrive together are
+// committed together (group commit): one transaction per group stores the raw
+// messages, whose unique messageId makes retries no-ops, and applies what the new ones
+// add to the end users and the rollups, in a few large statements for the whole
+// group instead of a dozen small ones per request. A request is answered once its
+// group has committed: durable, counted exactly once, and visible to every read. A
+// crash at any point leaves a group all stored or not at all, and the client's retry
+// then stores it or is acknowledged as a duplicate.
+//
+// It remembers end-user ids, which never change once created, so known users cost no
+// query.
 type Writer struct {
 	store *models.Store
 	mu    sync.Mutex
 	users map[string]int64
+	group groupState
 }
 
 // maxCachedUsers bounds the id cache (about 100 bytes an entry).
@@ -46,127 +57,356 @@ func Store(ctx context.Context, store *models.Store, msgs []Message, writeKeyID 
 	return NewWriter(store).Write(ctx, msgs, writeKeyID)
 }
 
-// Write stores a request's messages exactly once. Everything happens in one
-// transaction: the raw messages (whose unique messageId makes retries no-ops), the
-// end users, their latest traits and account, and the rollup increments of the
-// messages that were new. The caller acknowledges only after it returns nil.
+// request is one Write waiting for its group.
+type request struct {
+	msgs       []Message // without repeats, sorted by messageId
+	writeKeyID int64
+	res        Result
+	err        error
+	done       chan struct{}
+}
+
+type groupState struct {
+	mu      sync.Mutex
+	queue   []*request
+	leaders int // goroutines committing groups
+}
+
+// groupMessages bounds the messages of one group (memory, statement sizes); a group
+// always takes at least one request.
+const groupMessages = 20_000
+
+// maxLeaders is how many groups commit at once. On PostgreSQL two: while one group
+// waits for its commit, or for the server, the next is already on its way; more
+// only split the requests into smaller groups. SQLite has one writer.
+func (w *Writer) maxLeaders() int {
+	if w.store.Dialect() == models.Postgres {
+		return 2
+	}
+	return 1
+}
+
+// Write stores a request's messages exactly once and returns when they are committed
+// with their rollups.
 func (w *Writer) Write(ctx context.Context, msgs []Message, writeKeyID int64) (Result, error) {
-	store := w.store
-	var res Result
+	unique, dups := uniqueMessages(msgs)
+	req := &request{msgs: unique, writeKeyID: writeKeyID, done: make(chan struct{})}
+	req.res.Duplicates = dups
+	g := &w.group
+	g.mu.Lock()
+	g.queue = append(g.queue, req)
+	if g.leaders < w.maxLeaders() {
+		g.leaders++
+		go w.lead()
+	}
+	g.mu.Unlock()
+	select {
+	case <-req.done:
+		return req.res, req.err
+	case <-ctx.Done():
+		// The group may still commit it: the client's retry is then a duplicate.
+		return Result{}, ctx.Err()
+	}
+}
+
+// lead commits groups while requests wait.
+func (w *Writer) lead() {
+	g := &w.group
+	for {
+		g.mu.Lock()
+		if len(g.queue) == 0 {
+			g.leaders--
+			g.mu.Unlock()
+			return
+		}
+		n, size := 0, 0
+		for n < len(g.queue) && (n == 0 || size+len(g.queue[n].msgs) <= groupMessages) {
+			size += len(g.queue[n].msgs)
+			n++
+		}
+		group := slices.Clone(g.queue[:n])
+		g.queue = slices.Delete(g.queue, 0, n)
+		g.mu.Unlock()
+		w.commitGroup(group)
+	}
+}
+
+// commitGroup stores a group in one transaction and answers its requests.
+func (w *Writer) commitGroup(group []*request) {
+	// Not a request's context: the group serves several.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	answered := false
+	defer func() {
+		// This runs outside any request, where no middleware would recover a panic:
+		// fail the group's requests instead of the process.
+		if p := recover(); p != nil && !answered {
+			for _, r := range group {
+				r.err = fmt.Errorf("ingest: group commit failed: %v", p)
+				close(r.done)
+			}
+		}
+	}()
+	// A messageId twice in the group (a client's retry racing its original) counts once.
+	var msgs []Message
+	var owner []*request
+	seen := map[string]bool{}
+	for _, r := range group {
+		for _, m := range r.msgs {
+			if seen[m.MessageID] {
+				r.res.Duplicates++
+				continue
+			}
+			seen[m.MessageID] = true
+			msgs = append(msgs, m)
+			owner = append(owner, r)
+		}
+	}
+	var fresh map[string]bool
 	var ids map[string]int64
 	var err error
-	// Two writers racing on the same rows can deadlock on PostgreSQL; one of them is
-	// rolled back and simply tried again.
+	// A messageId stored before fails PostgreSQL's COPY on the unique index (a retry,
+	// or one racing its original in another group); the next attempt looks the known
+	// ones up first and stores only the rest. Deadlocks are retried too.
 	for attempt := 0; attempt < 4; attempt++ {
-		err = store.Transaction(ctx, func(tx *gorm.DB) error {
-			res, ids, err = w.write(ctx, tx, msgs, writeKeyID)
-			return err
-		})
-		if err == nil {
-			w.remember(ids)
+		if w.store.Dialect() == models.Postgres {
+			fresh, ids, err = w.commitPG(ctx, msgs, owner, attempt > 0)
 		} else {
-			w.forget() // in case a user it knew is gone
+			fresh, ids, err = w.commitSQLite(ctx, msgs, owner)
 		}
 		if !retryable(err) {
 			break
 		}
-		time.Sleep(time.Duration(attempt+1) * 5 * time.Millisecond)
+		if attempt > 0 {
+			time.Sleep(time.Duration(attempt) * 5 * time.Millisecond)
+		}
 	}
-	return res, err
+	if err != nil {
+		w.forget() // in case a user it knew is gone
+	} else {
+		w.remember(ids)
+		for i, m := range msgs {
+			if fresh[m.MessageID] {
+				owner[i].res.Accepted++
+			} else {
+				owner[i].res.Duplicates++
+			}
+		}
+	}
+	answered = true
+	for _, r := range group {
+		r.err = err
+		close(r.done)
+	}
 }
 
 func retryable(err error) bool {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		// deadlock, serialization failure, and a duplicate messageId inserted by a
-		// concurrent retry (see insertRawPG)
+		// concurrent group (see commitPG)
 		return pgErr.Code == "40P01" || pgErr.Code == "40001" || pgErr.Code == "23505"
 	}
 	return false
 }
 
-func (w *Writer) write(ctx context.Context, tx *gorm.DB, msgs []Message, writeKeyID int64) (Result, map[string]int64, error) {
-	db := tx.WithContext(ctx)
-	var res Result
-
-	// A retry can repeat a messageId inside one batch as well: the first one counts.
+// uniqueMessages drops repeats of a messageId inside one batch (a retry can hold
+// them too: the first one counts) and sorts the rest by messageId.
+func uniqueMessages(msgs []Message) ([]Message, int) {
+	dups := 0
 	unique := make([]Message, 0, len(msgs))
 	seen := make(map[string]bool, len(msgs))
 	for _, m := range msgs {
 		if seen[m.MessageID] {
-			res.Duplicates++
+			dups++
 			continue
 		}
 		seen[m.MessageID] = true
 		unique = append(unique, m)
 	}
-	// Sorted, so concurrent writers take row locks in one order.
 	slices.SortFunc(unique, func(a, b Message) int { return strings.Compare(a.MessageID, b.MessageID) })
-
-	fresh, err := insertRaw(db, unique, writeKeyID)
-	if err != nil {
-		return res, nil, err
-	}
-	res.Duplicates += len(unique) - len(fresh)
-	res.Accepted = len(fresh)
-	if len(fresh) == 0 {
-		return res, nil, nil
-	}
-	ids, err := w.endUserIDs(db, fresh)
-	if err != nil {
-		return res, nil, err
-	}
-	if err := applyMembershipAndTraits(db, fresh, ids); err != nil {
-		return res, nil, err
-	}
-	r := models.NewRollups()
-	for _, m := range fresh {
-		addToRollups(r, ids[m.UserKey], m)
-	}
-	if err := models.ApplyRollups(ctx, tx, r); err != nil {
-		return res, nil, err
-	}
-	return res, ids, nil
+	return unique, dups
 }
 
-// addToRollups is what one new message adds to the rollups (SPEC §5 counts track and
-// page messages as usage).
-func addToRollups(r *models.Rollups, user int64, m Message) {
-	if m.Type != "track" && m.Type != "page" {
-		return
+// commitPG is a group's transaction on PostgreSQL, on the pgx connection itself, in
+// three round trips whatever the group's size:
+//
+//  1. BEGIN, the lookup of known messageIds (retries only), and the creation of the
+//     users this writer has not cached, read back with their ids;
+//  2. COPY of the new raw messages, which costs PostgreSQL a fraction of an INSERT of
+//     the same rows;
+//  3. the membership and traits updates, the rollup upserts and COMMIT, pipelined.
+//
+// Most groups hold no message seen before, so the first attempt does not look them up
+// (lookup false): a known one fails the COPY on the unique index, and the retry does.
+func (w *Writer) commitPG(ctx context.Context, msgs []Message, owner []*request, lookup bool) (map[string]bool, map[string]int64, error) {
+	conn, err := w.store.SQL().Conn(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("ingest: unable to reach the database: %w", err)
 	}
-	r.AddActivity(user, m.Timestamp)
-	if m.DeviceID != "" {
-		r.AddDevice(user, m.Timestamp, m.DeviceID)
-	}
-	if m.Type != "track" {
-		return
-	}
-	r.AddEvent(user, m.Timestamp, m.Event, m.Duration)
-	if m.Event == UsageReportedEvent && m.Meter != "" {
-		r.AddMeter(user, m.Timestamp, m.Meter, m.Quantity)
-	}
+	defer conn.Close()
+	var fresh map[string]bool
+	var ids map[string]int64
+	err = conn.Raw(func(driverConn any) error {
+		pc := driverConn.(*stdlib.Conn).Conn()
+		defer func() {
+			// Failed half-way: never hand the pool a connection inside a transaction.
+			if pc.PgConn().TxStatus() != 'I' {
+				bg := context.WithoutCancel(ctx)
+				if _, err := pc.Exec(bg, "ROLLBACK"); err != nil {
+					pc.Close(bg) //nolint:errcheck // the pool then drops it
+				}
+			}
+		}()
+		known, cached, err := w.beginGroupPG(ctx, pc, msgs, lookup)
+		if err != nil {
+			return err
+		}
+		ids = cached
+		freshIdx := make([]int, 0, len(msgs))
+		for i, m := range msgs {
+			if !known[m.MessageID] {
+				freshIdx = append(freshIdx, i)
+			}
+		}
+		fresh = make(map[string]bool, len(freshIdx))
+		freshMsgs := make([]Message, len(freshIdx)) // in arrival order, for the membership rules
+		for i, j := range freshIdx {
+			fresh[msgs[j].MessageID] = true
+			freshMsgs[i] = msgs[j]
+		}
+		// In messageId order, so two groups holding the same ids (a retry racing its
+		// original) wait for each other on the unique index instead of deadlocking.
+		slices.SortFunc(freshIdx, func(a, b int) int { return strings.Compare(msgs[a].MessageID, msgs[b].MessageID) })
+		now := time.Now().UTC()
+		_, err = pc.CopyFrom(ctx, pgx.Identifier{"usage_messages"}, rawColumns, pgx.CopyFromSlice(len(freshIdx), func(i int) ([]any, error) {
+			m := &msgs[freshIdx[i]]
+			var wk any
+			if k := owner[freshIdx[i]].writeKeyID; k != 0 {
+				wk = k
+			}
+			return []any{m.MessageID, m.Type, m.UserKey, m.Event, m.GroupID, m.Timestamp, now, wk, m.Payload}, nil
+		}))
+		if err != nil {
+			return fmt.Errorf("ingest: unable to store messages: %w", err)
+		}
+		return commitUsagePG(ctx, pc, freshMsgs, ids)
+	})
+	return fresh, ids, err
 }
 
-// insertRaw stores the raw messages and returns those that were new.
-func insertRaw(db *gorm.DB, msgs []Message, writeKeyID int64) ([]Message, error) {
+var rawColumns = []string{"message_id", "type", "user_key", "event", "group_key", "ts", "received_at", "write_key_id", "payload"}
+
+// beginGroupPG is round trip 1 of commitPG: it returns the known messageIds (when
+// looked up) and the id of every user of the group.
+func (w *Writer) beginGroupPG(ctx context.Context, pc *pgx.Conn, msgs []Message, lookup bool) (map[string]bool, map[string]int64, error) {
+	ids, keys, first := w.cachedUsers(msgs)
+	b := &pgx.Batch{}
+	b.Queue("BEGIN")
+	if lookup {
+		msgIDs := make([]string, len(msgs))
+		for i, m := range msgs {
+			msgIDs[i] = m.MessageID
+		}
+		b.Queue("SELECT message_id FROM usage_messages WHERE message_id = ANY($1)", msgIDs)
+	}
+	if len(keys) > 0 {
+		firsts := make([]time.Time, len(keys))
+		for i, k := range keys {
+			firsts[i] = first[k]
+		}
+		b.Queue(customPlans)
+		b.Queue(`INSERT INTO end_users (user_key, first_seen_at, last_seen_at)
+			SELECT k, f, $3 FROM unnest($1::text[], $2::timestamptz[]) AS x(k, f) ON CONFLICT (user_key) DO NOTHING`,
+			keys, firsts, time.Now().UTC())
+		b.Queue("SELECT id, user_key FROM end_users WHERE user_key = ANY($1)", keys)
+	}
+	br := pc.SendBatch(ctx, b)
+	defer br.Close()
+	if _, err := br.Exec(); err != nil {
+		return nil, nil, fmt.Errorf("ingest: unable to begin: %w", err)
+	}
+	known := map[string]bool{}
+	if lookup {
+		rows, _ := br.Query()
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, nil, fmt.Errorf("ingest: unable to look up messages: %w", err)
+			}
+			known[id] = true
+		}
+		if err := rows.Err(); err != nil {
+			return nil, nil, fmt.Errorf("ingest: unable to look up messages: %w", err)
+		}
+	}
+	if len(keys) > 0 {
+		for range 2 {
+			if _, err := br.Exec(); err != nil {
+				return nil, nil, fmt.Errorf("ingest: unable to create end users: %w", err)
+			}
+		}
+		rows, _ := br.Query()
+		for rows.Next() {
+			var id int64
+			var key string
+			if err := rows.Scan(&id, &key); err != nil {
+				rows.Close()
+				return nil, nil, fmt.Errorf("ingest: unable to read end users: %w", err)
+			}
+			ids[key] = id
+		}
+		if err := rows.Err(); err != nil {
+			return nil, nil, fmt.Errorf("ingest: unable to read end users: %w", err)
+		}
+	}
+	if err := br.Close(); err != nil {
+		return nil, nil, fmt.Errorf("ingest: unable to begin: %w", err)
+	}
+	return known, ids, nil
+}
+
+// commitSQLite is a group's transaction on SQLite.
+func (w *Writer) commitSQLite(ctx context.Context, msgs []Message, owner []*request) (map[string]bool, map[string]int64, error) {
+	var fresh map[string]bool
+	var ids map[string]int64
+	err := w.store.Transaction(ctx, func(tx *gorm.DB) error {
+		db := tx.WithContext(ctx)
+		wks := make([]any, len(msgs))
+		for i := range msgs {
+			if k := owner[i].writeKeyID; k != 0 {
+				wks[i] = k
+			}
+		}
+		freshMsgs, err := insertRaw(db, msgs, wks)
+		if err != nil {
+			return err
+		}
+		fresh = make(map[string]bool, len(freshMsgs))
+		for _, m := range freshMsgs {
+			fresh[m.MessageID] = true
+		}
+		ids, err = w.applyUsage(ctx, db, freshMsgs)
+		return err
+	})
+	return fresh, ids, err
+}
+
+// insertRaw stores the raw messages (wks: each one's write key id or nil) and
+// returns those that were new.
+func insertRaw(db *gorm.DB, msgs []Message, wks []any) ([]Message, error) {
 	byID := make(map[string]Message, len(msgs))
 	for _, m := range msgs {
 		byID[m.MessageID] = m
 	}
-	var wk any
-	if writeKeyID != 0 {
-		wk = writeKeyID
-	}
 	now := time.Now().UTC()
 	fresh := make([]Message, 0, len(msgs))
-	if models.IsPostgres(db) {
-		return insertRawPG(db, msgs, byID, now, writeKeyID)
-	}
-	for part := range slices.Chunk(msgs, chunk) {
+	for start := 0; start < len(msgs); start += chunk {
+		part := msgs[start:min(start+chunk, len(msgs))]
 		b := models.NewBulk(db, "INSERT INTO usage_messages (message_id, type, user_key, event, group_key, ts, received_at, write_key_id, payload) VALUES ")
-		for _, m := range part {
-			b.Row(m.MessageID, m.Type, m.UserKey, m.Event, m.GroupID, m.Timestamp, now, wk, string(m.Payload))
+		for i, m := range part {
+			b.Row(m.MessageID, m.Type, m.UserKey, m.Event, m.GroupID, m.Timestamp, now, wks[start+i], string(m.Payload))
 		}
 		b.SQL(" ON CONFLICT (message_id) DO NOTHING RETURNING message_id")
 		rows, err := b.Query(db.Statement.Context, db)
@@ -190,216 +430,4 @@ func insertRaw(db *gorm.DB, msgs []Message, writeKeyID int64) ([]Message, error)
 	}
 	slices.SortFunc(fresh, func(a, b Message) int { return strings.Compare(a.MessageID, b.MessageID) })
 	return fresh, nil
-}
-
-// remember caches ids once the transaction that created them has committed.
-func (w *Writer) remember(ids map[string]int64) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if len(w.users)+len(ids) > maxCachedUsers {
-		w.users = map[string]int64{} // start over rather than track recency
-	}
-	for k, id := range ids {
-		w.users[k] = id
-	}
-}
-
-func (w *Writer) forget() {
-	w.mu.Lock()
-	w.users = map[string]int64{}
-	w.mu.Unlock()
-}
-
-// insertRawPG sends the messages as column arrays (see models.applyRollupsPG for why).
-func insertRawPG(db *gorm.DB, msgs []Message, byID map[string]Message, now time.Time, writeKeyID int64) ([]Message, error) {
-	n := len(msgs)
-	ids, types, users, events, groups, payloads := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	ts := make([]time.Time, n)
-	for i, m := range msgs {
-		ids[i], types[i], users[i], events[i], groups[i], ts[i], payloads[i] = m.MessageID, m.Type, m.UserKey, m.Event, m.GroupID, m.Timestamp, string(m.Payload)
-	}
-	// Known messageIds are looked up first and the rest inserted plainly: on PostgreSQL
-	// INSERT … ON CONFLICT … RETURNING costs nearly twice a plain INSERT. A retry
-	// racing its original on another connection makes this INSERT fail on the unique
-	// index once the original commits; Write then runs the batch again, and the
-	// second run sees the messages as known.
-	ctx := db.Statement.Context
-	rows, err := db.Statement.ConnPool.QueryContext(ctx, "SELECT message_id FROM usage_messages WHERE message_id = ANY($1)", ids)
-	if err != nil {
-		return nil, fmt.Errorf("ingest: unable to look up messages: %w", err)
-	}
-	known := map[string]bool{}
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("ingest: unable to look up messages: %w", err)
-		}
-		known[id] = true
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("ingest: unable to look up messages: %w", err)
-	}
-	fresh := make([]Message, 0, n)
-	if len(known) > 0 {
-		ids, types, users, events, groups, ts, payloads = ids[:0], types[:0], users[:0], events[:0], groups[:0], ts[:0], payloads[:0]
-		for _, m := range msgs {
-			if !known[m.MessageID] {
-				ids, types, users, events, groups = append(ids, m.MessageID), append(types, m.Type), append(users, m.UserKey), append(events, m.Event), append(groups, m.GroupID)
-				ts, payloads = append(ts, m.Timestamp), append(payloads, string(m.Payload))
-			}
-		}
-	}
-	if len(ids) == 0 {
-		return fresh, nil
-	}
-	_, err = db.Statement.ConnPool.ExecContext(ctx, `
-		INSERT INTO usage_messages (message_id, type, user_key, event, group_key, ts, received_at, write_key_id, payload)
-		SELECT m, t, u, e, g, ts, $7, NULLIF($8::bigint, 0), p::json
-		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $9::text[]) AS x(m, t, u, e, g, ts, p)`,
-		ids, types, users, events, groups, ts, now, writeKeyID, payloads)
-	if err != nil {
-		return nil, fmt.Errorf("ingest: unable to store messages: %w", err)
-	}
-	for _, id := range ids {
-		fresh = append(fresh, byID[id])
-	}
-	slices.SortFunc(fresh, func(a, b Message) int { return strings.Compare(a.MessageID, b.MessageID) })
-	return fresh, nil
-}
-
-// endUserIDs creates the users not seen before and returns every user's id by key.
-func (w *Writer) endUserIDs(db *gorm.DB, msgs []Message) (map[string]int64, error) {
-	ids := make(map[string]int64, len(msgs))
-	var keys []string
-	first := map[string]time.Time{}
-	w.mu.Lock()
-	for _, m := range msgs {
-		if id, ok := w.users[m.UserKey]; ok {
-			ids[m.UserKey] = id
-			continue
-		}
-		if t, ok := first[m.UserKey]; !ok {
-			keys = append(keys, m.UserKey)
-			first[m.UserKey] = m.Timestamp
-		} else if m.Timestamp.Before(t) {
-			first[m.UserKey] = m.Timestamp
-		}
-	}
-	w.mu.Unlock()
-	slices.Sort(keys)
-	now := time.Now().UTC()
-	scanUserIDs := func(rows *sql.Rows, err error) error {
-		if err != nil {
-			return fmt.Errorf("ingest: unable to read end users: %w", err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var id int64
-			var key string
-			if err := rows.Scan(&id, &key); err != nil {
-				return fmt.Errorf("ingest: unable to read end users: %w", err)
-			}
-			ids[key] = id
-		}
-		return rows.Err()
-	}
-	ctx := db.Statement.Context
-	if models.IsPostgres(db) && len(keys) > 0 {
-		firsts := make([]time.Time, len(keys))
-		for i, k := range keys {
-			firsts[i] = first[k]
-		}
-		_, err := db.Statement.ConnPool.ExecContext(ctx, `INSERT INTO end_users (user_key, first_seen_at, last_seen_at)
-			SELECT k, f, $3 FROM unnest($1::text[], $2::timestamptz[]) AS x(k, f) ON CONFLICT (user_key) DO NOTHING`, keys, firsts, now)
-		if err != nil {
-			return nil, fmt.Errorf("ingest: unable to create end users: %w", err)
-		}
-		if err := scanUserIDs(db.Statement.ConnPool.QueryContext(ctx, "SELECT id, user_key FROM end_users WHERE user_key = ANY($1)", keys)); err != nil {
-			return nil, err
-		}
-		return ids, nil
-	}
-	for part := range slices.Chunk(keys, chunk) {
-		b := models.NewBulk(db, "INSERT INTO end_users (user_key, first_seen_at, last_seen_at) VALUES ")
-		for _, k := range part {
-			b.Row(k, first[k], now)
-		}
-		b.SQL(" ON CONFLICT (user_key) DO NOTHING")
-		if _, err := b.Exec(ctx, db); err != nil {
-			return nil, fmt.Errorf("ingest: unable to create end users: %w", err)
-		}
-		q := models.NewBulk(db, "SELECT id, user_key FROM end_users WHERE user_key IN ")
-		q.List(part)
-		if err := scanUserIDs(q.Query(ctx, db)); err != nil {
-			return nil, err
-		}
-	}
-	return ids, nil
-}
-
-// applyMembershipAndTraits records each user's latest group and identify. "Latest" is
-// by message timestamp, not arrival, so a late-arriving older call changes nothing.
-func applyMembershipAndTraits(db *gorm.DB, msgs []Message, ids map[string]int64) error {
-	type latest struct {
-		at time.Time
-		m  Message
-	}
-	groups := map[string]latest{}
-	traits := map[string]latest{}
-	for _, m := range msgs {
-		if m.GroupID != "" {
-			if g, ok := groups[m.UserKey]; !ok || !m.Timestamp.Before(g.at) {
-				groups[m.UserKey] = latest{m.Timestamp, m}
-			}
-		}
-		if m.HasTraits {
-			if t, ok := traits[m.UserKey]; !ok || !m.Timestamp.Before(t.at) {
-				traits[m.UserKey] = latest{m.Timestamp, m}
-			}
-		}
-	}
-	for _, key := range sortedKeys(groups) {
-		g := groups[key]
-		err := db.Exec("UPDATE end_users SET group_key = ?, group_at = ? WHERE id = ? AND (group_at IS NULL OR group_at <= ?)",
-			g.m.GroupID, g.at, ids[key], g.at).Error
-		if err != nil {
-			return fmt.Errorf("ingest: unable to record group: %w", err)
-		}
-	}
-	for _, key := range sortedKeys(traits) {
-		t := traits[key]
-		tr := t.m.Traits
-		// Traits an identify leaves out keep their earlier value.
-		sets := []string{"traits_at = ?"}
-		args := []any{t.at}
-		for _, f := range []struct{ col, val string }{
-			{"email", tr.Email}, {"name", tr.Name}, {"department", tr.Department},
-		} {
-			if f.val != "" {
-				sets = append(sets, f.col+" = ?")
-				args = append(args, f.val)
-			}
-		}
-		if tr.Level != "" {
-			sets = append(sets, "level = ?")
-			args = append(args, models.NormalizeLevel(tr.Level))
-		}
-		args = append(args, ids[key], t.at)
-		err := db.Exec("UPDATE end_users SET "+strings.Join(sets, ", ")+" WHERE id = ? AND (traits_at IS NULL OR traits_at <= ?)", args...).Error
-		if err != nil {
-			return fmt.Errorf("ingest: unable to record traits: %w", err)
-		}
-	}
-	return nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

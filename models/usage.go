@@ -195,10 +195,15 @@ const rollupChunk = 1000
 
 // ApplyRollups adds the accumulated increments to the stored rollups inside tx.
 func ApplyRollups(ctx context.Context, tx *gorm.DB, r *Rollups) error {
-	days, events, meters, devices := r.Rows()
 	if IsPostgres(tx) {
-		return applyRollupsPG(ctx, tx, days, events, meters, devices)
+		for _, st := range RollupStatementsPG(r) {
+			if _, err := tx.Statement.ConnPool.ExecContext(ctx, st.SQL, st.Args...); err != nil {
+				return fmt.Errorf("store: unable to update usage rollups: %w", err)
+			}
+		}
+		return nil
 	}
+	days, events, meters, devices := r.Rows()
 	for part := range slices.Chunk(days, rollupChunk) {
 		b := NewBulk(tx, "INSERT INTO usage_user_days (end_user_id, day, messages, hours_mask) VALUES ")
 		for _, d := range part {
@@ -250,70 +255,62 @@ func ApplyRollups(ctx context.Context, tx *gorm.DB, r *Rollups) error {
 // IsPostgres tells whether a transaction runs on PostgreSQL.
 func IsPostgres(tx *gorm.DB) bool { return tx.Dialector.Name() == "postgres" }
 
-// applyRollupsPG sends each rollup as column arrays unnested server-side: four
-// parameters however many rows, so PostgreSQL parses and plans a tiny statement
-// instead of one with thousands of placeholders.
-func applyRollupsPG(ctx context.Context, tx *gorm.DB, days []UserDay, events []UserEventDay, meters []UserMeterDay, devices []UserDeviceDay) error {
-	exec := func(what, sql string, args ...any) error {
-		if _, err := tx.Statement.ConnPool.ExecContext(ctx, sql, args...); err != nil {
-			return fmt.Errorf("store: unable to update %s: %w", what, err)
-		}
-		return nil
-	}
+// Statement is one SQL statement with its arguments, for callers that pipeline
+// several in one round trip.
+type Statement struct {
+	SQL  string
+	Args []any
+}
+
+// RollupStatementsPG returns the PostgreSQL statements that add r to the stored
+// rollups. Each rollup goes as column arrays unnested server-side: a few parameters
+// however many rows, so PostgreSQL parses and plans a tiny statement instead of one
+// with thousands of placeholders.
+func RollupStatementsPG(r *Rollups) []Statement {
+	days, events, meters, devices := r.Rows()
+	var out []Statement
 	if len(days) > 0 {
 		users, ds, msgs, masks := make([]int64, len(days)), make([]int32, len(days)), make([]int32, len(days)), make([]int32, len(days))
 		for i, d := range days {
 			users[i], ds[i], msgs[i], masks[i] = d.EndUserID, int32(d.Day), int32(d.Messages), int32(d.HoursMask)
 		}
-		err := exec("daily usage", `INSERT INTO usage_user_days (end_user_id, day, messages, hours_mask)
+		out = append(out, Statement{`INSERT INTO usage_user_days (end_user_id, day, messages, hours_mask)
 			SELECT * FROM unnest($1::bigint[], $2::int[], $3::int[], $4::int[])
 			ON CONFLICT (end_user_id, day) DO UPDATE SET
 				messages = usage_user_days.messages + excluded.messages,
-				hours_mask = usage_user_days.hours_mask | excluded.hours_mask`, users, ds, msgs, masks)
-		if err != nil {
-			return err
-		}
+				hours_mask = usage_user_days.hours_mask | excluded.hours_mask`, []any{users, ds, msgs, masks}})
 	}
 	if len(events) > 0 {
 		users, ds, names, counts, durs := make([]int64, len(events)), make([]int32, len(events)), make([]string, len(events)), make([]int32, len(events)), make([]float64, len(events))
 		for i, e := range events {
 			users[i], ds[i], names[i], counts[i], durs[i] = e.EndUserID, int32(e.Day), e.EventName, int32(e.Events), e.DurationSeconds
 		}
-		err := exec("event usage", `INSERT INTO usage_user_event_days (end_user_id, day, event_name, events, duration_seconds)
+		out = append(out, Statement{`INSERT INTO usage_user_event_days (end_user_id, day, event_name, events, duration_seconds)
 			SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::int[], $5::float8[])
 			ON CONFLICT (end_user_id, day, event_name) DO UPDATE SET
 				events = usage_user_event_days.events + excluded.events,
-				duration_seconds = usage_user_event_days.duration_seconds + excluded.duration_seconds`, users, ds, names, counts, durs)
-		if err != nil {
-			return err
-		}
+				duration_seconds = usage_user_event_days.duration_seconds + excluded.duration_seconds`, []any{users, ds, names, counts, durs}})
 	}
 	if len(meters) > 0 {
 		users, ds, names, qty := make([]int64, len(meters)), make([]int32, len(meters)), make([]string, len(meters)), make([]float64, len(meters))
 		for i, m := range meters {
 			users[i], ds[i], names[i], qty[i] = m.EndUserID, int32(m.Day), m.Meter, m.Quantity
 		}
-		err := exec("metered usage", `INSERT INTO usage_user_meter_days (end_user_id, day, meter, quantity)
+		out = append(out, Statement{`INSERT INTO usage_user_meter_days (end_user_id, day, meter, quantity)
 			SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::float8[])
 			ON CONFLICT (end_user_id, day, meter) DO UPDATE SET
-				quantity = usage_user_meter_days.quantity + excluded.quantity`, users, ds, names, qty)
-		if err != nil {
-			return err
-		}
+				quantity = usage_user_meter_days.quantity + excluded.quantity`, []any{users, ds, names, qty}})
 	}
 	if len(devices) > 0 {
 		users, ds, ids := make([]int64, len(devices)), make([]int32, len(devices)), make([]string, len(devices))
 		for i, d := range devices {
 			users[i], ds[i], ids[i] = d.EndUserID, int32(d.Day), d.DeviceID
 		}
-		err := exec("device usage", `INSERT INTO usage_user_device_days (end_user_id, day, device_id)
+		out = append(out, Statement{`INSERT INTO usage_user_device_days (end_user_id, day, device_id)
 			SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[])
-			ON CONFLICT (end_user_id, day, device_id) DO NOTHING`, users, ds, ids)
-		if err != nil {
-			return err
-		}
+			ON CONFLICT (end_user_id, day, device_id) DO NOTHING`, []any{users, ds, ids}})
 	}
-	return nil
+	return out
 }
 
 // Transaction runs fn in one database transaction, for writers that span entities.

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// clockTicks is the kernel's USER_HZ, the unit of /proc CPU times (100 on Linux).
+const clockTicks = 100
+
+// cpuSplit is where the CPU time of a measured run went: the server process, every
+// PostgreSQL process of the cluster, and the bench's own clients.
+type cpuSplit struct{ server, postgres, clients, machine float64 }
+
+// procCPU reads a process's CPU seconds from /proc; with children, those of its
+// reaped children too (PostgreSQL backends that ended are added to the postmaster's).
+func procCPU(pid int, children bool) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name, which is in parentheses and may hold spaces.
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+	ticks := func(i int) float64 { v, _ := strconv.ParseFloat(f[i], 64); return v }
+	// f[0] is field 3 (state): utime is field 14, stime 15, cutime 16, cstime 17.
+	t := ticks(11) + ticks(12)
+	if children {
+		t += ticks(13) + ticks(14)
+	}
+	return t / clockTicks
+}
+
+// postgresCPU sums the CPU seconds of the postmaster, its live children and its
+// reaped ones.
+func postgresCPU(p *postgres) float64 {
+	b, err := os.ReadFile(filepath.Join(p.dir, "data", "postmaster.pid"))
+	if err != nil {
+		return 0
+	}
+	master, _ := strconv.Atoi(strings.SplitN(string(b), "\n", 2)[0])
+	total := procCPU(master, true)
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(string(st[strings.LastIndexByte(string(st), ')')+2:]))
+		if ppid, _ := strconv.Atoi(f[1]); ppid == master {
+			total += procCPU(pid, false)
+		}
+	}
+	return total
+}
+
+// machineCPU is the busy time of every CPU of the machine (/proc/stat), so what other
+// processes took during a run shows: the machine is shared.
+func machineCPU() float64 {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(strings.SplitN(string(b), "\n", 2)[0])
+	var busy float64
+	for i, v := range f[1:] {
+		if i == 3 || i == 4 { // idle, iowait
+			continue
+		}
+		if i >= 7 { // guest time is already in user
+			break
+		}
+		x, _ := strconv.ParseFloat(v, 64)
+		busy += x
+	}
+	return busy / clockTicks
+}
+
+func selfCPU() float64 {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}
+
+// cpuNow samples the three shares; the difference of two samples is a run's split.
+func cpuNow(p *postgres, serverPID int) cpuSplit {
+	return cpuSplit{server: procCPU(serverPID, false), postgres: postgresCPU(p), clients: selfCPU(), machine: machineCPU()}
+}
+
+func (c cpuSplit) since(before cpuSplit) cpuSplit {
+	return cpuSplit{c.server - before.server, c.postgres - before.postgres, c.clients - before.clients, c.machine - before.machine}
+}
+
+func (c cpuSplit) String() string {
+	total := c.server + c.postgres + c.clients
+	if total == 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("server %.1f s (%.0f%%), PostgreSQL %.1f s (%.0f%%), bench clients %.1f s (%.0f%%); other processes %.1f s",
+		c.server, 100*c.server/total, c.postgres, 100*c.postgres/total, c.clients, 100*c.clients/total, max(0, c.machine-total))
+}
+
+// profileServer saves a CPU profile of the server (BENCH_PPROF is its pprof address)
+// for the first seconds of a run, into BENCH_PROFILE_DIR or the working directory.
+func profileServer(name string, seconds int) {
+	addr := os.Getenv("BENCH_PPROF")
+	if addr == "" {
+		return
+	}
+	resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, seconds))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "profile:", err)
+		return
+	}
+	defer resp.Body.Close()
+	dir := os.Getenv("BENCH_PROFILE_DIR")
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.Create(filepath.Join(dir, "cpu-"+name+".pprof"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "profile:", err)
+		return
+	}
+	defer f.Close()
+	_, _ = io.Copy(f, resp.Body)
+}

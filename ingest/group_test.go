@@ -1,0 +1,203 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"sightline/models"
+	"sightline/models/dbtest"
+)
+
+// counts is what the raw messages and the rollups hold, for exact assertions.
+type counts struct {
+	Raw, Messages, Events, Devices int
+	Duration, Quantity             float64
+}
+
+func countsOf(t *testing.T, s *models.Store) counts {
+	t.Helper()
+	var c counts
+	db := s.DB()
+	db.Raw("SELECT count(*) FROM usage_messages").Scan(&c.Raw)
+	db.Raw("SELECT COALESCE(sum(messages), 0) FROM usage_user_days").Scan(&c.Messages)
+	db.Raw("SELECT COALESCE(sum(events), 0) FROM usage_user_event_days").Scan(&c.Events)
+	db.Raw("SELECT COALESCE(sum(duration_seconds), 0) FROM usage_user_event_days").Scan(&c.Duration)
+	db.Raw("SELECT COALESCE(sum(quantity), 0) FROM usage_user_meter_days").Scan(&c.Quantity)
+	db.Raw("SELECT count(*) FROM usage_user_device_days").Scan(&c.Devices)
+	return c
+}
+
+// testBatch is n track messages of 7 users (a device each), with a duration and
+// a metered quantity, ids prefixed so batches can overlap on purpose.
+func testBatch(t *testing.T, prefix string, from, n int) []Message {
+	t.Helper()
+	ts := time.Now().UTC().Truncate(24 * time.Hour).Add(-12 * time.Hour) // one day for all
+	var parts []string
+	for i := from; i < from+n; i++ {
+		parts = append(parts, fmt.Sprintf(`{"type":"track","messageId":"%s-%d","userId":"u%d","event":"%s","timestamp":%q,"context":{"device":{"id":"d%d"}},"properties":{"duration_seconds":2,"meter":"calls","quantity":3}}`,
+			prefix, i, i%7, UsageReportedEvent, ts.Add(time.Duration(i)*time.Second).Format(time.RFC3339), i%7))
+	}
+	msgs, err := ParseBatch([]byte(`{"batch":[`+strings.Join(parts, ",")+`]}`), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return msgs
+}
+
+func want(n int) counts {
+	return counts{Raw: n, Messages: n, Events: n, Devices: min(n, 7), Duration: 2 * float64(n), Quantity: 3 * float64(n)}
+}
+
+// TestCrashBeforeCommit: a group whose transaction dies before COMMIT leaves nothing
+// behind, raw messages included; the client's retry then counts everything once.
+func TestCrashBeforeCommit(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, s *models.Store) {
+		ctx := context.Background()
+		w := NewWriter(s)
+		if _, err := w.Write(ctx, testBatch(t, "b", 0, 20), 0); err != nil {
+			t.Fatal(err)
+		}
+		crash := errors.New("killed")
+		commitFault = func() error { return crash }
+		_, err := w.Write(ctx, testBatch(t, "b", 10, 20), 0)
+		commitFault = nil
+		if !errors.Is(err, crash) {
+			t.Fatalf("write during a failing commit: %v", err)
+		}
+		if got := countsOf(t, s); got != want(20) {
+			t.Fatalf("after the failed commit: %+v, want %+v", got, want(20))
+		}
+		// The client retries on the 503: half of it was stored before, half is new.
+		res, err := w.Write(ctx, testBatch(t, "b", 10, 20), 0)
+		if err != nil || res.Accepted != 10 || res.Duplicates != 10 {
+			t.Fatalf("retry: %+v, %v", res, err)
+		}
+		if got := countsOf(t, s); got != want(30) {
+			t.Fatalf("after the retry: %+v, want %+v", got, want(30))
+		}
+	})
+}
+
+// TestRetriesInOneGroup: copies of a batch committed in one group, or racing in
+// concurrent groups (two instances on PostgreSQL), count once, and each request is
+// told how many of its messages were new.
+func TestRetriesInOneGroup(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, s *models.Store) {
+		ctx := context.Background()
+		writers := []*Writer{NewWriter(s), NewWriter(s)}
+		if s.Dialect() == models.Postgres {
+			writers[1] = NewWriter(dbtest.OpenAgain(t, s))
+		}
+		var wg sync.WaitGroup
+		results := make(chan Result, 16)
+		for c := range 16 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				res, err := writers[c%2].Write(ctx, testBatch(t, "r", 5*(c%4), 30), 0)
+				if err != nil {
+					t.Error(err)
+				}
+				results <- res
+			}()
+		}
+		wg.Wait()
+		close(results)
+		accepted := 0
+		for r := range results {
+			if r.Accepted+r.Duplicates != 30 {
+				t.Errorf("result %+v does not account for 30 messages", r)
+			}
+			accepted += r.Accepted
+		}
+		if got := countsOf(t, s); accepted != 45 || got != want(45) {
+			t.Fatalf("accepted %d, stored %+v, want 45: %+v", accepted, got, want(45))
+		}
+	})
+}
+
+// TestAnswerFollowsTheRollups: concurrent writers (two instances on PostgreSQL, with
+// their own pools) find their own messages counted the moment Write returns, while
+// other requests share their groups.
+func TestAnswerFollowsTheRollups(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, s *models.Store) {
+		ctx := context.Background()
+		writers := []*Writer{NewWriter(s), NewWriter(s)}
+		if s.Dialect() == models.Postgres {
+			writers[1] = NewWriter(dbtest.OpenAgain(t, s))
+		}
+		const clients, batches, size = 8, 6, 25
+		var wg sync.WaitGroup
+		errs := make(chan error, clients*batches)
+		for c := range clients {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				w := writers[c%2]
+				user := fmt.Sprintf("client-%d", c)
+				for b := range batches {
+					var parts []string
+					for i := range size {
+						parts = append(parts, fmt.Sprintf(`{"type":"page","messageId":"%s-%d-%d","userId":%q,"name":"Home","timestamp":%q}`,
+							user, b, i, user, time.Now().UTC().Add(-time.Hour).Format(time.RFC3339)))
+					}
+					msgs, err := ParseBatch([]byte(`{"batch":[`+strings.Join(parts, ",")+`]}`), time.Now())
+					if err == nil {
+						_, err = w.Write(ctx, msgs, 0)
+					}
+					if err != nil {
+						errs <- err
+						return
+					}
+					var n int
+					s.DB().Raw(`SELECT COALESCE(sum(d.messages), 0) FROM usage_user_days d JOIN end_users u ON u.id = d.end_user_id
+						WHERE u.user_key = ?`, user).Scan(&n)
+					if n != (b+1)*size {
+						errs <- fmt.Errorf("%s: %d counted right after batch %d was acknowledged, want %d", user, n, b, (b+1)*size)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+		if got := countsOf(t, s); got.Raw != clients*batches*size || got.Messages != got.Raw {
+			t.Fatalf("totals %+v", got)
+		}
+	})
+}
+
+// TestIdentifyCallsInOneGroup: identify calls applied together behave as if they had
+// arrived one by one: the latest by timestamp wins, and traits it leaves out keep the
+// value an earlier call gave them.
+func TestIdentifyCallsInOneGroup(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, s *models.Store) {
+		t0 := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
+		at := func(m int) string { return t0.Add(time.Duration(m) * time.Minute).Format(time.RFC3339) }
+		msgs, err := ParseBatch([]byte(`{"batch":[
+			{"type":"identify","messageId":"i3","userId":"u","timestamp":"`+at(3)+`","traits":{"email":"new@x.test"}},
+			{"type":"identify","messageId":"i1","userId":"u","timestamp":"`+at(1)+`","traits":{"email":"old@x.test","department":"Sales","level":"manager"}},
+			{"type":"identify","messageId":"i2","userId":"u","timestamp":"`+at(2)+`","traits":{"level":"executive"}},
+			{"type":"group","messageId":"g2","userId":"u","groupId":"new-co","timestamp":"`+at(2)+`"},
+			{"type":"group","messageId":"g1","userId":"u","groupId":"old-co","timestamp":"`+at(1)+`"}]}`), time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Store(context.Background(), s, msgs, 0); err != nil {
+			t.Fatal(err)
+		}
+		var u models.EndUser
+		s.DB().Where("user_key = ?", "u").Take(&u)
+		if u.Email != "new@x.test" || u.Department != "Sales" || u.Level != "executive" || u.GroupKey == nil || *u.GroupKey != "new-co" {
+			t.Fatalf("user %+v", u)
+		}
+	})
+}
