@@ -37,6 +37,7 @@ const (
 type Store struct {
 	db      *gorm.DB
 	dialect Dialect
+	cache   *healthCache // scorecard and catalog, checked against stored versions
 }
 
 // ParseDatabaseURL splits DATABASE_URL into its dialect and the driver's DSN:
@@ -103,7 +104,7 @@ func Open(url string) (*Store, error) {
 		sqlDB.SetMaxIdleConns(20)
 	}
 	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
-	return &Store{db: db, dialect: dialect}, nil
+	return &Store{db: db, dialect: dialect, cache: &healthCache{}}, nil
 }
 
 // Dialect tells which database the store runs on.

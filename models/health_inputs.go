@@ -26,8 +26,9 @@ func metricsDay(d Date) metrics.Day {
 	return metrics.Day(d.EpochDay())
 }
 
-// metricsCatalog loads the feature catalog in the shape metrics wants.
-func (s *Store) metricsCatalog(ctx context.Context) ([]metrics.Feature, error) {
+// loadMetricsCatalog reads the feature catalog in the shape metrics wants (callers
+// use healthSettings, which keeps a checked copy).
+func (s *Store) loadMetricsCatalog(ctx context.Context) ([]metrics.Feature, error) {
 	fs, err := s.allFeatures(ctx)
 	if err != nil {
 		return nil, err

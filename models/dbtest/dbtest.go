@@ -37,15 +37,47 @@ func Each(t *testing.T, fn func(t *testing.T, s *models.Store)) {
 // SQLite returns a migrated database in a temporary file.
 func SQLite(t testing.TB) *models.Store {
 	t.Helper()
-	s, err := models.Open("sqlite:" + filepath.Join(t.TempDir(), "test.db"))
+	return open(t, sqliteURL(t))
+}
+
+// sqliteURL migrates a database in a temporary file and returns its DATABASE_URL.
+func sqliteURL(t testing.TB) string {
+	t.Helper()
+	url := "sqlite:" + filepath.Join(t.TempDir(), "test.db")
+	s, err := models.Open(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return url
+}
+
+// open opens a store that is closed when the test ends.
+func open(t testing.TB, url string) *models.Store {
+	t.Helper()
+	s, err := models.Open(url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	if _, err := s.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
 	return s
+}
+
+// EachTwoProcesses runs fn on every database with two stores opened on the same
+// database, as two server processes would: what one caches, the other may change.
+func EachTwoProcesses(t *testing.T, fn func(t *testing.T, a, b *models.Store)) {
+	t.Helper()
+	t.Run("sqlite", func(t *testing.T) {
+		url := sqliteURL(t)
+		fn(t, open(t, url), open(t, url))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		url := postgresURL(t)
+		fn(t, open(t, url), open(t, url))
+	})
 }
 
 var (
@@ -86,6 +118,13 @@ func randomName(prefix string) string {
 // Postgres returns a migrated database of its own on the test server, dropped afterwards.
 func Postgres(t testing.TB) *models.Store {
 	t.Helper()
+	return open(t, postgresURL(t))
+}
+
+// postgresURL creates a migrated database of its own on the test server, dropped when
+// the test ends, and returns its DATABASE_URL.
+func postgresURL(t testing.TB) string {
+	t.Helper()
 	server := PostgresURL(t)
 	admin, err := models.Open(server)
 	if err != nil {
@@ -112,16 +151,12 @@ func Postgres(t testing.TB) *models.Store {
 	if err := admin.DB().Exec(fmt.Sprintf("CREATE DATABASE %s TEMPLATE %s", name, templateName)).Error; err != nil {
 		t.Fatal(err)
 	}
-	s, err := models.Open(withDatabase(server, name))
-	if err != nil {
-		t.Fatal(err)
-	}
+	// Registered before the stores' Close, so it runs after them.
 	t.Cleanup(func() {
-		s.Close()
 		if a, err := models.Open(server); err == nil {
 			a.DB().Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
 			a.Close()
 		}
 	})
-	return s
+	return withDatabase(server, name)
 }

@@ -1,0 +1,19 @@
+package models
+
+import (
+	"context"
+
+	"sightline/metrics"
+)
+
+// HealthSettings exposes the cached scorecard and catalog to the package's tests.
+func (s *Store) HealthSettings(ctx context.Context) (metrics.Config, []metrics.Feature, error) {
+	return s.healthSettings(ctx)
+}
+
+// HealthCacheLoads tells how often the store filled its scorecard and catalog copy.
+func (s *Store) HealthCacheLoads() int {
+	s.cache.mu.Lock()
+	defer s.cache.mu.Unlock()
+	return s.cache.loads
+}
