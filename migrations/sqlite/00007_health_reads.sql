@@ -1,7 +1,10 @@
--- The per-process cache's version numbers (see the PostgreSQL migration). SQLite
--- triggers fire per row; a bulk import of the catalog bumps once per row, which is cheap.
+-- See the PostgreSQL migration. SQLite has no INCLUDE; every index holds the rowid (id).
+-- Its triggers fire per row: a bulk import of the catalog bumps once per row, which is cheap.
 
 -- +goose Up
+CREATE INDEX end_users_group_traits ON end_users (group_key, department, level);
+DROP INDEX end_users_group;
+
 CREATE TABLE cache_versions (
     name    TEXT    PRIMARY KEY,
     version INTEGER NOT NULL DEFAULT 0
@@ -66,3 +69,5 @@ DROP TRIGGER features_cache_version_delete;
 DROP TRIGGER features_cache_version_update;
 DROP TRIGGER features_cache_version_insert;
 DROP TABLE cache_versions;
+CREATE INDEX end_users_group ON end_users (group_key);
+DROP INDEX end_users_group_traits;
