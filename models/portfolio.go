@@ -276,8 +276,10 @@ func portfolioOrder(q PortfolioQuery) string {
 	return order + ", a.key ASC"
 }
 
-// ListPortfolio filters, sorts and pages the accounts in one query (and a count);
-// asOf is the day risk flags are judged on (today).
+// ListPortfolio filters, sorts and pages the accounts; asOf is the day risk flags are
+// judged on (today). The sort and the paging run on the account ids alone (a deep
+// page's top-N sort of whole rows cost several times more), then the page's rows are
+// read by id; a count gives the total.
 func (s *Store) ListPortfolio(ctx context.Context, q PortfolioQuery, asOf Date) (PortfolioPage, error) {
 	var page PortfolioPage
 	atRisk, err := s.GoalsAtRiskByAccount(ctx)
@@ -290,15 +292,31 @@ func (s *Store) ListPortfolio(ctx context.Context, q PortfolioQuery, asOf Date) 
 	if q.PerPage <= 0 {
 		q.PerPage = PortfolioPerPage
 	}
-	err = s.filteredPortfolio(ctx, q, asOf, atRisk).Select("a.*").Order(portfolioOrder(q)).
-		Limit(q.PerPage).Offset((max(q.Page, 1) - 1) * q.PerPage).
-		Scan(&page.Rows).Error
+	var ids []int64
+	err = s.filteredPortfolio(ctx, q, asOf, atRisk).Order(portfolioOrder(q)).
+		Limit(q.PerPage).Offset((max(q.Page, 1)-1)*q.PerPage).Pluck("a.id", &ids).Error
 	if err != nil {
 		return page, fmt.Errorf("store: unable to list portfolio: %w", err)
 	}
-	for i := range page.Rows {
-		page.Rows[i].GoalsAtRisk = atRisk[page.Rows[i].ID]
-		page.Rows[i].RiskFlags = riskFlags(page.Rows[i], asOf)
+	if len(ids) == 0 {
+		return page, nil
+	}
+	var rows []PortfolioRow
+	if err := s.portfolioRows(ctx).Where("a.id IN ?", ids).Scan(&rows).Error; err != nil {
+		return page, fmt.Errorf("store: unable to list portfolio: %w", err)
+	}
+	byID := make(map[int64]PortfolioRow, len(rows))
+	for _, r := range rows {
+		byID[r.ID] = r
+	}
+	for _, id := range ids {
+		r, ok := byID[id]
+		if !ok {
+			continue // deleted since the ids were read
+		}
+		r.GoalsAtRisk = atRisk[r.ID]
+		r.RiskFlags = riskFlags(r, asOf)
+		page.Rows = append(page.Rows, r)
 	}
 	return page, nil
 }
