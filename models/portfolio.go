@@ -214,12 +214,22 @@ type PortfolioPage struct {
 // so the portfolio filters and sorts on them with the same SQL on both dialects.
 func (s *Store) portfolioRows(ctx context.Context) *gorm.DB {
 	return s.db.WithContext(ctx).Table("accounts a").
-		Joins("LEFT JOIN account_health_latest hs ON hs.account_id = a.id").
-		Select("a.*," +
-			" hs.day AS health_day, hs.score AS health_score, COALESCE(hs.color, '') AS health_color," +
-			" hs.previous_score," +
-			" hs.daily_usage_rate, hs.seat_activation, hs.executives," +
-			" COALESCE(hs.overused, FALSE) AS overused, COALESCE(hs.underused, FALSE) AS underused")
+		Joins("LEFT JOIN account_health_latest hs ON hs.account_id = a.id").Select(portfolioColumns)
+}
+
+const portfolioColumns = "a.*," +
+	" hs.day AS health_day, hs.score AS health_score, COALESCE(hs.color, '') AS health_color," +
+	" hs.previous_score," +
+	" hs.daily_usage_rate, hs.seat_activation, hs.executives," +
+	" COALESCE(hs.overused, FALSE) AS overused, COALESCE(hs.underused, FALSE) AS underused"
+
+// portfolioRowsByID is portfolioRows of some accounts. The ids are repeated for the
+// snapshot side: PostgreSQL does not carry an IN list across the join, and would
+// otherwise scan every account's snapshot row to join a page of them.
+func (s *Store) portfolioRowsByID(ctx context.Context, ids []int64) *gorm.DB {
+	return s.db.WithContext(ctx).Table("accounts a").
+		Joins("LEFT JOIN account_health_latest hs ON hs.account_id = a.id AND hs.account_id IN ?", ids).
+		Select(portfolioColumns).Where("a.id IN ?", ids)
 }
 
 // filteredPortfolio applies the query's filters; asOf anchors "renewal at risk".
@@ -302,7 +312,7 @@ func (s *Store) ListPortfolio(ctx context.Context, q PortfolioQuery, asOf Date) 
 		return page, nil
 	}
 	var rows []PortfolioRow
-	if err := s.portfolioRows(ctx).Where("a.id IN ?", ids).Scan(&rows).Error; err != nil {
+	if err := s.portfolioRowsByID(ctx, ids).Scan(&rows).Error; err != nil {
 		return page, fmt.Errorf("store: unable to list portfolio: %w", err)
 	}
 	byID := make(map[int64]PortfolioRow, len(rows))
