@@ -125,67 +125,44 @@ func (s *Store) loadHealthInputs(ctx context.Context, accounts []healthAccount, 
 		}
 	}
 
-	var users []struct {
-		ID         int64
-		GroupKey   string
-		Department string
-		Level      string
-	}
-	err = db.Raw("SELECT id, group_key, department, level FROM end_users WHERE group_key IN ?", keys).Scan(&users).Error
+	accountOf := map[int64]*metrics.Inputs{}
+	var u metrics.User
+	var groupKey string
+	err = s.eachRow(ctx, "SELECT id, group_key, department, level FROM end_users WHERE group_key IN ?", []any{keys},
+		[]any{&u.ID, &groupKey, &u.Department, &u.Level}, func() {
+			in := out[groupKey]
+			accountOf[u.ID] = in
+			in.Users = append(in.Users, u)
+		})
 	if err != nil {
 		return nil, nil, fmt.Errorf("store: unable to list end users for health: %w", err)
 	}
-	accountOf := make(map[int64]*metrics.Inputs, len(users))
-	for _, u := range users {
-		in := out[u.GroupKey]
-		accountOf[u.ID] = in
-		in.Users = append(in.Users, metrics.User{ID: u.ID, Department: u.Department, Level: u.Level})
-	}
-	if len(users) == 0 {
+	if len(accountOf) == 0 {
 		return out, ents, nil
 	}
 
 	const byAccount = " JOIN end_users u ON u.id = r.end_user_id WHERE u.group_key IN ? AND r.day BETWEEN ? AND ?"
-	// The two large reads scan rows directly: GORM's reflection cost more CPU than the
-	// queries themselves on a page view.
-	rows, err := db.Raw("SELECT r.end_user_id, r.day, r.messages, r.hours_mask FROM usage_user_days r"+byAccount, keys, int(from), int(to)).Rows()
+	var a metrics.Activity
+	var day int
+	var mask int64
+	err = s.eachRow(ctx, "SELECT r.end_user_id, r.day, r.messages, r.hours_mask FROM usage_user_days r"+byAccount,
+		[]any{keys, int(from), int(to)}, []any{&a.User, &day, &a.Messages, &mask}, func() {
+			a.Day, a.HoursMask = metrics.Day(day), uint32(mask)
+			in := accountOf[a.User]
+			in.Activity = append(in.Activity, a)
+		})
 	if err != nil {
-		return nil, nil, fmt.Errorf("store: unable to read daily usage for health: %w", err)
-	}
-	for rows.Next() {
-		var a metrics.Activity
-		var day int
-		var mask int64
-		if err := rows.Scan(&a.User, &day, &a.Messages, &mask); err != nil {
-			rows.Close()
-			return nil, nil, fmt.Errorf("store: unable to read daily usage for health: %w", err)
-		}
-		a.Day, a.HoursMask = metrics.Day(day), uint32(mask)
-		in := accountOf[a.User]
-		in.Activity = append(in.Activity, a)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return nil, nil, fmt.Errorf("store: unable to read daily usage for health: %w", err)
 	}
 
-	rows, err = db.Raw("SELECT r.end_user_id, r.day, r.event_name, r.events, r.duration_seconds FROM usage_user_event_days r"+byAccount, keys, int(from), int(to)).Rows()
+	var e metrics.EventDay
+	err = s.eachRow(ctx, "SELECT r.end_user_id, r.day, r.event_name, r.events, r.duration_seconds FROM usage_user_event_days r"+byAccount,
+		[]any{keys, int(from), int(to)}, []any{&e.User, &day, &e.Name, &e.Events, &e.DurationSeconds}, func() {
+			e.Day = metrics.Day(day)
+			in := accountOf[e.User]
+			in.Events = append(in.Events, e)
+		})
 	if err != nil {
-		return nil, nil, fmt.Errorf("store: unable to read event usage for health: %w", err)
-	}
-	for rows.Next() {
-		var e metrics.EventDay
-		var day int
-		if err := rows.Scan(&e.User, &day, &e.Name, &e.Events, &e.DurationSeconds); err != nil {
-			rows.Close()
-			return nil, nil, fmt.Errorf("store: unable to read event usage for health: %w", err)
-		}
-		e.Day = metrics.Day(day)
-		in := accountOf[e.User]
-		in.Events = append(in.Events, e)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return nil, nil, fmt.Errorf("store: unable to read event usage for health: %w", err)
 	}
 
