@@ -212,8 +212,9 @@ func (s *Store) HealthHistory(ctx context.Context, accountID int64, from, to Dat
 // only the day, score and colour, and 90 documents weigh a few hundred kilobytes.
 func (s *Store) HealthScores(ctx context.Context, accountID int64, from, to Date) ([]HealthSnapshot, error) {
 	var out []HealthSnapshot
-	err := s.db.WithContext(ctx).Select("account_id, day, score, color").
-		Where("account_id = ? AND day BETWEEN ? AND ?", accountID, from, to).Order("day").Find(&out).Error
+	var h HealthSnapshot
+	err := s.eachRow(ctx, "SELECT account_id, day, score, color FROM health_snapshots WHERE account_id = ? AND day BETWEEN ? AND ? ORDER BY day",
+		[]any{accountID, from, to}, []any{&h.AccountID, &h.Day, &h.Score, &h.Color}, func() { out = append(out, h) })
 	if err != nil {
 		return nil, fmt.Errorf("store: unable to read health scores: %w", err)
 	}

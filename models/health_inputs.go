@@ -2,6 +2,7 @@ package models
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 
 	"sightline/metrics"
@@ -43,30 +44,29 @@ func (s *Store) loadMetricsCatalog(ctx context.Context) ([]metrics.Feature, erro
 // entitlementsOf lists the accounts' entitlements ordered by key, product keys and
 // features filled in, in one query (a row per listed feature) instead of three.
 func (s *Store) entitlementsOf(ctx context.Context, accountIDs []int64, accountKeys map[int64]string) ([]Entitlement, error) {
-	var rows []struct {
-		Entitlement
-		ProductKey string  `gorm:"column:product_key"`
-		FeatureKey *string `gorm:"column:feature_key"`
-	}
-	err := s.db.WithContext(ctx).Raw(`SELECT e.*, p.key AS product_key, f.key AS feature_key
+	var es []Entitlement
+	var e Entitlement
+	var feature sql.NullString
+	err := s.eachRow(ctx, `SELECT e.id, e.account_id, e.key, e.product_id, p.key, e.model, e.quantity, e.unit,
+			e.unit_price, e.starts_on, e.ends_on, f.key
 		FROM entitlements e JOIN products p ON p.id = e.product_id
 		LEFT JOIN entitlement_features ef ON ef.entitlement_id = e.id
 		LEFT JOIN features f ON f.id = ef.feature_id
-		WHERE e.account_id IN ? ORDER BY e.key, e.account_id, f.key`, accountIDs).Scan(&rows).Error
+		WHERE e.account_id IN ? ORDER BY e.key, e.account_id, f.key`, []any{accountIDs},
+		[]any{&e.ID, &e.AccountID, &e.Key, &e.ProductID, &e.Product, &e.Model, &e.Quantity, &e.Unit,
+			&e.UnitPrice, &e.StartsOn, &e.EndsOn, &feature},
+		func() {
+			if n := len(es); n == 0 || es[n-1].ID != e.ID {
+				e.Account, e.Features = accountKeys[e.AccountID], []string{}
+				es = append(es, e)
+			}
+			if feature.Valid {
+				last := &es[len(es)-1]
+				last.Features = append(last.Features, feature.String)
+			}
+		})
 	if err != nil {
 		return nil, fmt.Errorf("store: unable to list entitlements for health: %w", err)
-	}
-	var es []Entitlement
-	for _, r := range rows {
-		if n := len(es); n == 0 || es[n-1].ID != r.ID {
-			e := r.Entitlement
-			e.Account, e.Product, e.Features = accountKeys[e.AccountID], r.ProductKey, []string{}
-			es = append(es, e)
-		}
-		if r.FeatureKey != nil {
-			e := &es[len(es)-1]
-			e.Features = append(e.Features, *r.FeatureKey)
-		}
 	}
 	return es, nil
 }
