@@ -95,6 +95,7 @@ func (r *Result) Measure(key string) *Measure {
 // a trend) costs each day's window only.
 type Prepared struct {
 	in       Inputs
+	byKey    []Entitlement // in.Entitlements sorted by key, once
 	users    map[int64]User
 	active   map[Day]map[int64]uint32 // day → user → hours mask
 	events   map[Day][]EventDay
@@ -116,6 +117,8 @@ func Prepare(in Inputs) *Prepared {
 		catalog:  map[string]int{},
 		products: map[string]bool{},
 	}
+	p.byKey = slices.Clone(in.Entitlements)
+	slices.SortFunc(p.byKey, func(a, b Entitlement) int { return strings.Compare(a.Key, b.Key) })
 	for _, u := range in.Users {
 		p.users[u.ID] = u
 	}
@@ -171,12 +174,11 @@ func isOneOf(s string, list []string) bool { return slices.Contains(list, s) }
 // activeEntitlements are those active on the day, by key.
 func (p *Prepared) activeEntitlements(day Day) []Entitlement {
 	var es []Entitlement
-	for _, e := range p.in.Entitlements {
+	for _, e := range p.byKey {
 		if e.ActiveOn(day) {
 			es = append(es, e)
 		}
 	}
-	slices.SortFunc(es, func(a, b Entitlement) int { return strings.Compare(a.Key, b.Key) })
 	return es
 }
 
@@ -184,11 +186,29 @@ func (p *Prepared) activeEntitlements(day Day) []Entitlement {
 func licensedSeats(es []Entitlement) float64 {
 	seats := 0.0
 	for _, e := range es {
-		if e.Model == "user" || e.Model == "subscription" {
-			seats += e.Quantity
+		seats += seatQuantity(e)
+	}
+	return seats
+}
+
+// seatsOn is licensedSeats of the entitlements active on the day, summed in the same
+// (key) order without building the list: the trend asks for every day of 90.
+func (p *Prepared) seatsOn(day Day) float64 {
+	seats := 0.0
+	for _, e := range p.byKey {
+		if e.ActiveOn(day) {
+			seats += seatQuantity(e)
 		}
 	}
 	return seats
+}
+
+// seatQuantity is what an entitlement adds to licensed seats.
+func seatQuantity(e Entitlement) float64 {
+	if e.Model == "user" || e.Model == "subscription" {
+		return e.Quantity
+	}
+	return 0
 }
 
 // entitledFeatures are the feature keys the active entitlements grant, sorted.
