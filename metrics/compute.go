@@ -146,34 +146,50 @@ func Prepare(in Inputs) *Prepared {
 
 // groupByDay groups the rows that keep accepts by day, each day's in their order, in
 // one backing array: appending day by day cost more allocation than the rest of a
-// page view's computation.
+// page view's computation. Rows span a window of days, so days index plain slices.
 func groupByDay[T any](rows []T, day func(T) Day, keep func(T) bool) map[Day][]T {
-	counts := map[Day]int{}
-	n := 0
-	for _, r := range rows {
-		if keep(r) {
-			counts[day(r)]++
-			n++
-		}
-	}
-	all := make([]T, n)
-	next := make(map[Day]int, len(counts)) // where the day's next row goes
-	offset := 0
-	for d, c := range counts {
-		next[d] = offset
-		offset += c
-	}
+	first, last, n := Day(0), Day(-1), 0
 	for _, r := range rows {
 		if keep(r) {
 			d := day(r)
-			all[next[d]] = r
-			next[d]++
+			if n == 0 || d < first {
+				first = d
+			}
+			last = max(last, d)
+			n++
 		}
 	}
-	out := make(map[Day][]T, len(counts))
-	for d, c := range counts {
-		end := next[d]
-		out[d] = all[end-c : end : end]
+	if n == 0 {
+		return map[Day][]T{}
+	}
+	next := make([]int, int(last-first)+2) // rows before each day, then where its next row goes
+	for _, r := range rows {
+		if keep(r) {
+			next[day(r)-first+1]++
+		}
+	}
+	days := 0
+	for i := 1; i < len(next); i++ {
+		if next[i] > 0 {
+			days++
+		}
+		next[i] += next[i-1]
+	}
+	out := make(map[Day][]T, days)
+	all := make([]T, n)
+	for _, r := range rows {
+		if keep(r) {
+			i := day(r) - first
+			all[next[i]] = r
+			next[i]++
+		}
+	}
+	start := 0
+	for i, end := range next[:len(next)-1] {
+		if end > start {
+			out[first+Day(i)] = all[start:end:end]
+		}
+		start = end
 	}
 	return out
 }
