@@ -4,6 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"sightline/metrics"
 )
@@ -70,6 +74,9 @@ func (s *Store) entitlementsOf(ctx context.Context, accountIDs []int64, accountK
 	}
 	return es, nil
 }
+
+// maxListedUsers bounds the users whose events are read by id rather than by account.
+const maxListedUsers = 5000
 
 // loadHealthInputs reads what metrics needs for some accounts and the usage days
 // from..to (callers include the 29 days before the first day they compute). Meters
@@ -145,25 +152,42 @@ func (s *Store) loadHealthInputs(ctx context.Context, accounts []healthAccount, 
 	var a metrics.Activity
 	var day int
 	var mask int64
+	active := map[int64]bool{}
 	err = s.eachRow(ctx, "SELECT r.end_user_id, r.day, r.messages, r.hours_mask FROM usage_user_days r"+byAccount,
 		[]any{keys, int(from), int(to)}, []any{&a.User, &day, &a.Messages, &mask}, func() {
 			a.Day, a.HoursMask = metrics.Day(day), uint32(mask)
 			in := accountOf[a.User]
 			in.Activity = append(in.Activity, a)
+			active[a.User] = true
 		})
 	if err != nil {
 		return nil, nil, fmt.Errorf("store: unable to read daily usage for health: %w", err)
 	}
-
-	var e metrics.EventDay
-	err = s.eachRow(ctx, "SELECT r.end_user_id, r.day, r.event_name, r.events, r.duration_seconds FROM usage_user_event_days r"+byAccount,
-		[]any{keys, int(from), int(to)}, []any{&e.User, &day, &e.Name, &e.Events, &e.DurationSeconds}, func() {
+	// Every track message adds a usage_user_days row for its user and day in the same
+	// transaction as its event row, so only users with a day in the window have events
+	// in it. On PostgreSQL a page's account reads only their index ranges (most of an
+	// account's users are idle in a given month); SQLite, which takes no array, and
+	// the snapshot job's thousands of accounts keep the join.
+	if len(active) > 0 { // no usage days, no events
+		eventsQuery, eventsArgs := "SELECT r.end_user_id, r.day, r.event_name, r.events, r.duration_seconds FROM usage_user_event_days r"+byAccount,
+			[]any{keys, int(from), int(to)}
+		if s.dialect == Postgres && len(active) <= maxListedUsers {
+			ids := slices.Sorted(maps.Keys(active))
+			eventsQuery = "SELECT r.end_user_id, r.day, r.event_name, r.events, r.duration_seconds FROM usage_user_event_days r" +
+				" WHERE r.end_user_id = ANY(?) AND r.day BETWEEN ? AND ?"
+			// A struct, so GORM passes the array as one parameter instead of expanding it.
+			eventsArgs = []any{pgtype.Array[int64]{Elements: ids, Dims: []pgtype.ArrayDimension{{Length: int32(len(ids)), LowerBound: 1}}, Valid: true},
+				int(from), int(to)}
+		}
+		var e metrics.EventDay
+		err = s.eachRow(ctx, eventsQuery, eventsArgs, []any{&e.User, &day, &e.Name, &e.Events, &e.DurationSeconds}, func() {
 			e.Day = metrics.Day(day)
 			in := accountOf[e.User]
 			in.Events = append(in.Events, e)
 		})
-	if err != nil {
-		return nil, nil, fmt.Errorf("store: unable to read event usage for health: %w", err)
+		if err != nil {
+			return nil, nil, fmt.Errorf("store: unable to read event usage for health: %w", err)
+		}
 	}
 
 	if len(deviceKeys) > 0 {
