@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -137,8 +138,22 @@ func (s *Store) CountAccounts(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
-// AccountFacets lists the distinct segments and CSMs, for the portfolio filters.
+// AccountFacets lists the distinct segments and CSMs, for the portfolio filters, from
+// the process's copy while the stored portfolio version says it is current.
 func (s *Store) AccountFacets(ctx context.Context) (segments, csms []string, err error) {
+	v, err := s.readCacheVersions(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	c := s.folio
+	c.mu.Lock()
+	c.at(v.Portfolio)
+	if c.facets {
+		segments, csms = slices.Clone(c.segments), slices.Clone(c.csms)
+		c.mu.Unlock()
+		return segments, csms, nil
+	}
+	c.mu.Unlock()
 	db := s.db.WithContext(ctx).Model(&Account{})
 	if err := db.Distinct("segment").Where("segment <> ''").Order("segment").Pluck("segment", &segments).Error; err != nil {
 		return nil, nil, fmt.Errorf("store: unable to list segments: %w", err)
@@ -147,6 +162,11 @@ func (s *Store) AccountFacets(ctx context.Context) (segments, csms []string, err
 	if err := db.Distinct("csm_email").Where("csm_email <> ''").Order("csm_email").Pluck("csm_email", &csms).Error; err != nil {
 		return nil, nil, fmt.Errorf("store: unable to list CSMs: %w", err)
 	}
+	c.mu.Lock()
+	c.at(v.Portfolio)
+	c.facets, c.segments, c.csms = true, slices.Clone(segments), slices.Clone(csms)
+	c.loads++
+	c.mu.Unlock()
 	return segments, csms, nil
 }
 

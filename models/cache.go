@@ -11,10 +11,11 @@ import (
 	"sightline/metrics"
 )
 
-// cacheVersions are the version numbers triggers bump whenever the tables behind the
-// cached scorecard and catalog change (migration 00007_cache_versions).
+// cacheVersions are the version numbers triggers bump whenever the tables behind a
+// process's copies change (migration 00007_health_reads): the catalog, the settings
+// (scorecard), and the portfolio's accounts and latest health.
 type cacheVersions struct {
-	Catalog, Settings int64
+	Catalog, Settings, Portfolio int64
 }
 
 // healthCache is the process's copy of the scorecard and the metrics catalog, which
@@ -23,7 +24,7 @@ type cacheVersions struct {
 type healthCache struct {
 	mu       sync.Mutex
 	loaded   bool
-	versions cacheVersions
+	versions cacheVersions // of the catalog and settings; Portfolio is left 0
 	config   metrics.Config
 	catalog  []metrics.Feature
 	loads    int // how often it was (re)filled, for tests
@@ -48,6 +49,8 @@ func (s *Store) readCacheVersions(ctx context.Context) (cacheVersions, error) {
 			v.Catalog = version
 		case "settings":
 			v.Settings = version
+		case "portfolio":
+			v.Portfolio = version
 		}
 	}
 	if err := rows.Err(); err != nil {
@@ -66,6 +69,7 @@ func (s *Store) healthSettings(ctx context.Context) (metrics.Config, []metrics.F
 	if err != nil {
 		return metrics.Config{}, nil, err
 	}
+	v.Portfolio = 0 // accounts may change without changing these
 	c := s.cache
 	c.mu.Lock()
 	if c.loaded && c.versions == v {
@@ -110,4 +114,26 @@ func (s *Store) loadScorecard(ctx context.Context) (metrics.Config, error) {
 		return cfg, err
 	}
 	return cfg.WithDefaults(), nil
+}
+
+// portfolioCache is the process's copy of what every unfiltered portfolio view needs:
+// each sort's account ids in order (a sort of every account costs more than the
+// rest of the page) and the segments and CSMs the filters offer. It is checked
+// against the stored portfolio version on every use.
+type portfolioCache struct {
+	mu       sync.Mutex
+	version  int64
+	orders   map[string][]int64 // by ORDER BY clause
+	facets   bool               // segments and csms are loaded
+	segments []string
+	csms     []string
+	loads    int // how often a sort or the facets were read from the database, for tests
+}
+
+// at empties the copy when the stored version moved on from the one it holds. The
+// caller holds mu.
+func (c *portfolioCache) at(version int64) {
+	if c.version != version || c.orders == nil {
+		c.version, c.orders, c.facets, c.segments, c.csms = version, map[string][]int64{}, false, nil, nil
+	}
 }

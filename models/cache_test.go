@@ -131,3 +131,89 @@ func TestHealthCacheFollowsWritesOfOtherProcesses(t *testing.T) {
 		}
 	})
 }
+
+// Process a keeps the unfiltered portfolio's sort orders and filter choices; every
+// change of accounts or of their latest health by process b (or plain SQL) must show
+// in a's next view, and nothing else reloads them.
+func TestPortfolioCacheFollowsWritesOfOtherProcesses(t *testing.T) {
+	dbtest.EachTwoProcesses(t, func(t *testing.T, a, b *models.Store) {
+		ctx := context.Background()
+		today := models.Today()
+		mustDo := func(err error) {
+			t.Helper()
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i, name := range []string{"Beta", "Alpha", "Gamma"} {
+			_, err := b.UpsertAccount(ctx, &models.Account{Key: strings.ToLower(name), Name: name, ARR: float64(10 * (i + 1)),
+				Segment: "smb", CSMEmail: "ann@x.test"})
+			mustDo(err)
+		}
+		view := func(sort string, desc bool) string {
+			t.Helper()
+			page, err := a.ListPortfolio(ctx, models.PortfolioQuery{Sort: sort, Desc: desc}, today)
+			mustDo(err)
+			var keys []string
+			for _, r := range page.Rows {
+				keys = append(keys, r.Key)
+			}
+			return fmt.Sprintf("%d:%s", page.Total, strings.Join(keys, ","))
+		}
+		facets := func() string {
+			t.Helper()
+			segments, csms, err := a.AccountFacets(ctx)
+			mustDo(err)
+			return strings.Join(segments, ",") + "|" + strings.Join(csms, ",")
+		}
+		check := func(step, got, want string) {
+			t.Helper()
+			if got != want {
+				t.Fatalf("%s: process a shows %q, want %q", step, got, want)
+			}
+		}
+		check("start", view("name", false), "3:alpha,beta,gamma")
+		check("start", view("arr", true), "3:gamma,alpha,beta")
+		check("start", facets(), "smb|ann@x.test")
+		loads := a.PortfolioCacheLoads()
+		view("name", false)
+		view("arr", true)
+		facets()
+		if n := a.PortfolioCacheLoads(); n != loads {
+			t.Fatalf("nothing changed, yet process a read %d sorts or facets again", n-loads)
+		}
+		// Writes elsewhere leave the copy alone.
+		_, err := b.UpsertFeature(ctx, &models.Feature{Key: "reports", Name: "Reports", Product: "core"})
+		mustDo(err)
+		view("name", false)
+		if n := a.PortfolioCacheLoads(); n != loads {
+			t.Fatal("a catalog write reloaded the portfolio's copy")
+		}
+
+		_, err = b.UpsertAccount(ctx, &models.Account{Key: "aardvark", Name: "Aardvark", ARR: 5, Segment: "enterprise"})
+		mustDo(err)
+		check("account added", view("name", false), "4:aardvark,alpha,beta,gamma")
+		check("account added", facets(), "enterprise,smb|ann@x.test")
+		_, err = b.UpsertAccount(ctx, &models.Account{Key: "alpha", Name: "Alpha", ARR: 99, Segment: "smb"})
+		mustDo(err)
+		check("ARR changed", view("arr", true), "4:alpha,gamma,beta,aardvark")
+		mustDo(b.SetAccountCSM(ctx, "beta", "bob@x.test"))
+		check("CSM assigned", facets(), "enterprise,smb|ann@x.test,bob@x.test")
+		mustDo(b.DeleteAccount(ctx, "gamma"))
+		check("account deleted", view("name", false), "3:aardvark,alpha,beta")
+		mustDo(b.DB().Exec("UPDATE accounts SET name = 'Zulu' WHERE key = 'aardvark'").Error)
+		check("renamed in SQL", view("name", false), "3:alpha,beta,aardvark")
+
+		// The health sort follows the latest snapshots: a snapshot run, then plain SQL.
+		check("no snapshots", view("health", true), "3:aardvark,alpha,beta")
+		_, err = b.SnapshotHealth(ctx, today, today)
+		mustDo(err)
+		check("snapshots taken", strings.Split(view("health", true), ":")[0], "3") // a's copy now holds them
+		mustDo(b.DB().Exec("UPDATE account_health_latest SET score = 80 WHERE account_id = (SELECT id FROM accounts WHERE key = 'beta')").Error)
+		mustDo(b.DB().Exec("UPDATE account_health_latest SET score = 60 WHERE account_id = (SELECT id FROM accounts WHERE key = 'aardvark')").Error)
+		mustDo(b.DB().Exec("UPDATE account_health_latest SET score = 70 WHERE account_id = (SELECT id FROM accounts WHERE key = 'alpha')").Error)
+		check("scores set", view("health", true), "3:beta,alpha,aardvark")
+		mustDo(b.DB().Exec("DELETE FROM account_health_latest WHERE account_id = (SELECT id FROM accounts WHERE key = 'beta')").Error)
+		check("latest row deleted", view("health", true), "3:alpha,aardvark,beta")
+	})
+}

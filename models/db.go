@@ -38,6 +38,7 @@ type Store struct {
 	db      *gorm.DB
 	dialect Dialect
 	cache   *healthCache // scorecard and catalog, checked against stored versions
+	folio   *portfolioCache
 }
 
 // ParseDatabaseURL splits DATABASE_URL into its dialect and the driver's DSN:
@@ -104,7 +105,7 @@ func Open(url string) (*Store, error) {
 		sqlDB.SetMaxIdleConns(20)
 	}
 	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
-	return &Store{db: db, dialect: dialect, cache: &healthCache{}}, nil
+	return &Store{db: db, dialect: dialect, cache: &healthCache{}, folio: &portfolioCache{}}, nil
 }
 
 // Dialect tells which database the store runs on.

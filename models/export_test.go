@@ -17,3 +17,10 @@ func (s *Store) HealthCacheLoads() int {
 	defer s.cache.mu.Unlock()
 	return s.cache.loads
 }
+
+// PortfolioCacheLoads tells how often the store read a portfolio sort or the facets.
+func (s *Store) PortfolioCacheLoads() int {
+	s.folio.mu.Lock()
+	defer s.folio.mu.Unlock()
+	return s.folio.loads
+}

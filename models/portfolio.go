@@ -14,7 +14,7 @@ import (
 )
 
 // PortfolioQuery is what the portfolio is filtered, sorted and paged by. It round-trips
-// through the URL so a view can be shared.
+// through the URL so a view can be shared. (A new filter belongs in unfiltered too.)
 type PortfolioQuery struct {
 	Search  string
 	Segment string
@@ -90,6 +90,11 @@ func ParsePortfolioQuery(v url.Values) PortfolioQuery {
 		q.Page = 1
 	}
 	return q
+}
+
+// unfiltered reports whether the query keeps every account (it only sorts and pages).
+func (q PortfolioQuery) unfiltered() bool {
+	return q.Search == "" && q.Segment == "" && q.Stage == "" && q.CSM == "" && q.Color == "" && q.Risk == ""
 }
 
 // Values encodes the query back into URL parameters, leaving out defaults.
@@ -289,24 +294,34 @@ func portfolioOrder(q PortfolioQuery) string {
 // ListPortfolio filters, sorts and pages the accounts; asOf is the day risk flags are
 // judged on (today). The sort and the paging run on the account ids alone (a deep
 // page's top-N sort of whole rows cost several times more), then the page's rows are
-// read by id; a count gives the total.
+// read by id. Without filters the ids come in order from the process's copy.
 func (s *Store) ListPortfolio(ctx context.Context, q PortfolioQuery, asOf Date) (PortfolioPage, error) {
 	var page PortfolioPage
 	atRisk, err := s.GoalsAtRiskByAccount(ctx)
 	if err != nil {
 		return page, err
 	}
-	if err := s.filteredPortfolio(ctx, q, asOf, atRisk).Count(&page.Total).Error; err != nil {
-		return page, fmt.Errorf("store: unable to count portfolio: %w", err)
-	}
 	if q.PerPage <= 0 {
 		q.PerPage = PortfolioPerPage
 	}
+	offset := (max(q.Page, 1) - 1) * q.PerPage
 	var ids []int64
-	err = s.filteredPortfolio(ctx, q, asOf, atRisk).Order(portfolioOrder(q)).
-		Limit(q.PerPage).Offset((max(q.Page, 1)-1)*q.PerPage).Pluck("a.id", &ids).Error
-	if err != nil {
-		return page, fmt.Errorf("store: unable to list portfolio: %w", err)
+	if q.unfiltered() {
+		all, err := s.sortedPortfolio(ctx, q)
+		if err != nil {
+			return page, err
+		}
+		page.Total = int64(len(all))
+		ids = all[min(offset, len(all)):min(offset+q.PerPage, len(all))]
+	} else {
+		if err := s.filteredPortfolio(ctx, q, asOf, atRisk).Count(&page.Total).Error; err != nil {
+			return page, fmt.Errorf("store: unable to count portfolio: %w", err)
+		}
+		err = s.filteredPortfolio(ctx, q, asOf, atRisk).Order(portfolioOrder(q)).
+			Limit(q.PerPage).Offset(offset).Pluck("a.id", &ids).Error
+		if err != nil {
+			return page, fmt.Errorf("store: unable to list portfolio: %w", err)
+		}
 	}
 	if len(ids) == 0 {
 		return page, nil
@@ -329,6 +344,35 @@ func (s *Store) ListPortfolio(ctx context.Context, q PortfolioQuery, asOf Date) 
 		page.Rows = append(page.Rows, r)
 	}
 	return page, nil
+}
+
+// sortedPortfolio is every account id in the query's order (filters ignored), from
+// the process's copy while the stored portfolio version says it is current.
+func (s *Store) sortedPortfolio(ctx context.Context, q PortfolioQuery) ([]int64, error) {
+	// The version is read before the ids: see healthSettings.
+	v, err := s.readCacheVersions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	order := portfolioOrder(q)
+	c := s.folio
+	c.mu.Lock()
+	c.at(v.Portfolio)
+	ids, ok := c.orders[order]
+	c.mu.Unlock()
+	if ok {
+		return ids, nil
+	}
+	err = s.db.WithContext(ctx).Table("(?) a", s.portfolioRows(ctx)).Order(order).Pluck("a.id", &ids).Error
+	if err != nil {
+		return nil, fmt.Errorf("store: unable to sort portfolio: %w", err)
+	}
+	c.mu.Lock()
+	c.at(v.Portfolio)
+	c.orders[order] = ids
+	c.loads++
+	c.mu.Unlock()
+	return ids, nil
 }
 
 // ExportPortfolio returns every row the query's filters keep, in its sort order, for

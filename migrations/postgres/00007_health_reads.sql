@@ -7,6 +7,9 @@
 -- them: reading two small rows is the whole cost of a cache hit, and a change takes
 -- effect on the next page view in every process.
 
+-- The portfolio keeps its unfiltered sort orders and filter choices the same way,
+-- under a version bumped by any change to accounts or to their latest health.
+
 -- 2. An account's users (id, department, level) come from the index alone: the
 -- index-only scan reads a few pages where the table costs one page per user. The
 -- index replaces end_users_group, which it serves too (same leading column). It
@@ -20,7 +23,7 @@ CREATE TABLE cache_versions (
     name    TEXT   PRIMARY KEY,
     version BIGINT NOT NULL DEFAULT 0
 );
-INSERT INTO cache_versions (name) VALUES ('catalog'), ('settings');
+INSERT INTO cache_versions (name) VALUES ('catalog'), ('settings'), ('portfolio');
 
 -- +goose StatementBegin
 CREATE FUNCTION bump_cache_version() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -42,8 +45,14 @@ CREATE TRIGGER products_cache_version AFTER UPDATE OR DELETE OR TRUNCATE ON prod
     FOR EACH STATEMENT EXECUTE FUNCTION bump_cache_version('catalog');
 CREATE TRIGGER settings_cache_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON settings
     FOR EACH STATEMENT EXECUTE FUNCTION bump_cache_version('settings');
+CREATE TRIGGER accounts_cache_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON accounts
+    FOR EACH STATEMENT EXECUTE FUNCTION bump_cache_version('portfolio');
+CREATE TRIGGER account_health_latest_cache_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON account_health_latest
+    FOR EACH STATEMENT EXECUTE FUNCTION bump_cache_version('portfolio');
 
 -- +goose Down
+DROP TRIGGER account_health_latest_cache_version ON account_health_latest;
+DROP TRIGGER accounts_cache_version ON accounts;
 DROP TRIGGER settings_cache_version ON settings;
 DROP TRIGGER products_cache_version ON products;
 DROP TRIGGER feature_events_cache_version ON feature_events;

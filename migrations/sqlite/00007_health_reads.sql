@@ -9,7 +9,7 @@ CREATE TABLE cache_versions (
     name    TEXT    PRIMARY KEY,
     version INTEGER NOT NULL DEFAULT 0
 );
-INSERT INTO cache_versions (name) VALUES ('catalog'), ('settings');
+INSERT INTO cache_versions (name) VALUES ('catalog'), ('settings'), ('portfolio');
 
 -- +goose StatementBegin
 CREATE TRIGGER features_cache_version_insert AFTER INSERT ON features
@@ -55,8 +55,38 @@ BEGIN UPDATE cache_versions SET version = version + 1 WHERE name = 'settings'; E
 CREATE TRIGGER settings_cache_version_delete AFTER DELETE ON settings
 BEGIN UPDATE cache_versions SET version = version + 1 WHERE name = 'settings'; END;
 -- +goose StatementEnd
+-- +goose StatementBegin
+CREATE TRIGGER accounts_cache_version_insert AFTER INSERT ON accounts
+BEGIN UPDATE cache_versions SET version = version + 1 WHERE name = 'portfolio'; END;
+-- +goose StatementEnd
+-- +goose StatementBegin
+CREATE TRIGGER accounts_cache_version_update AFTER UPDATE ON accounts
+BEGIN UPDATE cache_versions SET version = version + 1 WHERE name = 'portfolio'; END;
+-- +goose StatementEnd
+-- +goose StatementBegin
+CREATE TRIGGER accounts_cache_version_delete AFTER DELETE ON accounts
+BEGIN UPDATE cache_versions SET version = version + 1 WHERE name = 'portfolio'; END;
+-- +goose StatementEnd
+-- +goose StatementBegin
+CREATE TRIGGER account_health_latest_cache_version_insert AFTER INSERT ON account_health_latest
+BEGIN UPDATE cache_versions SET version = version + 1 WHERE name = 'portfolio'; END;
+-- +goose StatementEnd
+-- +goose StatementBegin
+CREATE TRIGGER account_health_latest_cache_version_update AFTER UPDATE ON account_health_latest
+BEGIN UPDATE cache_versions SET version = version + 1 WHERE name = 'portfolio'; END;
+-- +goose StatementEnd
+-- +goose StatementBegin
+CREATE TRIGGER account_health_latest_cache_version_delete AFTER DELETE ON account_health_latest
+BEGIN UPDATE cache_versions SET version = version + 1 WHERE name = 'portfolio'; END;
+-- +goose StatementEnd
 
 -- +goose Down
+DROP TRIGGER account_health_latest_cache_version_delete;
+DROP TRIGGER account_health_latest_cache_version_update;
+DROP TRIGGER account_health_latest_cache_version_insert;
+DROP TRIGGER accounts_cache_version_delete;
+DROP TRIGGER accounts_cache_version_update;
+DROP TRIGGER accounts_cache_version_insert;
 DROP TRIGGER settings_cache_version_delete;
 DROP TRIGGER settings_cache_version_update;
 DROP TRIGGER settings_cache_version_insert;
