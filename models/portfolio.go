@@ -363,16 +363,27 @@ func (s *Store) sortedPortfolio(ctx context.Context, q PortfolioQuery) ([]int64,
 	if ok {
 		return ids, nil
 	}
-	err = s.db.WithContext(ctx).Table("(?) a", s.portfolioRows(ctx)).Order(order).Pluck("a.id", &ids).Error
+	filled, err, _ := s.filling.Do(fmt.Sprintf("portfolio %d %s", v.Portfolio, order), func() (any, error) {
+		var sorted []int64
+		var id int64
+		// Shared by the waiting requests, so one leaving does not cancel it for the rest.
+		err := s.eachRow(context.WithoutCancel(ctx), "SELECT a.id FROM (SELECT "+portfolioColumns+" FROM accounts a"+
+			" LEFT JOIN account_health_latest hs ON hs.account_id = a.id) a ORDER BY "+order, nil,
+			[]any{&id}, func() { sorted = append(sorted, id) })
+		if err != nil {
+			return nil, fmt.Errorf("store: unable to sort portfolio: %w", err)
+		}
+		c.mu.Lock()
+		c.at(v.Portfolio)
+		c.orders[order] = sorted
+		c.loads++
+		c.mu.Unlock()
+		return sorted, nil
+	})
 	if err != nil {
-		return nil, fmt.Errorf("store: unable to sort portfolio: %w", err)
+		return nil, err
 	}
-	c.mu.Lock()
-	c.at(v.Portfolio)
-	c.orders[order] = ids
-	c.loads++
-	c.mu.Unlock()
-	return ids, nil
+	return filled.([]int64), nil
 }
 
 // ExportPortfolio returns every row the query's filters keep, in its sort order, for
