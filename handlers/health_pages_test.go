@@ -235,6 +235,51 @@ func TestPortfolioHealthColumnsSortsFiltersAndExport(t *testing.T) {
 	})
 }
 
+// The portfolio sorts and pages account ids, then reads the page's rows by id: the
+// pages, one after the other, are the export's rows in the export's order.
+func TestPortfolioPagesFollowTheSortOrder(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, s *models.Store) {
+		ctx := context.Background()
+		today := seedDemoHealth(t, s, 24, 14)
+		seedAccounts(t, s, models.Account{Key: "zz-new", Name: "Zz New", ARR: 5})
+		describe := func(r models.PortfolioRow) string {
+			score := "none"
+			if r.HealthScore != nil {
+				score = strconv.FormatFloat(*r.HealthScore, 'f', -1, 64)
+			}
+			return r.Key + " " + score + " " + r.HealthColor + " " + strings.Join(r.RiskFlags, ";")
+		}
+		for _, sort := range []string{"health", "usage", "name", "arr"} {
+			for _, desc := range []bool{false, true} {
+				q := models.PortfolioQuery{Sort: sort, Desc: desc, PerPage: 7}
+				all, err := s.ExportPortfolio(ctx, q, today)
+				if err != nil || len(all) != 25 {
+					t.Fatalf("export: %d rows, %v", len(all), err)
+				}
+				var want, got []string
+				for _, r := range all {
+					want = append(want, describe(r))
+				}
+				for q.Page = 1; q.Page <= 5; q.Page++ {
+					page, err := s.ListPortfolio(ctx, q, today)
+					if err != nil || page.Total != 25 {
+						t.Fatalf("page %d: total %d, %v", q.Page, page.Total, err)
+					}
+					if n := max(0, min(7, 25-7*(q.Page-1))); len(page.Rows) != n {
+						t.Fatalf("%s desc=%v page %d has %d rows, want %d", sort, desc, q.Page, len(page.Rows), n)
+					}
+					for _, r := range page.Rows {
+						got = append(got, describe(r))
+					}
+				}
+				if !slices.Equal(got, want) {
+					t.Errorf("sort %s desc=%v: pages\n%v\nexport\n%v", sort, desc, got, want)
+				}
+			}
+		}
+	})
+}
+
 func TestAccountHealthPage(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, s *models.Store) {
 		ctx := context.Background()

@@ -375,3 +375,27 @@ func TestDayWeekday(t *testing.T) {
 		}
 	}
 }
+
+// groupByDay keeps each day's rows in their input order (sums of durations add in
+// that order, so a reordering could change the last digit) and drops what keep refuses.
+func TestGroupByDayKeepsOrderWithinADay(t *testing.T) {
+	rows := []EventDay{
+		{User: 1, Day: 5, Name: "a"}, {User: 2, Day: 3, Name: "b"}, {User: 3, Day: 5, Name: "c"},
+		{User: 4, Day: 3, Name: "skip"}, {User: 5, Day: 5, Name: "d"}, {User: 6, Day: 4, Name: "e"},
+	}
+	got := groupByDay(rows, func(e EventDay) Day { return e.Day }, func(e EventDay) bool { return e.Name != "skip" })
+	names := func(es []EventDay) string {
+		var out []string
+		for _, e := range es {
+			out = append(out, e.Name)
+		}
+		return strings.Join(out, ",")
+	}
+	if len(got) != 3 || names(got[5]) != "a,c,d" || names(got[3]) != "b" || names(got[4]) != "e" {
+		t.Fatalf("grouped %v", got)
+	}
+	// A day's slice is full: appending to it must not overwrite the next day's rows.
+	if s := got[3]; cap(s) != len(s) {
+		t.Fatalf("day 3 has spare capacity %d", cap(s)-len(s))
+	}
+}

@@ -44,7 +44,7 @@ func (p *Prepared) Series(from, to Day, cfg Config) []Point {
 	}
 	out := make([]Point, 0, int(to-from)+1)
 	for x := from; x <= to; x++ {
-		seats := licensedSeats(p.activeEntitlements(x))
+		seats := p.seatsOn(x)
 		rateSum, weekdays, logins, seconds := 0.0, 0, 0, 0.0
 		for d := x - WindowDays + 1; d <= x; d++ {
 			dl := days[d]

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -140,17 +141,45 @@ func (s *Store) CountAccounts(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
-// AccountFacets lists the distinct segments and CSMs, for the portfolio filters.
+// AccountFacets lists the distinct segments and CSMs, for the portfolio filters, from
+// the process's copy while the stored portfolio version says it is current.
 func (s *Store) AccountFacets(ctx context.Context) (segments, csms []string, err error) {
-	db := s.db.WithContext(ctx).Model(&Account{})
-	if err := db.Distinct("segment").Where("segment <> ''").Order("segment").Pluck("segment", &segments).Error; err != nil {
-		return nil, nil, fmt.Errorf("store: unable to list segments: %w", err)
+	v, err := s.readCacheVersions(ctx)
+	if err != nil {
+		return nil, nil, err
 	}
-	db = s.db.WithContext(ctx).Model(&Account{})
-	if err := db.Distinct("csm_email").Where("csm_email <> ''").Order("csm_email").Pluck("csm_email", &csms).Error; err != nil {
-		return nil, nil, fmt.Errorf("store: unable to list CSMs: %w", err)
+	c := s.folio
+	c.mu.Lock()
+	c.at(v.Portfolio)
+	if c.facets {
+		segments, csms = slices.Clone(c.segments), slices.Clone(c.csms)
+		c.mu.Unlock()
+		return segments, csms, nil
 	}
-	return segments, csms, nil
+	c.mu.Unlock()
+	type facets struct{ segments, csms []string }
+	filled, err, _ := s.filling.Do(fmt.Sprintf("facets %d", v.Portfolio), func() (any, error) {
+		var f facets
+		db := s.db.WithContext(context.WithoutCancel(ctx)).Model(&Account{}) // shared by the waiting requests
+		if err := db.Distinct("segment").Where("segment <> ''").Order("segment").Pluck("segment", &f.segments).Error; err != nil {
+			return nil, fmt.Errorf("store: unable to list segments: %w", err)
+		}
+		db = s.db.WithContext(context.WithoutCancel(ctx)).Model(&Account{})
+		if err := db.Distinct("csm_email").Where("csm_email <> ''").Order("csm_email").Pluck("csm_email", &f.csms).Error; err != nil {
+			return nil, fmt.Errorf("store: unable to list CSMs: %w", err)
+		}
+		c.mu.Lock()
+		c.at(v.Portfolio)
+		c.facets, c.segments, c.csms = true, f.segments, f.csms
+		c.loads++
+		c.mu.Unlock()
+		return f, nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	f := filled.(facets)
+	return slices.Clone(f.segments), slices.Clone(f.csms), nil
 }
 
 // SetAccountCSM assigns an account to a CSM (or to nobody with "").

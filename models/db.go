@@ -18,6 +18,7 @@ import (
 	"github.com/glebarez/sqlite"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
+	"golang.org/x/sync/singleflight"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -45,6 +46,11 @@ type Store struct {
 	loadMu   sync.Mutex
 	slicesMu sync.Mutex
 	slices   map[string]*totalsSlice
+	cache    *healthCache // scorecard and catalog, checked against stored versions
+	folio    *portfolioCache
+	// filling lets concurrent misses of a cached copy wait for one read instead of
+	// each repeating it (every client's first view after a start or a change).
+	filling *singleflight.Group
 }
 
 // ParseDatabaseURL splits DATABASE_URL into its dialect and the driver's DSN:
@@ -111,7 +117,8 @@ func Open(url string) (*Store, error) {
 		sqlDB.SetMaxIdleConns(20)
 	}
 	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
-	return &Store{db: db, dialect: dialect}, nil
+	return &Store{db: db, dialect: dialect, cache: &healthCache{}, folio: &portfolioCache{},
+		filling: &singleflight.Group{}}, nil
 }
 
 // Dialect tells which database the store runs on.

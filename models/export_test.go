@@ -1,5 +1,30 @@
 package models
 
+import (
+	"context"
+
+	"sightline/metrics"
+)
+
+// HealthSettings exposes the cached scorecard and catalog to the package's tests.
+func (s *Store) HealthSettings(ctx context.Context) (metrics.Config, []metrics.Feature, error) {
+	return s.healthSettings(ctx)
+}
+
+// HealthCacheLoads tells how often the store filled its scorecard and catalog copy.
+func (s *Store) HealthCacheLoads() int {
+	s.cache.mu.Lock()
+	defer s.cache.mu.Unlock()
+	return s.cache.loads
+}
+
+// PortfolioCacheLoads tells how often the store read a portfolio sort or the facets.
+func (s *Store) PortfolioCacheLoads() int {
+	s.folio.mu.Lock()
+	defer s.folio.mu.Unlock()
+	return s.folio.loads
+}
+
 // SetMinPlanAccounts lowers the threshold for prebuilding a plan's adoption totals, so
 // tests reach both the prebuilt and the on-demand path; it returns the undo.
 func SetMinPlanAccounts(n int) func() {

@@ -633,11 +633,7 @@ func (s *Store) measureGoals(ctx context.Context, goals []Goal, today Date, live
 		}
 	}
 	if len(missing) > 0 {
-		cfg, err := s.Scorecard(ctx)
-		if err != nil {
-			return nil, err
-		}
-		catalog, err := s.metricsCatalog(ctx)
+		cfg, catalog, err := s.healthSettings(ctx)
 		if err != nil {
 			return nil, err
 		}

@@ -3,7 +3,6 @@ package models
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -17,17 +16,11 @@ import (
 const scorecardSetting = "scorecard"
 
 // Scorecard is the admin's scorecard, or SPEC §5's defaults when never saved. It is
-// read on every computation, so a change shows on the next page view.
+// checked against the stored version on every computation, so a change shows on the
+// next page view.
 func (s *Store) Scorecard(ctx context.Context) (metrics.Config, error) {
-	var cfg metrics.Config
-	err := s.GetSetting(ctx, scorecardSetting, &cfg)
-	switch {
-	case errors.Is(err, ErrNotFound):
-		return metrics.DefaultConfig(), nil
-	case err != nil:
-		return cfg, err
-	}
-	return cfg.WithDefaults(), nil
+	cfg, _, err := s.healthSettings(ctx)
+	return cfg, err
 }
 
 // PutScorecard validates and stores the scorecard; a *ValidationError names each bad field.
@@ -118,11 +111,7 @@ func (s *Store) AccountHealthView(ctx context.Context, accountKey string, asOf D
 // preparedHealth loads one account's inputs for the windows of asOf and lookback days
 // before it; the account's entitlements come with them.
 func (s *Store) preparedHealth(ctx context.Context, acct *Account, asOf Date, lookback int) (*metrics.Prepared, metrics.Config, []Entitlement, error) {
-	cfg, err := s.Scorecard(ctx)
-	if err != nil {
-		return nil, cfg, nil, err
-	}
-	catalog, err := s.metricsCatalog(ctx)
+	cfg, catalog, err := s.healthSettings(ctx)
 	if err != nil {
 		return nil, cfg, nil, err
 	}
@@ -225,8 +214,9 @@ func (s *Store) HealthHistory(ctx context.Context, accountID int64, from, to Dat
 // only the day, score and colour, and 90 documents weigh a few hundred kilobytes.
 func (s *Store) HealthScores(ctx context.Context, accountID int64, from, to Date) ([]HealthSnapshot, error) {
 	var out []HealthSnapshot
-	err := s.db.WithContext(ctx).Select("account_id, day, score, color").
-		Where("account_id = ? AND day BETWEEN ? AND ?", accountID, from, to).Order("day").Find(&out).Error
+	var h HealthSnapshot
+	err := s.eachRow(ctx, "SELECT account_id, day, score, color FROM health_snapshots WHERE account_id = ? AND day BETWEEN ? AND ? ORDER BY day",
+		[]any{accountID, from, to}, []any{&h.AccountID, &h.Day, &h.Score, &h.Color}, func() { out = append(out, h) })
 	if err != nil {
 		return nil, fmt.Errorf("store: unable to read health scores: %w", err)
 	}
@@ -268,11 +258,7 @@ func (s *Store) SnapshotHealth(ctx context.Context, from, to Date) (int, error) 
 	if to.Before(from) {
 		return 0, nil
 	}
-	cfg, err := s.Scorecard(ctx)
-	if err != nil {
-		return 0, err
-	}
-	catalog, err := s.metricsCatalog(ctx)
+	cfg, catalog, err := s.healthSettings(ctx)
 	if err != nil {
 		return 0, err
 	}

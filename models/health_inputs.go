@@ -2,7 +2,12 @@ package models
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"sightline/metrics"
 )
@@ -26,8 +31,9 @@ func metricsDay(d Date) metrics.Day {
 	return metrics.Day(d.EpochDay())
 }
 
-// metricsCatalog loads the feature catalog in the shape metrics wants.
-func (s *Store) metricsCatalog(ctx context.Context) ([]metrics.Feature, error) {
+// loadMetricsCatalog reads the feature catalog in the shape metrics wants (callers
+// use healthSettings, which keeps a checked copy).
+func (s *Store) loadMetricsCatalog(ctx context.Context) ([]metrics.Feature, error) {
 	fs, err := s.allFeatures(ctx)
 	if err != nil {
 		return nil, err
@@ -38,6 +44,39 @@ func (s *Store) metricsCatalog(ctx context.Context) ([]metrics.Feature, error) {
 	}
 	return out, nil
 }
+
+// entitlementsOf lists the accounts' entitlements ordered by key, product keys and
+// features filled in, in one query (a row per listed feature) instead of three.
+func (s *Store) entitlementsOf(ctx context.Context, accountIDs []int64, accountKeys map[int64]string) ([]Entitlement, error) {
+	var es []Entitlement
+	var e Entitlement
+	var feature sql.NullString
+	err := s.eachRow(ctx, `SELECT e.id, e.account_id, e.key, e.product_id, p.key, e.model, e.quantity, e.unit,
+			e.unit_price, e.starts_on, e.ends_on, f.key
+		FROM entitlements e JOIN products p ON p.id = e.product_id
+		LEFT JOIN entitlement_features ef ON ef.entitlement_id = e.id
+		LEFT JOIN features f ON f.id = ef.feature_id
+		WHERE e.account_id IN ? ORDER BY e.key, e.account_id, f.key`, []any{accountIDs},
+		[]any{&e.ID, &e.AccountID, &e.Key, &e.ProductID, &e.Product, &e.Model, &e.Quantity, &e.Unit,
+			&e.UnitPrice, &e.StartsOn, &e.EndsOn, &feature},
+		func() {
+			if n := len(es); n == 0 || es[n-1].ID != e.ID {
+				e.Account, e.Features = accountKeys[e.AccountID], []string{}
+				es = append(es, e)
+			}
+			if feature.Valid {
+				last := &es[len(es)-1]
+				last.Features = append(last.Features, feature.String)
+			}
+		})
+	if err != nil {
+		return nil, fmt.Errorf("store: unable to list entitlements for health: %w", err)
+	}
+	return es, nil
+}
+
+// maxListedUsers bounds the users whose events are read by id rather than by account.
+const maxListedUsers = 5000
 
 // loadHealthInputs reads what metrics needs for some accounts and the usage days
 // from..to (callers include the 29 days before the first day they compute). Meters
@@ -60,11 +99,8 @@ func (s *Store) loadHealthInputs(ctx context.Context, accounts []healthAccount, 
 		out[a.Key] = &metrics.Inputs{Account: a.Key, Catalog: catalog}
 	}
 
-	var es []Entitlement
-	if err := db.Where("account_id IN ?", ids).Order("key").Find(&es).Error; err != nil {
-		return nil, nil, fmt.Errorf("store: unable to list entitlements for health: %w", err)
-	}
-	if err := s.fillEntitlements(ctx, es, keyOf); err != nil {
+	es, err := s.entitlementsOf(ctx, ids, keyOf)
+	if err != nil {
 		return nil, nil, err
 	}
 	var meterKeys, deviceKeys []string
@@ -96,68 +132,62 @@ func (s *Store) loadHealthInputs(ctx context.Context, accounts []healthAccount, 
 		}
 	}
 
-	var users []struct {
-		ID         int64
-		GroupKey   string
-		Department string
-		Level      string
-	}
-	err := db.Raw("SELECT id, group_key, department, level FROM end_users WHERE group_key IN ?", keys).Scan(&users).Error
+	accountOf := map[int64]*metrics.Inputs{}
+	var u metrics.User
+	var groupKey string
+	err = s.eachRow(ctx, "SELECT id, group_key, department, level FROM end_users WHERE group_key IN ?", []any{keys},
+		[]any{&u.ID, &groupKey, &u.Department, &u.Level}, func() {
+			in := out[groupKey]
+			accountOf[u.ID] = in
+			in.Users = append(in.Users, u)
+		})
 	if err != nil {
 		return nil, nil, fmt.Errorf("store: unable to list end users for health: %w", err)
 	}
-	accountOf := make(map[int64]*metrics.Inputs, len(users))
-	for _, u := range users {
-		in := out[u.GroupKey]
-		accountOf[u.ID] = in
-		in.Users = append(in.Users, metrics.User{ID: u.ID, Department: u.Department, Level: u.Level})
-	}
-	if len(users) == 0 {
+	if len(accountOf) == 0 {
 		return out, ents, nil
 	}
 
 	const byAccount = " JOIN end_users u ON u.id = r.end_user_id WHERE u.group_key IN ? AND r.day BETWEEN ? AND ?"
-	// The two large reads scan rows directly: GORM's reflection cost more CPU than the
-	// queries themselves on a page view.
-	rows, err := db.Raw("SELECT r.end_user_id, r.day, r.messages, r.hours_mask FROM usage_user_days r"+byAccount, keys, int(from), int(to)).Rows()
+	var a metrics.Activity
+	var day int
+	var mask int64
+	active := map[int64]bool{}
+	err = s.eachRow(ctx, "SELECT r.end_user_id, r.day, r.messages, r.hours_mask FROM usage_user_days r"+byAccount,
+		[]any{keys, int(from), int(to)}, []any{&a.User, &day, &a.Messages, &mask}, func() {
+			a.Day, a.HoursMask = metrics.Day(day), uint32(mask)
+			in := accountOf[a.User]
+			in.Activity = append(in.Activity, a)
+			active[a.User] = true
+		})
 	if err != nil {
 		return nil, nil, fmt.Errorf("store: unable to read daily usage for health: %w", err)
 	}
-	for rows.Next() {
-		var a metrics.Activity
-		var day int
-		var mask int64
-		if err := rows.Scan(&a.User, &day, &a.Messages, &mask); err != nil {
-			rows.Close()
-			return nil, nil, fmt.Errorf("store: unable to read daily usage for health: %w", err)
+	// Every track message adds a usage_user_days row for its user and day in the same
+	// transaction as its event row, so only users with a day in the window have events
+	// in it. On PostgreSQL a page's account reads only their index ranges (most of an
+	// account's users are idle in a given month); SQLite, which takes no array, and
+	// the snapshot job's thousands of accounts keep the join.
+	if len(active) > 0 { // no usage days, no events
+		eventsQuery, eventsArgs := "SELECT r.end_user_id, r.day, r.event_name, r.events, r.duration_seconds FROM usage_user_event_days r"+byAccount,
+			[]any{keys, int(from), int(to)}
+		if s.dialect == Postgres && len(active) <= maxListedUsers {
+			ids := slices.Sorted(maps.Keys(active))
+			eventsQuery = "SELECT r.end_user_id, r.day, r.event_name, r.events, r.duration_seconds FROM usage_user_event_days r" +
+				" WHERE r.end_user_id = ANY(?) AND r.day BETWEEN ? AND ?"
+			// A struct, so GORM passes the array as one parameter instead of expanding it.
+			eventsArgs = []any{pgtype.Array[int64]{Elements: ids, Dims: []pgtype.ArrayDimension{{Length: int32(len(ids)), LowerBound: 1}}, Valid: true},
+				int(from), int(to)}
 		}
-		a.Day, a.HoursMask = metrics.Day(day), uint32(mask)
-		in := accountOf[a.User]
-		in.Activity = append(in.Activity, a)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, nil, fmt.Errorf("store: unable to read daily usage for health: %w", err)
-	}
-
-	rows, err = db.Raw("SELECT r.end_user_id, r.day, r.event_name, r.events, r.duration_seconds FROM usage_user_event_days r"+byAccount, keys, int(from), int(to)).Rows()
-	if err != nil {
-		return nil, nil, fmt.Errorf("store: unable to read event usage for health: %w", err)
-	}
-	for rows.Next() {
 		var e metrics.EventDay
-		var day int
-		if err := rows.Scan(&e.User, &day, &e.Name, &e.Events, &e.DurationSeconds); err != nil {
-			rows.Close()
+		err = s.eachRow(ctx, eventsQuery, eventsArgs, []any{&e.User, &day, &e.Name, &e.Events, &e.DurationSeconds}, func() {
+			e.Day = metrics.Day(day)
+			in := accountOf[e.User]
+			in.Events = append(in.Events, e)
+		})
+		if err != nil {
 			return nil, nil, fmt.Errorf("store: unable to read event usage for health: %w", err)
 		}
-		e.Day = metrics.Day(day)
-		in := accountOf[e.User]
-		in.Events = append(in.Events, e)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, nil, fmt.Errorf("store: unable to read event usage for health: %w", err)
 	}
 
 	if len(deviceKeys) > 0 {

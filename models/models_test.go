@@ -153,3 +153,42 @@ func TestSecretsAreStoredHashed(t *testing.T) {
 		}
 	})
 }
+
+// A token's last use is written on first use and then at most once per TouchInterval.
+func TestTouchAPITokenWritesAtMostOncePerInterval(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, s *models.Store) {
+		ctx := context.Background()
+		_, tok, err := s.CreateAPIToken(ctx, "bi", models.RolePM, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lastUsed := func() *time.Time {
+			t.Helper()
+			ts, err := s.ListAPITokens(ctx)
+			if err != nil || len(ts) != 1 {
+				t.Fatalf("%d tokens, %v", len(ts), err)
+			}
+			return ts[0].LastUsedAt
+		}
+		if lastUsed() != nil {
+			t.Fatal("a new token has a last use")
+		}
+		s.TouchAPIToken(ctx, tok.ID)
+		first := lastUsed()
+		if first == nil {
+			t.Fatal("first use not recorded")
+		}
+		s.TouchAPIToken(ctx, tok.ID)
+		if again := lastUsed(); again == nil || !again.Equal(*first) {
+			t.Fatalf("a second use within the interval rewrote %v as %v", first, again)
+		}
+		old := first.Add(-2 * models.TouchInterval)
+		if err := s.DB().Exec("UPDATE api_tokens SET last_used_at = ? WHERE id = ?", old, tok.ID).Error; err != nil {
+			t.Fatal(err)
+		}
+		s.TouchAPIToken(ctx, tok.ID)
+		if later := lastUsed(); later == nil || !later.After(old.Add(models.TouchInterval)) {
+			t.Fatalf("a use after the interval left %v", later)
+		}
+	})
+}

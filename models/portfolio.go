@@ -14,7 +14,7 @@ import (
 )
 
 // PortfolioQuery is what the portfolio is filtered, sorted and paged by. It round-trips
-// through the URL so a view can be shared.
+// through the URL so a view can be shared. (A new filter belongs in unfiltered too.)
 type PortfolioQuery struct {
 	Search  string
 	Segment string
@@ -90,6 +90,11 @@ func ParsePortfolioQuery(v url.Values) PortfolioQuery {
 		q.Page = 1
 	}
 	return q
+}
+
+// unfiltered reports whether the query keeps every account (it only sorts and pages).
+func (q PortfolioQuery) unfiltered() bool {
+	return q.Search == "" && q.Segment == "" && q.Stage == "" && q.CSM == "" && q.Color == "" && q.Risk == ""
 }
 
 // Values encodes the query back into URL parameters, leaving out defaults.
@@ -214,12 +219,22 @@ type PortfolioPage struct {
 // so the portfolio filters and sorts on them with the same SQL on both dialects.
 func (s *Store) portfolioRows(ctx context.Context) *gorm.DB {
 	return s.db.WithContext(ctx).Table("accounts a").
-		Joins("LEFT JOIN account_health_latest hs ON hs.account_id = a.id").
-		Select("a.*," +
-			" hs.day AS health_day, hs.score AS health_score, COALESCE(hs.color, '') AS health_color," +
-			" hs.previous_score," +
-			" hs.daily_usage_rate, hs.seat_activation, hs.executives," +
-			" COALESCE(hs.overused, FALSE) AS overused, COALESCE(hs.underused, FALSE) AS underused")
+		Joins("LEFT JOIN account_health_latest hs ON hs.account_id = a.id").Select(portfolioColumns)
+}
+
+const portfolioColumns = "a.*," +
+	" hs.day AS health_day, hs.score AS health_score, COALESCE(hs.color, '') AS health_color," +
+	" hs.previous_score," +
+	" hs.daily_usage_rate, hs.seat_activation, hs.executives," +
+	" COALESCE(hs.overused, FALSE) AS overused, COALESCE(hs.underused, FALSE) AS underused"
+
+// portfolioRowsByID is portfolioRows of some accounts. The ids are repeated for the
+// snapshot side: PostgreSQL does not carry an IN list across the join, and would
+// otherwise scan every account's snapshot row to join a page of them.
+func (s *Store) portfolioRowsByID(ctx context.Context, ids []int64) *gorm.DB {
+	return s.db.WithContext(ctx).Table("accounts a").
+		Joins("LEFT JOIN account_health_latest hs ON hs.account_id = a.id AND hs.account_id IN ?", ids).
+		Select(portfolioColumns).Where("a.id IN ?", ids)
 }
 
 // filteredPortfolio applies the query's filters; asOf anchors "renewal at risk".
@@ -276,31 +291,99 @@ func portfolioOrder(q PortfolioQuery) string {
 	return order + ", a.key ASC"
 }
 
-// ListPortfolio filters, sorts and pages the accounts in one query (and a count);
-// asOf is the day risk flags are judged on (today).
+// ListPortfolio filters, sorts and pages the accounts; asOf is the day risk flags are
+// judged on (today). The sort and the paging run on the account ids alone (a deep
+// page's top-N sort of whole rows cost several times more), then the page's rows are
+// read by id. Without filters the ids come in order from the process's copy.
 func (s *Store) ListPortfolio(ctx context.Context, q PortfolioQuery, asOf Date) (PortfolioPage, error) {
 	var page PortfolioPage
 	atRisk, err := s.GoalsAtRiskByAccount(ctx)
 	if err != nil {
 		return page, err
 	}
-	if err := s.filteredPortfolio(ctx, q, asOf, atRisk).Count(&page.Total).Error; err != nil {
-		return page, fmt.Errorf("store: unable to count portfolio: %w", err)
-	}
 	if q.PerPage <= 0 {
 		q.PerPage = PortfolioPerPage
 	}
-	err = s.filteredPortfolio(ctx, q, asOf, atRisk).Select("a.*").Order(portfolioOrder(q)).
-		Limit(q.PerPage).Offset((max(q.Page, 1) - 1) * q.PerPage).
-		Scan(&page.Rows).Error
-	if err != nil {
+	offset := (max(q.Page, 1) - 1) * q.PerPage
+	var ids []int64
+	if q.unfiltered() {
+		all, err := s.sortedPortfolio(ctx, q)
+		if err != nil {
+			return page, err
+		}
+		page.Total = int64(len(all))
+		ids = all[min(offset, len(all)):min(offset+q.PerPage, len(all))]
+	} else {
+		if err := s.filteredPortfolio(ctx, q, asOf, atRisk).Count(&page.Total).Error; err != nil {
+			return page, fmt.Errorf("store: unable to count portfolio: %w", err)
+		}
+		err = s.filteredPortfolio(ctx, q, asOf, atRisk).Order(portfolioOrder(q)).
+			Limit(q.PerPage).Offset(offset).Pluck("a.id", &ids).Error
+		if err != nil {
+			return page, fmt.Errorf("store: unable to list portfolio: %w", err)
+		}
+	}
+	if len(ids) == 0 {
+		return page, nil
+	}
+	var rows []PortfolioRow
+	if err := s.portfolioRowsByID(ctx, ids).Scan(&rows).Error; err != nil {
 		return page, fmt.Errorf("store: unable to list portfolio: %w", err)
 	}
-	for i := range page.Rows {
-		page.Rows[i].GoalsAtRisk = atRisk[page.Rows[i].ID]
-		page.Rows[i].RiskFlags = riskFlags(page.Rows[i], asOf)
+	byID := make(map[int64]PortfolioRow, len(rows))
+	for _, r := range rows {
+		byID[r.ID] = r
+	}
+	for _, id := range ids {
+		r, ok := byID[id]
+		if !ok {
+			continue // deleted since the ids were read
+		}
+		r.GoalsAtRisk = atRisk[r.ID]
+		r.RiskFlags = riskFlags(r, asOf)
+		page.Rows = append(page.Rows, r)
 	}
 	return page, nil
+}
+
+// sortedPortfolio is every account id in the query's order (filters ignored), from
+// the process's copy while the stored portfolio version says it is current.
+func (s *Store) sortedPortfolio(ctx context.Context, q PortfolioQuery) ([]int64, error) {
+	// The version is read before the ids: see healthSettings.
+	v, err := s.readCacheVersions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	order := portfolioOrder(q)
+	c := s.folio
+	c.mu.Lock()
+	c.at(v.Portfolio)
+	ids, ok := c.orders[order]
+	c.mu.Unlock()
+	if ok {
+		return ids, nil
+	}
+	filled, err, _ := s.filling.Do(fmt.Sprintf("portfolio %d %s", v.Portfolio, order), func() (any, error) {
+		var sorted []int64
+		var id int64
+		// Shared by the waiting requests, so one leaving does not cancel it for the rest.
+		err := s.eachRow(context.WithoutCancel(ctx), "SELECT a.id FROM (SELECT "+portfolioColumns+" FROM accounts a"+
+			" LEFT JOIN account_health_latest hs ON hs.account_id = a.id) a ORDER BY "+order, nil,
+			[]any{&id}, func() { sorted = append(sorted, id) })
+		if err != nil {
+			return nil, fmt.Errorf("store: unable to sort portfolio: %w", err)
+		}
+		c.mu.Lock()
+		c.at(v.Portfolio)
+		c.orders[order] = sorted
+		c.loads++
+		c.mu.Unlock()
+		return sorted, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return filled.([]int64), nil
 }
 
 // ExportPortfolio returns every row the query's filters keep, in its sort order, for

@@ -55,9 +55,17 @@ func (s *Store) APITokenBySecret(ctx context.Context, plain string) (*APIToken, 
 	return &t, nil
 }
 
-// TouchAPIToken records that a token was used; it is best-effort bookkeeping.
+// TouchInterval is how stale a token's last use may be: writing it on every call made
+// a client's concurrent calls queue behind each other's row lock and commit.
+const TouchInterval = time.Minute
+
+// TouchAPIToken records that a token was used, at most once per TouchInterval; it is
+// best-effort bookkeeping.
 func (s *Store) TouchAPIToken(ctx context.Context, id int64) {
-	s.db.WithContext(ctx).Model(&APIToken{}).Where("id = ?", id).Update("last_used_at", time.Now().UTC())
+	now := time.Now().UTC()
+	s.db.WithContext(ctx).Model(&APIToken{}).
+		Where("id = ? AND (last_used_at IS NULL OR last_used_at < ?)", id, now.Add(-TouchInterval)).
+		Update("last_used_at", now)
 }
 
 // ListAPITokens returns every token, newest first.

@@ -37,17 +37,48 @@ func Each(t *testing.T, fn func(t *testing.T, s *models.Store)) {
 // SQLite returns a migrated database in a temporary file.
 func SQLite(t testing.TB) *models.Store {
 	t.Helper()
+	return open(t, sqliteURL(t))
+}
+
+// sqliteURL migrates a database in a temporary file and returns its DATABASE_URL.
+func sqliteURL(t testing.TB) string {
+	t.Helper()
 	url := "sqlite:" + filepath.Join(t.TempDir(), "test.db")
 	s, err := models.Open(url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	remember(s, url)
-	t.Cleanup(func() { s.Close() })
+	defer s.Close()
 	if _, err := s.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	return url
+}
+
+// open opens a store that is closed when the test ends.
+func open(t testing.TB, url string) *models.Store {
+	t.Helper()
+	s, err := models.Open(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	remember(s, url)
 	return s
+}
+
+// EachTwoProcesses runs fn on every database with two stores opened on the same
+// database, as two server processes would: what one caches, the other may change.
+func EachTwoProcesses(t *testing.T, fn func(t *testing.T, a, b *models.Store)) {
+	t.Helper()
+	t.Run("sqlite", func(t *testing.T) {
+		url := sqliteURL(t)
+		fn(t, open(t, url), open(t, url))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		url := postgresURL(t)
+		fn(t, open(t, url), open(t, url))
+	})
 }
 
 var (
@@ -88,6 +119,13 @@ func randomName(prefix string) string {
 // Postgres returns a migrated database of its own on the test server, dropped afterwards.
 func Postgres(t testing.TB) *models.Store {
 	t.Helper()
+	return open(t, postgresURL(t))
+}
+
+// postgresURL creates a migrated database of its own on the test server, dropped when
+// the test ends, and returns its DATABASE_URL.
+func postgresURL(t testing.TB) string {
+	t.Helper()
 	server := PostgresURL(t)
 	admin, err := models.Open(server)
 	if err != nil {
@@ -114,19 +152,14 @@ func Postgres(t testing.TB) *models.Store {
 	if err := admin.DB().Exec(fmt.Sprintf("CREATE DATABASE %s TEMPLATE %s", name, templateName)).Error; err != nil {
 		t.Fatal(err)
 	}
-	s, err := models.Open(withDatabase(server, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	remember(s, withDatabase(server, name))
+	// Registered before the stores' Close, so it runs after them.
 	t.Cleanup(func() {
-		s.Close()
 		if a, err := models.Open(server); err == nil {
 			a.DB().Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
 			a.Close()
 		}
 	})
-	return s
+	return withDatabase(server, name)
 }
 
 var (
@@ -146,10 +179,5 @@ func OpenAgain(t testing.TB, s *models.Store) *models.Store {
 	urlsMu.Lock()
 	url := urls[s]
 	urlsMu.Unlock()
-	other, err := models.Open(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { other.Close() })
-	return other
+	return open(t, url)
 }

@@ -1,0 +1,139 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+
+	"sightline/metrics"
+)
+
+// cacheVersions are the version numbers triggers bump whenever the tables behind a
+// process's copies change (migration 00007_health_reads): the catalog, the settings
+// (scorecard), and the portfolio's accounts and latest health.
+type cacheVersions struct {
+	Catalog, Settings, Portfolio int64
+}
+
+// healthCache is the process's copy of the scorecard and the metrics catalog, which
+// every account page and health API call needs. It is checked against the stored
+// versions on every use, so a write from any process shows on the next page view.
+type healthCache struct {
+	mu       sync.Mutex
+	loaded   bool
+	versions cacheVersions // of the catalog and settings; Portfolio is left 0
+	config   metrics.Config
+	catalog  []metrics.Feature
+	loads    int // how often it was (re)filled, for tests
+}
+
+// readCacheVersions reads the current versions (two rows of one small table).
+func (s *Store) readCacheVersions(ctx context.Context) (cacheVersions, error) {
+	var v cacheVersions
+	rows, err := s.db.WithContext(ctx).Raw("SELECT name, version FROM cache_versions").Rows()
+	if err != nil {
+		return v, fmt.Errorf("store: unable to read cache versions: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		var version int64
+		if err := rows.Scan(&name, &version); err != nil {
+			return v, fmt.Errorf("store: unable to read cache versions: %w", err)
+		}
+		switch name {
+		case "catalog":
+			v.Catalog = version
+		case "settings":
+			v.Settings = version
+		case "portfolio":
+			v.Portfolio = version
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return v, fmt.Errorf("store: unable to read cache versions: %w", err)
+	}
+	return v, nil
+}
+
+// healthSettings returns the scorecard and the metrics catalog, from the process's
+// copy while the stored versions say it is current. The catalog is shared: callers
+// must not modify it. The config is the caller's own.
+func (s *Store) healthSettings(ctx context.Context) (metrics.Config, []metrics.Feature, error) {
+	// The versions are read before the data: a write committed in between leaves the
+	// copy with an older version than stored, so the next call reloads it.
+	v, err := s.readCacheVersions(ctx)
+	if err != nil {
+		return metrics.Config{}, nil, err
+	}
+	v.Portfolio = 0 // accounts may change without changing these
+	c := s.cache
+	c.mu.Lock()
+	if c.loaded && c.versions == v {
+		cfg, catalog := cloneConfig(c.config), c.catalog
+		c.mu.Unlock()
+		return cfg, catalog, nil
+	}
+	c.mu.Unlock()
+
+	cfg, err := s.loadScorecard(ctx)
+	if err != nil {
+		return cfg, nil, err
+	}
+	catalog, err := s.loadMetricsCatalog(ctx)
+	if err != nil {
+		return cfg, nil, err
+	}
+	c.mu.Lock()
+	c.loaded, c.versions, c.config, c.catalog = true, v, cloneConfig(cfg), catalog
+	c.loads++
+	c.mu.Unlock()
+	return cfg, catalog, nil
+}
+
+// cloneConfig copies the config's map and slices, so a caller changing its copy
+// cannot change the cached one.
+func cloneConfig(c metrics.Config) metrics.Config {
+	c.Measures = maps.Clone(c.Measures)
+	c.LoginEvents = slices.Clone(c.LoginEvents)
+	c.SessionEvents = slices.Clone(c.SessionEvents)
+	return c
+}
+
+// loadScorecard reads the stored scorecard, or SPEC §5's defaults when never saved.
+func (s *Store) loadScorecard(ctx context.Context) (metrics.Config, error) {
+	var cfg metrics.Config
+	err := s.GetSetting(ctx, scorecardSetting, &cfg)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return metrics.DefaultConfig(), nil
+	case err != nil:
+		return cfg, err
+	}
+	return cfg.WithDefaults(), nil
+}
+
+// portfolioCache is the process's copy of what every unfiltered portfolio view needs:
+// each sort's account ids in order (a sort of every account costs more than the
+// rest of the page) and the segments and CSMs the filters offer. It is checked
+// against the stored portfolio version on every use.
+type portfolioCache struct {
+	mu       sync.Mutex
+	version  int64
+	orders   map[string][]int64 // by ORDER BY clause
+	facets   bool               // segments and csms are loaded
+	segments []string
+	csms     []string
+	loads    int // how often a sort or the facets were read from the database, for tests
+}
+
+// at empties the copy when the stored version moved on from the one it holds. The
+// caller holds mu.
+func (c *portfolioCache) at(version int64) {
+	if c.version != version || c.orders == nil {
+		c.version, c.orders, c.facets, c.segments, c.csms = version, map[string][]int64{}, false, nil, nil
+	}
+}

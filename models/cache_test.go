@@ -1,0 +1,219 @@
+package models_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"sightline/metrics"
+	"sightline/models"
+	"sightline/models/dbtest"
+)
+
+// catalogOf lists the cached catalog as "feature/product/event|event", sorted.
+func catalogOf(t *testing.T, s *models.Store) []string {
+	t.Helper()
+	_, catalog, err := s.HealthSettings(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, f := range catalog {
+		out = append(out, f.Key+"/"+f.Product+"/"+strings.Join(f.EventNames, "|"))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// entitledFeatures are the features of acme's health document on day.
+func entitledFeatures(t *testing.T, s *models.Store, day models.Date) []string {
+	t.Helper()
+	h, err := s.AccountHealth(context.Background(), "acme", day)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := []string{}
+	for _, f := range h.FeatureAdoption {
+		out = append(out, f.Feature)
+	}
+	return out
+}
+
+// Process a keeps a copy of the catalog and scorecard; every way process b (or plain
+// SQL) changes them must show in a's next computation, and nothing else reloads it.
+func TestHealthCacheFollowsWritesOfOtherProcesses(t *testing.T) {
+	dbtest.EachTwoProcesses(t, func(t *testing.T, a, b *models.Store) {
+		ctx := context.Background()
+		day := models.Today()
+		check := func(step string, want ...string) {
+			t.Helper()
+			if got := catalogOf(t, a); fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("%s: process a sees catalog %v, want %v", step, got, want)
+			}
+		}
+		mustDo := func(err error) {
+			t.Helper()
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, err := b.UpsertFeature(ctx, &models.Feature{Key: "reports", Name: "Reports", Product: "core", EventNames: []string{"Report Run"}})
+		mustDo(err)
+		_, err = b.UpsertAccount(ctx, &models.Account{Key: "acme", Name: "Acme"})
+		mustDo(err)
+		_, err = b.UpsertEntitlement(ctx, "acme", &models.Entitlement{Key: "seats", Product: "core", Model: "user", Quantity: 10})
+		mustDo(err)
+
+		check("start", "reports/core/Report Run")
+		if got := entitledFeatures(t, a, day); fmt.Sprint(got) != "[reports]" {
+			t.Fatalf("entitled %v", got)
+		}
+		loads := a.HealthCacheLoads()
+		check("unchanged", "reports/core/Report Run")
+		a.AccountHealth(ctx, "acme", day)
+		if n := a.HealthCacheLoads(); n != loads {
+			t.Fatalf("nothing changed, yet the copy was loaded %d more times", n-loads)
+		}
+		// Writes that leave the catalog alone do not throw the copy away either.
+		_, err = b.UpsertEntitlement(ctx, "acme", &models.Entitlement{Key: "extra", Product: "other", Model: "user", Quantity: 1})
+		mustDo(err)
+		_, err = b.UpsertAccount(ctx, &models.Account{Key: "acme", Name: "Acme Inc"})
+		mustDo(err)
+		check("after unrelated writes", "reports/core/Report Run")
+		if n := a.HealthCacheLoads(); n != loads {
+			t.Fatalf("unrelated writes reloaded the copy %d times", n-loads)
+		}
+
+		_, err = b.UpsertFeature(ctx, &models.Feature{Key: "alerts", Name: "Alerts", Product: "core", EventNames: []string{"Alert Set"}})
+		mustDo(err)
+		check("feature added", "alerts/core/Alert Set", "reports/core/Report Run")
+		if got := entitledFeatures(t, a, day); fmt.Sprint(got) != "[alerts reports]" {
+			t.Fatalf("after a feature was added, entitled %v", got)
+		}
+		_, err = b.UpsertFeature(ctx, &models.Feature{Key: "alerts", Name: "Alerts", Product: "other", EventNames: []string{"Alert Set", "Alert Muted"}})
+		mustDo(err)
+		check("feature edited", "alerts/other/Alert Muted|Alert Set", "reports/core/Report Run")
+		mustDo(b.DeleteFeature(ctx, "alerts"))
+		check("feature deleted", "reports/core/Report Run")
+		_, err = b.ImportCSV(ctx, "features", strings.NewReader("key,name,product,event_names,key_feature\nexports,Exports,core,Export Done,false\n"))
+		mustDo(err)
+		check("CSV import", "exports/core/Export Done", "reports/core/Report Run")
+		// Plain SQL, no application code: the triggers still see it.
+		mustDo(b.DB().Exec("UPDATE feature_events SET event_name = 'Report Opened' WHERE event_name = 'Report Run'").Error)
+		check("event renamed in SQL", "exports/core/Export Done", "reports/core/Report Opened")
+		mustDo(b.DB().Exec("UPDATE products SET key = 'platform' WHERE key = 'core'").Error)
+		check("product renamed in SQL", "exports/platform/Export Done", "reports/platform/Report Opened")
+		if got := entitledFeatures(t, a, day); fmt.Sprint(got) != "[exports reports]" {
+			t.Fatalf("after the product was renamed, entitled %v", got)
+		}
+
+		// The scorecard, through the store and through SQL.
+		cfg, err := a.Scorecard(ctx)
+		mustDo(err)
+		if cfg.Measures[metrics.MeasureBreadth].Weight != 20 {
+			t.Fatalf("default breadth weight %v", cfg.Measures[metrics.MeasureBreadth])
+		}
+		cfg.Measures[metrics.MeasureBreadth] = metrics.MeasureConfig{Target: 0.5, Weight: 40}
+		if again, _ := a.Scorecard(ctx); again.Measures[metrics.MeasureBreadth].Weight != 20 {
+			t.Fatal("changing a returned scorecard changed the cached one")
+		}
+		mustDo(b.PutScorecard(ctx, cfg))
+		h, err := a.AccountHealth(ctx, "acme", day)
+		mustDo(err)
+		if m := h.Measure(metrics.MeasureBreadth); m == nil || m.Weight != 40 || m.Target != 0.5 {
+			t.Fatalf("process a scores breadth with %+v after b saved weight 40, target 0.5", m)
+		}
+		mustDo(b.DB().Exec("DELETE FROM settings WHERE key = 'scorecard'").Error)
+		if cfg, _ := a.Scorecard(ctx); cfg.Measures[metrics.MeasureBreadth].Weight != 20 {
+			t.Fatalf("scorecard deleted in SQL, process a still sees %+v", cfg.Measures[metrics.MeasureBreadth])
+		}
+	})
+}
+
+// Process a keeps the unfiltered portfolio's sort orders and filter choices; every
+// change of accounts or of their latest health by process b (or plain SQL) must show
+// in a's next view, and nothing else reloads them.
+func TestPortfolioCacheFollowsWritesOfOtherProcesses(t *testing.T) {
+	dbtest.EachTwoProcesses(t, func(t *testing.T, a, b *models.Store) {
+		ctx := context.Background()
+		today := models.Today()
+		mustDo := func(err error) {
+			t.Helper()
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i, name := range []string{"Beta", "Alpha", "Gamma"} {
+			_, err := b.UpsertAccount(ctx, &models.Account{Key: strings.ToLower(name), Name: name, ARR: float64(10 * (i + 1)),
+				Segment: "smb", CSMEmail: "ann@x.test"})
+			mustDo(err)
+		}
+		view := func(sort string, desc bool) string {
+			t.Helper()
+			page, err := a.ListPortfolio(ctx, models.PortfolioQuery{Sort: sort, Desc: desc}, today)
+			mustDo(err)
+			var keys []string
+			for _, r := range page.Rows {
+				keys = append(keys, r.Key)
+			}
+			return fmt.Sprintf("%d:%s", page.Total, strings.Join(keys, ","))
+		}
+		facets := func() string {
+			t.Helper()
+			segments, csms, err := a.AccountFacets(ctx)
+			mustDo(err)
+			return strings.Join(segments, ",") + "|" + strings.Join(csms, ",")
+		}
+		check := func(step, got, want string) {
+			t.Helper()
+			if got != want {
+				t.Fatalf("%s: process a shows %q, want %q", step, got, want)
+			}
+		}
+		check("start", view("name", false), "3:alpha,beta,gamma")
+		check("start", view("arr", true), "3:gamma,alpha,beta")
+		check("start", facets(), "smb|ann@x.test")
+		loads := a.PortfolioCacheLoads()
+		view("name", false)
+		view("arr", true)
+		facets()
+		if n := a.PortfolioCacheLoads(); n != loads {
+			t.Fatalf("nothing changed, yet process a read %d sorts or facets again", n-loads)
+		}
+		// Writes elsewhere leave the copy alone.
+		_, err := b.UpsertFeature(ctx, &models.Feature{Key: "reports", Name: "Reports", Product: "core"})
+		mustDo(err)
+		view("name", false)
+		if n := a.PortfolioCacheLoads(); n != loads {
+			t.Fatal("a catalog write reloaded the portfolio's copy")
+		}
+
+		_, err = b.UpsertAccount(ctx, &models.Account{Key: "aardvark", Name: "Aardvark", ARR: 5, Segment: "enterprise"})
+		mustDo(err)
+		check("account added", view("name", false), "4:aardvark,alpha,beta,gamma")
+		check("account added", facets(), "enterprise,smb|ann@x.test")
+		_, err = b.UpsertAccount(ctx, &models.Account{Key: "alpha", Name: "Alpha", ARR: 99, Segment: "smb"})
+		mustDo(err)
+		check("ARR changed", view("arr", true), "4:alpha,gamma,beta,aardvark")
+		mustDo(b.SetAccountCSM(ctx, "beta", "bob@x.test"))
+		check("CSM assigned", facets(), "enterprise,smb|ann@x.test,bob@x.test")
+		mustDo(b.DeleteAccount(ctx, "gamma"))
+		check("account deleted", view("name", false), "3:aardvark,alpha,beta")
+		mustDo(b.DB().Exec("UPDATE accounts SET name = 'Zulu' WHERE key = 'aardvark'").Error)
+		check("renamed in SQL", view("name", false), "3:alpha,beta,aardvark")
+
+		// The health sort follows the latest snapshots: a snapshot run, then plain SQL.
+		check("no snapshots", view("health", true), "3:aardvark,alpha,beta")
+		_, err = b.SnapshotHealth(ctx, today, today)
+		mustDo(err)
+		check("snapshots taken", strings.Split(view("health", true), ":")[0], "3") // a's copy now holds them
+		mustDo(b.DB().Exec("UPDATE account_health_latest SET score = 80 WHERE account_id = (SELECT id FROM accounts WHERE key = 'beta')").Error)
+		mustDo(b.DB().Exec("UPDATE account_health_latest SET score = 60 WHERE account_id = (SELECT id FROM accounts WHERE key = 'aardvark')").Error)
+		mustDo(b.DB().Exec("UPDATE account_health_latest SET score = 70 WHERE account_id = (SELECT id FROM accounts WHERE key = 'alpha')").Error)
+		check("scores set", view("health", true), "3:beta,alpha,aardvark")
+		mustDo(b.DB().Exec("DELETE FROM account_health_latest WHERE account_id = (SELECT id FROM accounts WHERE key = 'beta')").Error)
+		check("latest row deleted", view("health", true), "3:alpha,aardvark,beta")
+	})
+}
