@@ -126,13 +126,13 @@ type adoptionCohort struct {
 	args     []any
 }
 
-// accountFilter is the SQL condition on accounts (alias a) for the query's filters;
-// segments are the segments wanted (empty: all); Plan is held on today.
-func accountFilter(q FeatureQuery, segments []string, today Date) (string, []any) {
+// accountFilter is the SQL condition on accounts (alias a) for the query's cohort:
+// its segment (all when empty), stage and plan (held on today).
+func accountFilter(q FeatureQuery, today Date) (string, []any) {
 	conds, args := []string{"1 = 1"}, []any{}
-	if len(segments) > 0 {
-		conds = append(conds, "a.segment IN ?")
-		args = append(args, segments)
+	if q.Segment != "" {
+		conds = append(conds, "a.segment = ?")
+		args = append(args, q.Segment)
 	}
 	if q.Stage != "" {
 		conds = append(conds, "a.lifecycle_stage = ?")
@@ -145,17 +145,7 @@ func accountFilter(q FeatureQuery, segments []string, today Date) (string, []any
 	return strings.Join(conds, " AND "), args
 }
 
-// cohortSegments are the segments the query needs usage of: none means every account.
-func cohortSegments(q FeatureQuery) []string {
-	if q.Segment == "" {
-		return nil
-	}
-	if q.Compare != "" {
-		return []string{q.Segment, q.Compare}
-	}
-	return []string{q.Segment}
-}
-
+// metricsFeature is a catalog feature as package metrics sees it.
 func metricsFeature(f Feature) metrics.Feature {
 	return metrics.Feature{Key: f.Key, Product: f.Product, EventNames: f.EventNames}
 }
@@ -230,19 +220,11 @@ func (s *Store) FeatureReport(ctx context.Context, q FeatureQuery, today Date) (
 	return rep, nil
 }
 
-// mainSegments are the segments of the query's cohort for the account lists (none: all).
-func mainSegments(q FeatureQuery) []string {
-	if q.Segment == "" {
-		return nil
-	}
-	return []string{q.Segment}
-}
-
 // entitledAccounts pages the pairs entitled today (from the every-account slice's
 // entitled pairs) of the query's cohort and product: those of one feature, or with
 // unusedOnly those not used in 30 days; by ARR, highest first, then account and feature.
 func (s *Store) entitledAccounts(ctx context.Context, q FeatureQuery, today Date, feature string, unusedOnly bool) ([]metrics.EntitledAccount, error) {
-	where, args := accountFilter(q, mainSegments(q), today)
+	where, args := accountFilter(q, today)
 	if unusedOnly {
 		where += " AND x.users = 0"
 	}

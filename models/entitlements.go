@@ -291,3 +291,21 @@ func (s *Store) DeleteEntitlement(ctx context.Context, accountKey, key string) e
 		return bumpFeatureTotals(tx)
 	})
 }
+
+// entitlementFeatureKeys maps every entitlement id to the keys of the features it lists.
+func entitlementFeatureKeys(db *gorm.DB) (map[int64][]string, error) {
+	var links []struct {
+		EntitlementID int64
+		Key           string
+	}
+	err := db.Raw("SELECT ef.entitlement_id, f.key FROM entitlement_features ef JOIN features f ON f.id = ef.feature_id").
+		Scan(&links).Error
+	if err != nil {
+		return nil, fmt.Errorf("store: unable to list entitlement features: %w", err)
+	}
+	feats := map[int64][]string{}
+	for _, l := range links {
+		feats[l.EntitlementID] = append(feats[l.EntitlementID], l.Key)
+	}
+	return feats, nil
+}

@@ -236,18 +236,9 @@ func (b *slicesBuild) loadAccounts(tx *gorm.DB, today Date) ([]*buildAccount, er
 	if err != nil {
 		return nil, fmt.Errorf("store: unable to list entitlements for adoption totals: %w", err)
 	}
-	var listed []struct {
-		EntitlementID int64
-		Key           string
-	}
-	err = tx.Raw("SELECT ef.entitlement_id, f.key FROM entitlement_features ef JOIN features f ON f.id = ef.feature_id ORDER BY f.key").
-		Scan(&listed).Error
+	featuresOf, err := entitlementFeatureKeys(tx)
 	if err != nil {
-		return nil, fmt.Errorf("store: unable to list entitlement features for adoption totals: %w", err)
-	}
-	featuresOf := map[int64][]string{}
-	for _, l := range listed {
-		featuresOf[l.EntitlementID] = append(featuresOf[l.EntitlementID], l.Key)
+		return nil, err
 	}
 	index := func(list *[]string, v string) int {
 		if i := slices.Index(*list, v); i >= 0 {

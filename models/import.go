@@ -405,18 +405,9 @@ func (s *Store) allEntitlements(ctx context.Context) ([]Entitlement, error) {
 	for _, p := range products {
 		productKey[p.ID] = p.Key
 	}
-	var links []struct {
-		EntitlementID int64
-		Key           string
-	}
-	err = db.Raw("SELECT ef.entitlement_id, f.key FROM entitlement_features ef JOIN features f ON f.id = ef.feature_id").
-		Scan(&links).Error
+	feats, err := entitlementFeatureKeys(db)
 	if err != nil {
-		return nil, fmt.Errorf("store: unable to list entitlement features: %w", err)
-	}
-	feats := map[int64][]string{}
-	for _, l := range links {
-		feats[l.EntitlementID] = append(feats[l.EntitlementID], l.Key)
+		return nil, err
 	}
 	for i := range es {
 		es[i].Account = accountKey[es[i].AccountID]
