@@ -117,15 +117,6 @@ type FeatureFacets struct {
 	Features []string
 }
 
-// adoptionCohort is the accounts and features a query covers.
-type adoptionCohort struct {
-	accounts []metrics.AdoptionAccount
-	features []metrics.Feature
-	names    map[string]string
-	where    string // SQL condition on accounts a
-	args     []any
-}
-
 // accountFilter is the SQL condition on accounts (alias a) for the query's cohort:
 // its segment (all when empty), stage and plan (held on today).
 func accountFilter(q FeatureQuery, today Date) (string, []any) {
