@@ -182,7 +182,10 @@ func writeSlices(tx *gorm.DB, plans []string, today Date) error {
 		current := p.kind == totalsWindow && p.period.End == day
 		for _, a := range accounts {
 			u := usage[a.ID]
-			unusedIn := map[int]bool{}
+			var unusedIn map[int]bool // products (index+1) with an unused feature, current window only
+			if current {
+				unusedIn = map[int]bool{}
+			}
 			for fi, f := range mfs {
 				t := metrics.AccountTotals(a.AdoptionAccount, u, f, p.period.End)
 				if t.EntitledAccounts == 0 {
