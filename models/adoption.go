@@ -3,7 +3,6 @@ package models
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/url"
 	"slices"
@@ -284,26 +283,6 @@ func sortFeatureRows(rows []metrics.FeatureRow, column string, desc bool) {
 		}
 		return cmp.Or(c, strings.Compare(x.Feature, y.Feature))
 	})
-}
-
-// snapshotPositions decodes only the positions of a stored metrics document.
-func snapshotPositions(doc, product string) ([]metrics.Position, error) {
-	var r struct {
-		Entitlements []metrics.Position `json:"entitlements"`
-	}
-	if err := json.Unmarshal([]byte(doc), &r); err != nil {
-		return nil, fmt.Errorf("store: unable to decode snapshot positions: %w", err)
-	}
-	if product == "" {
-		return r.Entitlements, nil
-	}
-	out := r.Entitlements[:0]
-	for _, p := range r.Entitlements {
-		if p.Product == product {
-			out = append(out, p)
-		}
-	}
-	return out, nil
 }
 
 // loadFeatureFacets lists the segments, products, plans (entitlement keys) and features to filter by.

@@ -91,10 +91,15 @@ func (s *Store) ensureFeatureTotals(ctx context.Context, plan string, today Date
 	return nil
 }
 
+// activeOn is the SQL of metrics.Entitlement.ActiveOn for the entitlement alias e: its
+// two parameters are the day, twice.
+func activeOn(e string) string {
+	return "(" + e + ".starts_on IS NULL OR " + e + ".starts_on <= ?) AND (" + e + ".ends_on IS NULL OR " + e + ".ends_on >= ?)"
+}
+
 // holdsPlan is the condition that account a holds an entitlement with key ? active on
 // day ? (given twice).
-const holdsPlan = "EXISTS (SELECT 1 FROM entitlements pe WHERE pe.account_id = a.id AND pe.key = ?" +
-	" AND (pe.starts_on IS NULL OR pe.starts_on <= ?) AND (pe.ends_on IS NULL OR pe.ends_on >= ?))"
+var holdsPlan = "EXISTS (SELECT 1 FROM entitlements pe WHERE pe.account_id = a.id AND pe.key = ? AND " + activeOn("pe") + ")"
 
 // totalsKey identifies one feature's totals in one period.
 type totalsKey struct {

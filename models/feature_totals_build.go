@@ -96,7 +96,7 @@ func (s *Store) buildFeatureTotals(ctx context.Context, plan string, today Date)
 // accounts, the most held first.
 func commonPlans(tx *gorm.DB, today Date) ([]string, error) {
 	var plans []string
-	err := tx.Raw("SELECT key FROM entitlements WHERE (starts_on IS NULL OR starts_on <= ?) AND (ends_on IS NULL OR ends_on >= ?)"+
+	err := tx.Raw("SELECT e.key FROM entitlements e WHERE "+activeOn("e")+
 		" GROUP BY key HAVING count(DISTINCT account_id) >= ? ORDER BY count(DISTINCT account_id) DESC, key LIMIT ?",
 		today, today, minPlanAccounts, maxPrebuiltPlans).Scan(&plans).Error
 	if err != nil {
@@ -394,9 +394,9 @@ func (b *slicesBuild) write(tx *gorm.DB) error {
 // entitledPairs selects the distinct (account_id, feature_id) pairs entitled on a day
 // (two parameters: the day twice), as metrics.Entitles defines it: an entitlement
 // active that day, for the feature's product, listing no features or this one.
-const entitledPairs = "SELECT DISTINCT e.account_id, f.id AS feature_id FROM entitlements e" +
+var entitledPairs = "SELECT DISTINCT e.account_id, f.id AS feature_id FROM entitlements e" +
 	" JOIN features f ON f.product_id = e.product_id" +
-	" WHERE (e.starts_on IS NULL OR e.starts_on <= ?) AND (e.ends_on IS NULL OR e.ends_on >= ?)" +
+	" WHERE " + activeOn("e") +
 	" AND (NOT EXISTS (SELECT 1 FROM entitlement_features ef WHERE ef.entitlement_id = e.id)" +
 	" OR EXISTS (SELECT 1 FROM entitlement_features ef WHERE ef.entitlement_id = e.id AND ef.feature_id = f.id))"
 
@@ -443,7 +443,7 @@ func overuseSnapshots(db *gorm.DB, today Date) ([]metrics.AdoptionAccount, map[i
 	var pending []want
 	for _, h := range latest {
 		accounts = append(accounts, metrics.AdoptionAccount{ID: h.AccountID, Key: h.Key, Name: h.Name, Segment: h.Segment})
-		ps, err := snapshotPositions(h.Metrics, "")
+		ps, err := snapshotPositions(h.Metrics)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -465,7 +465,7 @@ func overuseSnapshots(db *gorm.DB, today Date) ([]metrics.AdoptionAccount, map[i
 					return nil, nil, fmt.Errorf("store: unable to read earlier snapshots for leakage: %w", err)
 				}
 				for _, h := range rows {
-					ps, err := snapshotPositions(h.Metrics, "")
+					ps, err := snapshotPositions(h.Metrics)
 					if err != nil {
 						return nil, nil, err
 					}
@@ -519,4 +519,15 @@ func writeOveruse(tx *gorm.DB, today Date) error {
 			ordinal[id]++
 			return append(args, id, ordinal[id], positions[i].Product, docs[i])
 		}, nil)
+}
+
+// snapshotPositions decodes only the positions of a stored metrics document.
+func snapshotPositions(doc string) ([]metrics.Position, error) {
+	var r struct {
+		Entitlements []metrics.Position `json:"entitlements"`
+	}
+	if err := json.Unmarshal([]byte(doc), &r); err != nil {
+		return nil, fmt.Errorf("store: unable to decode snapshot positions: %w", err)
+	}
+	return r.Entitlements, nil
 }
