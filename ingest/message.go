@@ -164,6 +164,12 @@ func ParseSingle(body []byte, typ string, received time.Time) ([]Message, error)
 func parseAll(raws []jsontext.Value, outer jsontext.Value, routeType string, received time.Time, validated bool) ([]Message, error) {
 	msgs := make([]Message, 0, len(raws))
 	var problems []Problem
+	// The batch context is the same for every message: read it once.
+	var outerIDs *contextIDs
+	if !isNull(outer) {
+		ids := readContext(outer)
+		outerIDs = &ids
+	}
 	tooBig := false
 	for i, raw := range raws {
 		if len(raw) > MaxMessageBytes {
@@ -171,7 +177,7 @@ func parseAll(raws []jsontext.Value, outer jsontext.Value, routeType string, rec
 			tooBig = true
 			continue
 		}
-		m, status, reason := parseOne(raw, outer, routeType, received, validated)
+		m, status, reason := parseOne(raw, outer, outerIDs, routeType, received, validated)
 		if reason != "" {
 			if status == 413 {
 				tooBig = true
@@ -191,7 +197,7 @@ func parseAll(raws []jsontext.Value, outer jsontext.Value, routeType string, rec
 }
 
 // parseOne validates one message; it returns a reason (and 400 or 413) when invalid.
-func parseOne(raw jsontext.Value, outer jsontext.Value, routeType string, received time.Time, validated bool) (Message, int, string) {
+func parseOne(raw, outer jsontext.Value, outerIDs *contextIDs, routeType string, received time.Time, validated bool) (Message, int, string) {
 	var w wire
 	if !validated || !fastParse || !scanWire(raw, &w) {
 		w = wire{}
@@ -254,25 +260,26 @@ func parseOne(raw jsontext.Value, outer jsontext.Value, routeType string, receiv
 	}
 
 	// Read groupId and device.id from the message's context, then from the batch's.
-	for _, raw := range []jsontext.Value{w.Context, outer} {
-		if isNull(raw) {
+	var own *contextIDs
+	if !isNull(w.Context) {
+		ids := readContext(w.Context)
+		own = &ids
+	}
+	for _, ids := range []*contextIDs{own, outerIDs} {
+		if ids == nil {
 			continue
 		}
-		// Both contexts were checked as JSON, by the batch decoder or the message's.
-		var c wireContext
-		if !fastParse || !scanContext(raw, &c) {
-			c = wireContext{}
-			if err := jsonv2.Unmarshal(raw, &c, lenient); err != nil {
-				return m, 400, "context: " + jsonReason(err)
-			}
+		if ids.reason != "" {
+			return m, 400, ids.reason
 		}
 		if m.GroupID == "" {
-			if m.GroupID, err = idString(c.GroupID); err != nil {
-				return m, 400, "context.groupId: " + err.Error()
+			if ids.groupReason != "" {
+				return m, 400, ids.groupReason
 			}
+			m.GroupID = ids.groupID
 		}
-		if m.DeviceID == "" && c.Device != nil {
-			m.DeviceID, _ = idString(c.Device.ID)
+		if m.DeviceID == "" {
+			m.DeviceID = ids.deviceID
 		}
 	}
 
@@ -311,11 +318,7 @@ func parseOne(raw jsontext.Value, outer jsontext.Value, routeType string, receiv
 		m.Traits.Level, _ = idString(w.Traits.Level)
 	}
 
-	payload, err := mergedPayload(raw, w.Context, outer, routeType, sentType)
-	if err != nil {
-		return m, 400, "bad JSON: " + err.Error()
-	}
-	m.Payload = payload
+	m.Payload = mergedPayload(raw, w.Context, outer, routeType, sentType)
 	if m.MessageID == "" {
 		// Without a messageId, an identical resend is the same message.
 		sum := sha256.Sum256(raw)
@@ -324,13 +327,41 @@ func parseOne(raw jsontext.Value, outer jsontext.Value, routeType string, receiv
 	return m, 0, ""
 }
 
+// contextIDs are what a context gives: groupId and device.id, or why it is unusable
+// (reason: the context itself; groupReason: its groupId, which only matters when the
+// message names no group of its own).
+type contextIDs struct {
+	groupID, deviceID   string
+	reason, groupReason string
+}
+
+// readContext reads a context that was checked as JSON (by the batch decoder or the message's).
+func readContext(raw jsontext.Value) contextIDs {
+	var c wireContext
+	if !fastParse || !scanContext(raw, &c) {
+		c = wireContext{}
+		if err := jsonv2.Unmarshal(raw, &c, lenient); err != nil {
+			return contextIDs{reason: "context: " + jsonReason(err)}
+		}
+	}
+	var ids contextIDs
+	var err error
+	if ids.groupID, err = idString(c.GroupID); err != nil {
+		ids.groupID, ids.groupReason = "", "context.groupId: "+err.Error()
+	}
+	if c.Device != nil {
+		ids.deviceID, _ = idString(c.Device.ID)
+	}
+	return ids
+}
+
 // mergedPayload is the message to store, with the batch context merged in and the
 // route's type added for single-message endpoints, spliced as text rather than
 // re-encoded (re-encoding cost more than everything else on the ingest path). When the
 // message has a context of its own, the batch's is kept beside it as "batchContext":
 // nothing is lost, and a reprocessor merges the two with the message's keys winning,
 // as the fields counted here already were.
-func mergedPayload(raw, own, outer jsontext.Value, routeType, sentType string) ([]byte, error) {
+func mergedPayload(raw, own, outer jsontext.Value, routeType, sentType string) []byte {
 	raw = bytes.TrimSpace(raw)
 	var extra []byte
 	switch {
@@ -344,7 +375,7 @@ func mergedPayload(raw, own, outer jsontext.Value, routeType, sentType string) (
 		extra = append(extra, `"type":`+strconv.Quote(routeType)+`,`...)
 	}
 	if len(extra) == 0 {
-		return raw, nil
+		return raw
 	}
 	// raw is a JSON object: put the extra members first.
 	out := make([]byte, 0, len(raw)+len(extra))
@@ -354,7 +385,7 @@ func mergedPayload(raw, own, outer jsontext.Value, routeType, sentType string) (
 	if len(rest) > 0 && rest[0] == '}' {
 		out = out[:len(out)-1] // no members of its own: drop the trailing comma
 	}
-	return append(out, rest...), nil
+	return append(out, rest...)
 }
 
 // UsageReportedEvent is the track event carrying metered quantities (SPEC §5).

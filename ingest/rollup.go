@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -207,12 +208,12 @@ func membershipUpdates(msgs []Message, ids map[string]int64) ([]groupUpdate, [][
 		}
 	}
 	var groups []groupUpdate
-	for _, key := range sortedKeys(latestGroup) {
+	for _, key := range slices.Sorted(maps.Keys(latestGroup)) {
 		g := latestGroup[key]
 		groups = append(groups, groupUpdate{ids[key], g.GroupID, g.Timestamp})
 	}
 	var rounds [][]traitUpdate
-	for _, key := range sortedKeys(identifies) {
+	for _, key := range slices.Sorted(maps.Keys(identifies)) {
 		calls := identifies[key]
 		slices.SortStableFunc(calls, func(a, b Message) int { return a.Timestamp.Compare(b.Timestamp) })
 		for i, m := range calls {
@@ -297,13 +298,4 @@ func applyMembershipAndTraits(db *gorm.DB, msgs []Message, ids map[string]int64)
 		}
 	}
 	return nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

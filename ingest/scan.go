@@ -81,7 +81,7 @@ func scanWire(raw []byte, w *wire) bool {
 			bit, dst = 1<<9, &w.Context
 		case nProperties:
 			bit = 1 << 10
-			if !isNullValue(val) {
+			if !isNull(val) {
 				w.Properties = &wireProperties{}
 				if !scanObject(val, func(name, val []byte) bool {
 					return scanMember(name, val, &w.Properties.DurationSeconds, nDurationSeconds, &w.Properties.Meter, nMeter, &w.Properties.Quantity, nQuantity)
@@ -91,7 +91,7 @@ func scanWire(raw []byte, w *wire) bool {
 			}
 		case nTraits:
 			bit = 1 << 11
-			if !isNullValue(val) {
+			if !isNull(val) {
 				w.Traits = &wireTraits{}
 				t := w.Traits
 				if !scanObject(val, func(name, val []byte) bool {
@@ -130,7 +130,7 @@ func scanContext(raw []byte, c *wireContext) bool {
 				return false
 			}
 			seenDevice = true
-			if isNullValue(val) {
+			if isNull(val) {
 				return true
 			}
 			c.Device = &wireDevice{}
@@ -211,7 +211,7 @@ func folded(name []byte, want string) bool {
 
 // plainString reads a string value without escapes, or null.
 func plainString(val []byte) (string, bool) {
-	if isNullValue(val) {
+	if isNull(val) {
 		return "", true
 	}
 	if len(val) < 2 || val[0] != '"' {
@@ -225,8 +225,6 @@ func plainString(val []byte) (string, bool) {
 	}
 	return string(inner), true
 }
-
-func isNullValue(val []byte) bool { return string(val) == "null" }
 
 // scanObject calls fn with each member of a JSON object (name without its quotes,
 // value without surrounding space). It reports false when raw is not an object or

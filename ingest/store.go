@@ -174,7 +174,7 @@ func (w *Writer) commitGroup(group []*request) {
 		} else {
 			fresh, ids, err = w.commitSQLite(ctx, msgs, owner)
 		}
-		if !retryable(err) {
+		if !retryable(err) || attempt == 3 {
 			break
 		}
 		if attempt > 0 {
