@@ -7,7 +7,8 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// apiExport is GET /api/v1/export/{kind}: the CSV that /api/v1/import/{kind} reads.
+// apiExport is GET /api/v1/export/{kind}: the CSV that /api/v1/import/{kind} reads;
+// GET /settings/export/{kind} serves the same file to a logged-in admin.
 func (s *server) apiExport(c echo.Context) error {
 	kind, err := importKind(c)
 	if err != nil {

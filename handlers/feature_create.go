@@ -22,16 +22,11 @@ func (s *server) featureCreate(c echo.Context) error {
 	} else {
 		_, err = s.store.UpsertFeature(ctx, &f)
 	}
-	v, verr := s.catalogView(c)
-	if verr != nil {
-		return verr
-	}
 	status := http.StatusOK
 	var invalid *models.ValidationError
 	switch {
 	case errors.As(err, &invalid):
 		status = http.StatusUnprocessableEntity
-		v.New = views.FeatureFormView{IsNew: true, Feature: f, Errors: views.ErrorsOf(invalid)}
 	case err != nil:
 		return err
 	default:
@@ -39,6 +34,13 @@ func (s *server) featureCreate(c echo.Context) error {
 		if !isHTMXSwap(c.Request()) {
 			return c.Redirect(http.StatusSeeOther, "/settings/catalog")
 		}
+	}
+	v, err := s.catalogView(c)
+	if err != nil {
+		return err
+	}
+	if invalid != nil {
+		v.New = views.FeatureFormView{IsNew: true, Feature: f, Errors: views.ErrorsOf(invalid)}
 	}
 	return render(c, status, views.CatalogPage(v), views.CatalogSection(v))
 }

@@ -52,6 +52,9 @@ func (s *server) featureUpdate(c echo.Context) error {
 		}
 		v.Feature, v.Saved = *saved, true
 	}
+	if isHTMXSwap(c.Request()) { // the row alone goes back: no need for the whole catalog
+		return render(c, status, views.FeatureRow(v), nil)
+	}
 	page, err := s.catalogView(c)
 	if err != nil {
 		return err
@@ -61,5 +64,5 @@ func (s *server) featureUpdate(c echo.Context) error {
 			page.Features[i] = v
 		}
 	}
-	return render(c, status, views.CatalogPage(page), views.FeatureRow(v))
+	return render(c, status, views.CatalogPage(page), nil)
 }

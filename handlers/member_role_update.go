@@ -29,8 +29,10 @@ func (s *server) memberRow(c echo.Context, id int64, status int, message string)
 	if !isHTMXSwap(c.Request()) && status == http.StatusOK {
 		return c.Redirect(http.StatusSeeOther, "/settings")
 	}
-	me := currentMember(c)
-	row := views.MemberRowView{Member: *m, Self: me != nil && me.ID == m.ID, Error: message}
+	if isHTMXSwap(c.Request()) { // the row alone goes back: no need for the whole team
+		me := currentMember(c)
+		return render(c, status, views.MemberRow(views.MemberRowView{Member: *m, Self: me != nil && me.ID == m.ID, Error: message}), nil)
+	}
 	team, err := s.teamView(c)
 	if err != nil {
 		return err
@@ -40,7 +42,7 @@ func (s *server) memberRow(c echo.Context, id int64, status int, message string)
 			team.Members[i].Error = message
 		}
 	}
-	return render(c, status, views.SettingsPage(views.SettingsView{Team: team}), views.MemberRow(row))
+	return render(c, status, views.SettingsPage(views.SettingsView{Team: team}), nil)
 }
 
 // memberRoleUpdate is POST /settings/members/{id}/role. Admins cannot change their own

@@ -85,7 +85,7 @@ func (s *server) routeTable() []struct {
 		page(http.MethodPost, "/settings/scorecard", models.PermAdmin, s.scorecardUpdate),
 		page(http.MethodGet, "/settings/data", models.PermAdmin, s.dataShow),
 		page(http.MethodPost, "/settings/import/:kind", models.PermAdmin, s.csvImport),
-		page(http.MethodGet, "/settings/export/:kind", models.PermAdmin, s.csvExport),
+		page(http.MethodGet, "/settings/export/:kind", models.PermAdmin, s.apiExport),
 
 		// Usage ingestion, Segment-compatible (SPEC §3).
 		ingestRoute("/v1/batch", s.ingestBatch),

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"net/url"
 	"strconv"
 
 	"sightline/metrics"
@@ -110,18 +109,6 @@ func share(n, of int) *float64 {
 	}
 	v := float64(n) / float64(of)
 	return &v
-}
-
-// duration formats seconds as "12 min 5 s"; nil is "—".
-func duration(v *float64) string {
-	if v == nil {
-		return "—"
-	}
-	s := int(math.Round(*v))
-	if s < 60 {
-		return fmt.Sprintf("%d s", s)
-	}
-	return fmt.Sprintf("%d min %d s", s/60, s%60)
 }
 
 // trendWord compares the score with the one days earlier: up, down or flat, with an
@@ -243,14 +230,6 @@ func minutesText(seconds *float64) string {
 		return "—"
 	}
 	return strconv.FormatFloat(*m, 'f', 1, 64)
-}
-
-// accountHealthURL is the account page for a day and window, as htmx pushes it.
-func accountHealthURL(key string, asOf models.Date, window int) string {
-	q := url.Values{}
-	q.Set("as_of", asOf.String())
-	q.Set("window", strconv.Itoa(window))
-	return accountPath(key, "?"+q.Encode())
 }
 
 // levelRow is one level of exposure.
