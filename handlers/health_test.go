@@ -301,7 +301,7 @@ func TestAPIHealth(t *testing.T) {
 		if n, err := s.SnapshotHealth(ctx, d, d); err != nil || n != 2 {
 			t.Fatalf("re-snapshot: %d, %v", n, err)
 		}
-		latest, err := s.LatestHealthSnapshots(ctx, []int64{acme.ID}, false)
+		latest, err := s.LatestHealthSnapshots(ctx, []int64{acme.ID})
 		if err != nil || latest[acme.ID].Day != d || latest[acme.ID].Score == nil {
 			t.Fatalf("latest %+v %v", latest, err)
 		}

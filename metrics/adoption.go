@@ -288,12 +288,6 @@ type SnapshotPositions struct {
 	Earlier []Position // nil when there is no earlier snapshot
 }
 
-// Leakage gathers the overused positions (SPEC §5 status "overused") of the accounts
-// from their snapshots, with totals.
-func Leakage(accounts []AdoptionAccount, snaps map[int64]SnapshotPositions) LeakageReport {
-	return LeakageOf(OverusePositions(accounts, snaps))
-}
-
 // OverusePositions lists the overused positions of the accounts' snapshots. A position
 // grows when its utilization is higher than in the earlier snapshot (a position new
 // since then, or with no quantity, grows when it leaks).

@@ -225,17 +225,8 @@ func (p *Prepared) activeEntitlements(day Day) []Entitlement {
 	return es
 }
 
-// licensedSeats sums user and subscription quantities of the active entitlements.
-func licensedSeats(es []Entitlement) float64 {
-	seats := 0.0
-	for _, e := range es {
-		seats += seatQuantity(e)
-	}
-	return seats
-}
-
-// seatsOn is licensedSeats of the entitlements active on the day, summed in the same
-// (key) order without building the list: the trend asks for every day of 90.
+// seatsOn sums user and subscription quantities of the entitlements active on the day,
+// in key order, without building their list: the trend asks for every day of 90.
 func (p *Prepared) seatsOn(day Day) float64 {
 	seats := 0.0
 	for _, e := range p.byKey {
@@ -287,7 +278,7 @@ func (p *Prepared) Compute(asOf Day, cfg Config) Result {
 		Account:         p.in.Account,
 		AsOf:            asOf.String(),
 		WindowDays:      WindowDays,
-		LicensedSeats:   licensedSeats(es),
+		LicensedSeats:   p.seatsOn(asOf),
 		FeatureAdoption: []FeatureAdoption{},
 		Entitlements:    []Position{},
 	}

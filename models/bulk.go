@@ -22,7 +22,7 @@ type Bulk struct {
 
 // NewBulk starts a statement: head is everything up to VALUES (inclusive).
 func NewBulk(tx *gorm.DB, head string) *Bulk {
-	b := &Bulk{pg: tx.Dialector.Name() == "postgres"}
+	b := &Bulk{pg: IsPostgres(tx)}
 	b.sb.WriteString(head)
 	return b
 }

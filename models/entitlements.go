@@ -36,14 +36,6 @@ type Entitlement struct {
 // TableName maps the struct to its table.
 func (Entitlement) TableName() string { return "entitlements" }
 
-// ActiveOn reports starts_on ≤ d and (no ends_on or ends_on ≥ d).
-func (e *Entitlement) ActiveOn(d Date) bool {
-	if !e.StartsOn.IsZero() && e.StartsOn.After(d) {
-		return false
-	}
-	return e.EndsOn.IsZero() || !e.EndsOn.Before(d)
-}
-
 type entitlementFeature struct {
 	EntitlementID int64 `gorm:"column:entitlement_id;primaryKey"`
 	FeatureID     int64 `gorm:"column:feature_id;primaryKey"`
@@ -182,19 +174,6 @@ func featureIDsOfProduct(tx *gorm.DB, productID int64, product string, keys []st
 		}
 	}
 	return ids, verr.OrNil()
-}
-
-// ListEntitlements returns an account's entitlements by key, with product and feature keys.
-func (s *Store) ListEntitlements(ctx context.Context, accountKey string) ([]Entitlement, error) {
-	acct, err := s.AccountByKey(ctx, accountKey)
-	if err != nil {
-		return nil, err
-	}
-	var es []Entitlement
-	if err := s.db.WithContext(ctx).Where("account_id = ?", acct.ID).Order("key").Find(&es).Error; err != nil {
-		return nil, fmt.Errorf("store: unable to list entitlements: %w", err)
-	}
-	return es, s.fillEntitlements(ctx, es, map[int64]string{acct.ID: acct.Key})
 }
 
 func (s *Store) fillEntitlements(ctx context.Context, es []Entitlement, accountKeys map[int64]string) error {

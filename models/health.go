@@ -223,16 +223,12 @@ func (s *Store) HealthScores(ctx context.Context, accountID int64, from, to Date
 	return out, nil
 }
 
-// LatestHealthSnapshots returns each listed account's latest snapshot, by account id
-// (accounts without one are absent), from account_health_latest. The metrics JSON is
-// left out unless withMetrics.
-func (s *Store) LatestHealthSnapshots(ctx context.Context, accountIDs []int64, withMetrics bool) (map[int64]HealthSnapshot, error) {
+// LatestHealthSnapshots returns each listed account's latest snapshot without its
+// metrics JSON, by account id (accounts without one are absent), from
+// account_health_latest.
+func (s *Store) LatestHealthSnapshots(ctx context.Context, accountIDs []int64) (map[int64]HealthSnapshot, error) {
 	out := make(map[int64]HealthSnapshot, len(accountIDs))
 	q := "SELECT l.account_id, l.day, l.score, l.color FROM account_health_latest l WHERE l.account_id IN ?"
-	if withMetrics {
-		q = "SELECT l.account_id, l.day, l.score, l.color, hs.metrics FROM account_health_latest l" +
-			" JOIN health_snapshots hs ON hs.account_id = l.account_id AND hs.day = l.day WHERE l.account_id IN ?"
-	}
 	for part := range slices.Chunk(accountIDs, 1000) {
 		var rows []HealthSnapshot
 		if err := s.db.WithContext(ctx).Raw(q, part).Scan(&rows).Error; err != nil {

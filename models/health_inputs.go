@@ -40,7 +40,7 @@ func (s *Store) loadMetricsCatalog(ctx context.Context) ([]metrics.Feature, erro
 	}
 	out := make([]metrics.Feature, len(fs))
 	for i, f := range fs {
-		out[i] = metrics.Feature{Key: f.Key, Product: f.Product, EventNames: f.EventNames}
+		out[i] = metricsFeature(f)
 	}
 	return out, nil
 }
