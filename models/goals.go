@@ -170,7 +170,7 @@ func (s *Store) CreateGoal(ctx context.Context, accountKey string, in GoalChange
 	}
 	check := goalCheck{title: in.Title != nil, metric: in.Metric != nil, target: in.Target != nil,
 		relevance: in.Relevance != nil, due: in.DueOn != nil}
-	if _, err := s.applyGoalChange(ctx, acct, &g, in, check, verr, today); err != nil {
+	if err := s.applyGoalChange(ctx, acct, &g, in, check, verr, today); err != nil {
 		return nil, err
 	}
 	if err := verr.OrNil(); err != nil {
@@ -211,7 +211,7 @@ func (s *Store) UpdateGoal(ctx context.Context, accountKey string, id int64, in 
 	if !check.metric {
 		in.Metric = nil
 	}
-	if _, err := s.applyGoalChange(ctx, acct, g, in, check, verr, today); err != nil {
+	if err := s.applyGoalChange(ctx, acct, g, in, check, verr, today); err != nil {
 		return nil, err
 	}
 	if err := verr.OrNil(); err != nil {
@@ -255,7 +255,7 @@ func (s *Store) UpdateGoal(ctx context.Context, accountKey string, id int64, in 
 
 // applyGoalChange validates the checked fields of in and copies them into g; refusals
 // go into verr. The baseline is captured when the metric is set.
-func (s *Store) applyGoalChange(ctx context.Context, acct *Account, g *Goal, in GoalChange, check goalCheck, verr *ValidationError, today Date) (bool, error) {
+func (s *Store) applyGoalChange(ctx context.Context, acct *Account, g *Goal, in GoalChange, check goalCheck, verr *ValidationError, today Date) error {
 	if check.title {
 		g.Title = strings.TrimSpace(*in.Title)
 		switch {
@@ -303,18 +303,20 @@ func (s *Store) applyGoalChange(ctx context.Context, acct *Account, g *Goal, in 
 		g.Target = *in.Target
 	}
 	measurable := true
+	m, perr := metrics.ParseGoalMetric(g.Metric)
 	if check.metric {
 		measurable = false
 		g.Metric = strings.TrimSpace(*in.Metric)
-		m, err := metrics.ParseGoalMetric(g.Metric)
-		if err != nil {
-			verr.Add("metric", "Measurable: "+err.Error())
+		m, perr = metrics.ParseGoalMetric(g.Metric)
+		if perr != nil {
+			verr.Add("metric", "Measurable: "+perr.Error())
 		} else {
-			h, err := s.AccountHealth(ctx, acct.Key, today)
+			// Today's value only: no trend or explanation is needed for a baseline.
+			p, cfg, _, err := s.preparedHealth(ctx, acct, today, 0)
 			if err != nil {
-				return false, err
+				return err
 			}
-			v, entitled := m.Value(h.Result)
+			v, entitled := m.Value(p.Compute(metricsDay(today), cfg))
 			switch {
 			case !entitled:
 				verr.Add("metric", fmt.Sprintf("Measurable: the account is not entitled to feature %q, so its adoption cannot be measured", m.Feature))
@@ -325,15 +327,12 @@ func (s *Store) applyGoalChange(ctx context.Context, acct *Account, g *Goal, in 
 			}
 		}
 	}
-	if check.target && measurable {
-		m, err := metrics.ParseGoalMetric(g.Metric)
-		if err == nil {
-			if problem := m.AttainableProblem(g.Target, g.Baseline); problem != "" {
-				verr.Add("target", "Attainable: "+problem)
-			}
+	if check.target && measurable && perr == nil {
+		if problem := m.AttainableProblem(g.Target, g.Baseline); problem != "" {
+			verr.Add("target", "Attainable: "+problem)
 		}
 	}
-	return measurable, nil
+	return nil
 }
 
 // goalFields are the fields a goal's history records.
