@@ -180,11 +180,17 @@ func NewHealthSnapshot(accountID int64, day Date, r metrics.Result) (HealthSnaps
 	executives := r.Exposure.Executive
 	h := HealthSnapshot{AccountID: accountID, Day: day, Score: r.Health.Score, Color: r.Health.Color, Metrics: string(b),
 		DailyUsageRate: r.DailyUsageRate, SeatActivation: r.SeatActivation, Executives: &executives}
-	for _, p := range r.Entitlements {
-		h.Overused = h.Overused || p.Status == metrics.StatusOverused
-		h.Underused = h.Underused || p.Status == metrics.StatusUnderused
-	}
+	h.Overused, h.Underused = positionFlags(r)
 	return h, nil
+}
+
+// positionFlags tell whether any entitlement position is overused, and any underused.
+func positionFlags(r metrics.Result) (overused, underused bool) {
+	for _, p := range r.Entitlements {
+		overused = overused || p.Status == metrics.StatusOverused
+		underused = underused || p.Status == metrics.StatusUnderused
+	}
+	return overused, underused
 }
 
 // TableName maps the struct to its table.

@@ -193,10 +193,7 @@ func (s *Store) AccountRiskFlags(ctx context.Context, v *HealthView, asOf Date) 
 	r := PortfolioRow{Account: v.Account, HealthColor: v.Health.Health.Color, GoalsAtRisk: len(atRisk)}
 	executives := float64(v.Health.Exposure.Executive)
 	r.Executives = &executives
-	for _, p := range v.Health.Entitlements {
-		r.Overused = r.Overused || p.Status == metrics.StatusOverused
-		r.Underused = r.Underused || p.Status == metrics.StatusUnderused
-	}
+	r.Overused, r.Underused = positionFlags(v.Health.Result)
 	return riskFlags(r, asOf), nil
 }
 
