@@ -129,7 +129,7 @@ func scaleRun(pg *postgres, bin string) error {
 		var first time.Duration
 		for range max(1, probe.warmUp) {
 			t0 := time.Now()
-			if code := get(base+probe.path(), c, tok); code != http.StatusOK {
+			if code := get(newClient(c, 60*time.Second), base+probe.path(), tok); code != http.StatusOK {
 				return fmt.Errorf("%s: warm-up status %d", probe.name, code)
 			}
 			first = max(first, time.Since(t0))
@@ -188,11 +188,7 @@ func featureFilters() func() string {
 }
 
 // get sends one GET and returns its status (0 when it failed).
-func get(u string, jar *cookiejar.Jar, token string) int {
-	client := &http.Client{Timeout: 60 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	if jar != nil {
-		client.Jar = jar
-	}
+func get(client *http.Client, u, token string) int {
 	req, _ := http.NewRequest(http.MethodGet, u, nil)
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
@@ -204,6 +200,16 @@ func get(u string, jar *cookiejar.Jar, token string) int {
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// newClient is a bench client with the session's cookies (when jar is set) that does
+// not follow redirects.
+func newClient(jar *cookiejar.Jar, timeout time.Duration) *http.Client {
+	client := &http.Client{Timeout: timeout, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	if jar != nil { // a nil *Jar in the interface would not be a nil interface
+		client.Jar = jar
+	}
+	return client
 }
 
 func ms(sorted []time.Duration, q float64) float64 {
@@ -224,23 +230,11 @@ func latencies(base string, path func() string, jar *cookiejar.Jar, token string
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			client := &http.Client{Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-			if jar != nil { // a nil *Jar in the interface would not be a nil interface
-				client.Jar = jar
-			}
+			client := newClient(jar, 30*time.Second)
 			for j := 0; j < n; j++ {
-				req, _ := http.NewRequest(http.MethodGet, base+path(), nil)
-				if token != "" {
-					req.Header.Set("Authorization", "Bearer "+token)
-				}
+				u := base + path()
 				t0 := time.Now()
-				resp, err := client.Do(req)
-				code := 0
-				if err == nil {
-					_, _ = io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					code = resp.StatusCode
-				}
+				code := get(client, u, token)
 				d := time.Since(t0)
 				mu.Lock()
 				all = append(all, d)
