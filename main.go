@@ -262,8 +262,9 @@ func serve(ctx context.Context, log *slog.Logger, withDemo bool) error {
 		return err
 	}
 	defer store.Close()
+	seeded := false // the demo just wrote today's snapshots and feature tables
 	if withDemo {
-		if err := prepareDemo(ctx, store, log); err != nil {
+		if seeded, err = prepareDemo(ctx, store, log); err != nil {
 			return err
 		}
 	}
@@ -305,7 +306,7 @@ func serve(ctx context.Context, log *slog.Logger, withDemo bool) error {
 	}
 	go ingest.RunRetention(ctx, store, retention, log)
 	if os.Getenv("SNAPSHOT_JOB") != "off" { // off where another instance or a cron runs `snapshot`
-		go runSnapshots(ctx, store, log)
+		go runSnapshots(ctx, store, log, seeded)
 	}
 	if pprofAddr := os.Getenv("PPROF_ADDR"); pprofAddr != "" {
 		// Profiling on its own listener (keep it on loopback), never on the public one.
@@ -343,48 +344,53 @@ func displayAddr(addr string) string {
 	return net.JoinHostPort(host, port)
 }
 
-// prepareDemo seeds an empty database and makes sure the four demo logins exist.
-func prepareDemo(ctx context.Context, store *models.Store, log *slog.Logger) error {
+// prepareDemo seeds an empty database and makes sure the four demo logins exist; it
+// reports whether it seeded.
+func prepareDemo(ctx context.Context, store *models.Store, log *slog.Logger) (bool, error) {
 	n, err := store.CountAccounts(ctx)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if n == 0 {
 		log.Info("filling the empty database with demo data")
 		today := models.Today()
 		if _, err := demo.Seed(ctx, store, today, demo.Options{}, log); err != nil {
-			return err
+			return false, err
 		}
 		// 90 days of snapshots, so health trends show from the first page view.
 		start := time.Now()
 		n, err := store.SnapshotHealth(ctx, today.AddDays(-89), today)
 		if err != nil {
-			return err
+			return false, err
 		}
 		log.Info("demo health snapshots written", "snapshots", n, "took", time.Since(start).Round(time.Millisecond).String())
 		start = time.Now()
 		if err := store.RefreshFeatureWeeks(ctx, today.AddDays(-7*metrics.AdoptionWeeks), today); err != nil {
-			return err
+			return false, err
 		}
 		log.Info("demo feature weeks refreshed", "took", time.Since(start).Round(time.Millisecond).String())
 	}
 	for _, l := range demo.Logins {
 		_, err := store.CreateTeamMember(ctx, l.Email, l.Name, l.Role, "demo")
 		if err != nil && !errors.Is(err, models.ErrConflict) {
-			return err
+			return false, err
 		}
 	}
 	if n == 0 {
 		if _, err := demo.SeedGoals(ctx, store, models.Today(), log); err != nil {
-			return err
+			return false, err
 		}
 	}
-	return nil
+	return n == 0, nil
 }
 
 // runSnapshots keeps the daily health snapshots current: yesterday (final now that
 // its usage is in) and today at start, then the same shortly after each UTC midnight.
-func runSnapshots(ctx context.Context, store *models.Store, log *slog.Logger) {
+func runSnapshots(ctx context.Context, store *models.Store, log *slog.Logger, seeded bool) {
+	// A demo seeded just now has written today already: start tomorrow.
+	if seeded && !sleepUntilTomorrow(ctx) {
+		return
+	}
 	for {
 		today := models.Today()
 		start := time.Now()
@@ -400,11 +406,19 @@ func runSnapshots(ctx context.Context, store *models.Store, log *slog.Logger) {
 		} else {
 			log.Info("feature weeks refreshed", "took", time.Since(start).Round(time.Millisecond).String())
 		}
-		next := today.AddDays(1).Time().Add(10 * time.Minute)
-		select {
-		case <-ctx.Done():
+		if !sleepUntilTomorrow(ctx) {
 			return
-		case <-time.After(time.Until(next)):
 		}
+	}
+}
+
+// sleepUntilTomorrow waits until ten past the next UTC midnight; false when ctx ends first.
+func sleepUntilTomorrow(ctx context.Context) bool {
+	next := models.Today().AddDays(1).Time().Add(10 * time.Minute)
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(time.Until(next)):
+		return true
 	}
 }
