@@ -8,7 +8,7 @@ import (
 
 // apiGoalCommentCreate is POST /api/v1/accounts/{key}/goals/{id}/comments {"body"}: 201.
 func (s *server) apiGoalCommentCreate(c echo.Context) error {
-	id, err := goalID(c)
+	id, err := idParam(c)
 	if err != nil {
 		return err
 	}

@@ -10,7 +10,7 @@ import (
 
 // apiGoalGet is GET /api/v1/accounts/{key}/goals/{id}: one goal with its history.
 func (s *server) apiGoalGet(c echo.Context) error {
-	id, err := goalID(c)
+	id, err := idParam(c)
 	if err != nil {
 		return err
 	}

@@ -11,7 +11,7 @@ import (
 // apiGoalUpdate is PATCH /api/v1/accounts/{key}/goals/{id}: change the fields sent,
 // or close/reopen with {"closed": true|false}; each change is kept in the history.
 func (s *server) apiGoalUpdate(c echo.Context) error {
-	id, err := goalID(c)
+	id, err := idParam(c)
 	if err != nil {
 		return err
 	}

@@ -11,7 +11,7 @@ import (
 // goal's history.
 func (s *server) goalCommentCreate(c echo.Context) error {
 	key := c.Param("key")
-	id, err := goalID(c)
+	id, err := idParam(c)
 	if err != nil {
 		return err
 	}

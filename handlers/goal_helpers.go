@@ -21,15 +21,6 @@ func goalActor(c echo.Context) models.Actor {
 	return models.Actor{}
 }
 
-// goalID reads the :id of a goal route; a malformed one is a goal that does not exist.
-func goalID(c echo.Context) (int64, error) {
-	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
-	if err != nil || id <= 0 {
-		return 0, models.ErrNotFound
-	}
-	return id, nil
-}
-
 // goalsView gathers the account's goals region; the form state is the caller's.
 func (s *server) goalsView(c echo.Context, key string) (views.GoalsView, error) {
 	ctx := c.Request().Context()

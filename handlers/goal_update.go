@@ -11,7 +11,7 @@ import (
 // close/reopen the goal (closed=true|false).
 func (s *server) goalUpdate(c echo.Context) error {
 	key := c.Param("key")
-	id, err := goalID(c)
+	id, err := idParam(c)
 	if err != nil {
 		return err
 	}

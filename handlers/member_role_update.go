@@ -3,22 +3,12 @@ package handlers
 import (
 	"errors"
 	"net/http"
-	"strconv"
 
 	"github.com/labstack/echo/v4"
 
 	"sightline/models"
 	"sightline/views"
 )
-
-// memberID reads the :id of a member, token or write key.
-func memberID(c echo.Context) (int64, error) {
-	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
-	if err != nil || id <= 0 {
-		return 0, echo.ErrNotFound
-	}
-	return id, nil
-}
 
 // memberRow re-renders one member's row after a change, with its message if refused.
 func (s *server) memberRow(c echo.Context, id int64, status int, message string) error {
@@ -48,7 +38,7 @@ func (s *server) memberRow(c echo.Context, id int64, status int, message string)
 // memberRoleUpdate is POST /settings/members/{id}/role. Admins cannot change their own
 // role here, so the last admin cannot lock everyone out by accident.
 func (s *server) memberRoleUpdate(c echo.Context) error {
-	id, err := memberID(c)
+	id, err := idParam(c)
 	if err != nil {
 		return err
 	}

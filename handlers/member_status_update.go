@@ -9,7 +9,7 @@ import (
 // memberStatusUpdate is POST /settings/members/{id}/status with disabled=true|false;
 // disabling ends the member's sessions at once. Admins cannot disable themselves.
 func (s *server) memberStatusUpdate(c echo.Context) error {
-	id, err := memberID(c)
+	id, err := idParam(c)
 	if err != nil {
 		return err
 	}

@@ -34,3 +34,13 @@ func pageParams(c echo.Context) (limit int, cursor string, err error) {
 	}
 	return limit, c.QueryParam("cursor"), nil
 }
+
+// idParam reads the :id of a route (goal, member, token, write key); a malformed one is
+// a record that does not exist.
+func idParam(c echo.Context) (int64, error) {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, models.ErrNotFound
+	}
+	return id, nil
+}

@@ -10,7 +10,7 @@ import (
 
 // tokenRevoke is POST /settings/tokens/{id}/revoke: the token stops working at once.
 func (s *server) tokenRevoke(c echo.Context) error {
-	id, err := memberID(c)
+	id, err := idParam(c)
 	if err != nil {
 		return err
 	}

@@ -10,7 +10,7 @@ import (
 
 // writeKeyRevoke is POST /settings/writekeys/{id}/revoke.
 func (s *server) writeKeyRevoke(c echo.Context) error {
-	id, err := memberID(c)
+	id, err := idParam(c)
 	if err != nil {
 		return err
 	}
