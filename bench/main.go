@@ -106,7 +106,7 @@ func pgStatOption() string {
 	if os.Getenv("BENCH_PGSTAT") == "" {
 		return ""
 	}
-	return " -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all"
+	return " -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all -c pg_stat_statements.track_planning=on"
 }
 
 func (p *postgres) stop() { _ = p.ctl("-m", "fast", "-w", "stop") }
@@ -434,10 +434,12 @@ func ingestBench(pg *postgres, bin string) error {
 		srv.stop()
 		rate := float64(perRun) / elapsed.Seconds()
 
+		ceilingBefore := cpuNow(pg, 0)
 		ceiling, err := copyCeiling(pg, db, msgs, size)
 		if err != nil {
 			return err
 		}
+		ceilingCPU := cpuNow(pg, 0).since(ceilingBefore)
 		fmt.Printf("%-8s batches of %-4d %7.0f msg/s via /v1/batch (dedupe + rollups)   COPY ceiling %7.0f msg/s   ratio %5.1f%%   failed batches %d\n",
 			run.shape, size, rate, ceiling, 100*rate/ceiling, failed.Load())
 		fmt.Printf("                        rollups caught up after %.2f s: %7.0f msg/s including the roll-up (%5.1f%% of the ceiling)\n",
@@ -445,6 +447,7 @@ func ingestBench(pg *postgres, bin string) error {
 		fmt.Printf("                        server RSS peak during load %.0f MB (sampled), VmHWM %.0f MB\n", peakRSS, hwm)
 		fmt.Printf("                        CPU until caught up: %s; %.1f s of %.1f core-seconds\n",
 			cpu, cpu.server+cpu.postgres+cpu.clients, float64(runtime.NumCPU())*caughtUp.Seconds())
+		fmt.Printf("                        CPU of the COPY ceiling: PostgreSQL %.1f s, bench (pgx) %.1f s\n", ceilingCPU.postgres, ceilingCPU.clients)
 		if os.Getenv("BENCH_PGSTAT") != "" {
 			if err := printStatements(pg.url(db)); err != nil {
 				return err
@@ -475,21 +478,21 @@ func printStatements(url string) error {
 		return err
 	}
 	defer conn.Close(ctx)
-	rows, err := conn.Query(ctx, `SELECT calls, total_exec_time, left(regexp_replace(query, '\s+', ' ', 'g'), 100)
+	rows, err := conn.Query(ctx, `SELECT calls, total_exec_time, total_plan_time, left(regexp_replace(query, '\s+', ' ', 'g'), 90)
 		FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-		ORDER BY total_exec_time DESC LIMIT 12`)
+		ORDER BY total_exec_time + total_plan_time DESC LIMIT 16`)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var calls int64
-		var ms float64
+		var ms, plan float64
 		var query string
-		if err := rows.Scan(&calls, &ms, &query); err != nil {
+		if err := rows.Scan(&calls, &ms, &plan, &query); err != nil {
 			return err
 		}
-		fmt.Printf("                          %7d calls %8.0f ms %7.3f ms/call  %s\n", calls, ms, ms/float64(calls), query)
+		fmt.Printf("                          %7d calls %6.0f ms exec %5.0f ms plan %7.3f ms/call  %s\n", calls, ms, plan, (ms+plan)/float64(calls), query)
 	}
 	return rows.Err()
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -198,6 +200,119 @@ func TestIdentifyCallsInOneGroup(t *testing.T) {
 		s.DB().Where("user_key = ?", "u").Take(&u)
 		if u.Email != "new@x.test" || u.Department != "Sales" || u.Level != "executive" || u.GroupKey == nil || *u.GroupKey != "new-co" {
 			t.Fatalf("user %+v", u)
+		}
+	})
+}
+
+// TestMembershipFoldMatchesOneByOne: random group and identify calls of a few users,
+// stored in random requests, end where applying each request's calls one at a time
+// in timestamp order does (the rule membershipUpdates folds into one statement),
+// including calls older than what an earlier request stored, and equal timestamps.
+func TestMembershipFoldMatchesOneByOne(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, s *models.Store) {
+		rng := rand.New(rand.NewPCG(7, 11))
+		t0 := time.Now().UTC().Add(-48 * time.Hour).Truncate(time.Second)
+		type state struct {
+			group                          string
+			groupAt, traitsAt              time.Time
+			email, name, department, level string
+		}
+		model := map[string]*state{}
+		levels := []string{"manager", "Executive", "individual contributor"}
+		n := 0
+		for req := range 150 {
+			var calls []string
+			type call struct {
+				user, group string
+				at          time.Time
+				traits      map[string]string
+			}
+			var batch []call
+			for range 1 + rng.IntN(6) {
+				c := call{user: fmt.Sprintf("u%d", rng.IntN(3)), at: t0.Add(time.Duration(req+rng.IntN(4)) * time.Minute)} // ties, and calls older than stored ones
+				n++
+				id := fmt.Sprintf("m%d", n)
+				if rng.IntN(3) == 0 {
+					c.group = fmt.Sprintf("co-%d", rng.IntN(4))
+					calls = append(calls, fmt.Sprintf(`{"type":"group","messageId":%q,"userId":%q,"groupId":%q,"timestamp":%q}`, id, c.user, c.group, c.at.Format(time.RFC3339)))
+				} else {
+					c.traits = map[string]string{}
+					var parts []string
+					for _, k := range []string{"email", "name", "department", "level"} {
+						if rng.IntN(2) == 0 {
+							v := fmt.Sprintf("%s-%d", k, req)
+							if k == "level" {
+								v = levels[rng.IntN(len(levels))]
+							}
+							c.traits[k] = v
+							parts = append(parts, fmt.Sprintf("%q:%q", k, v))
+						}
+					}
+					calls = append(calls, fmt.Sprintf(`{"type":"identify","messageId":%q,"userId":%q,"timestamp":%q,"traits":{%s}}`, id, c.user, c.at.Format(time.RFC3339), strings.Join(parts, ",")))
+				}
+				batch = append(batch, c)
+			}
+			msgs, err := ParseBatch([]byte(`{"batch":[`+strings.Join(calls, ",")+`]}`), time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := Store(context.Background(), s, msgs, 0); err != nil {
+				t.Fatal(err)
+			}
+			// The model: this request's calls one at a time, in timestamp order.
+			slices.SortStableFunc(batch, func(a, b call) int { return a.at.Compare(b.at) })
+			for _, c := range batch {
+				st := model[c.user]
+				if st == nil {
+					st = &state{level: "unknown"}
+					model[c.user] = st
+				}
+				if c.group != "" {
+					if st.groupAt.IsZero() || !c.at.Before(st.groupAt) {
+						st.group, st.groupAt = c.group, c.at
+					}
+					continue
+				}
+				if !st.traitsAt.IsZero() && c.at.Before(st.traitsAt) {
+					continue
+				}
+				st.traitsAt = c.at
+				for k, v := range c.traits {
+					switch k {
+					case "email":
+						st.email = v
+					case "name":
+						st.name = v
+					case "department":
+						st.department = v
+					case "level":
+						st.level = models.NormalizeLevel(v)
+					}
+				}
+			}
+			for key, st := range model {
+				var u models.EndUser
+				if err := s.DB().Where("user_key = ?", key).Take(&u).Error; err != nil {
+					t.Fatal(err)
+				}
+				got := state{email: u.Email, name: u.Name, department: u.Department, level: u.Level}
+				if u.GroupKey != nil {
+					got.group = *u.GroupKey
+				}
+				if u.GroupAt != nil {
+					got.groupAt = u.GroupAt.UTC()
+				}
+				if u.TraitsAt != nil {
+					got.traitsAt = u.TraitsAt.UTC()
+				}
+				if !got.groupAt.Equal(st.groupAt) || !got.traitsAt.Equal(st.traitsAt) {
+					t.Fatalf("request %d, %s: stored group at %v, traits at %v; want %v, %v", req, key, got.groupAt, got.traitsAt, st.groupAt, st.traitsAt)
+				}
+				got.groupAt, got.traitsAt = st.groupAt, st.traitsAt
+				if got != *st {
+					t.Fatalf("request %d, %s: stored %+v, want %+v", req, key, got, *st)
+				}
+			}
 		}
 	})
 }

@@ -55,7 +55,7 @@ func commitUsagePG(ctx context.Context, pc *pgx.Conn, fresh []Message, ids map[s
 			addToRollups(rollups, ids[m.UserKey], m)
 		}
 		b.Queue(customPlans)
-		for _, st := range membershipStatementsPG(membershipUpdates(fresh, ids)) {
+		if st, ok := membershipStatementPG(membershipUpdates(fresh, ids)); ok {
 			b.Queue(st.SQL, st.Args...)
 		}
 		b.Queue("SET LOCAL plan_cache_mode = auto")
@@ -189,112 +189,130 @@ func (w *Writer) endUserIDs(db *gorm.DB, msgs []Message) (map[string]int64, erro
 	return ids, nil
 }
 
-// membershipUpdates decides each user's latest group and traits. "Latest" is by
-// message timestamp, not arrival, so a late-arriving older call changes nothing.
-// Identify calls are applied in timestamp order, one round per call of a user, so
-// traits a later call leaves out keep the value an earlier one gave them, exactly
-// as if each had arrived in a request of its own.
-func membershipUpdates(msgs []Message, ids map[string]int64) ([]groupUpdate, [][]traitUpdate) {
-	latestGroup := map[string]Message{}
-	identifies := map[string][]Message{}
+// userUpdate is what a group's messages change on one end user: its latest group
+// call, and its identify calls folded into one update. "Latest" is by message
+// timestamp, not arrival, so a late-arriving older call changes nothing.
+type userUpdate struct {
+	user int64
+
+	group   string // "" when the group has no group call for the user
+	groupAt time.Time
+
+	identified bool      // the group has identify calls for the user
+	traitsAt   time.Time // the latest one's timestamp
+	// Each trait as the latest call that sent it ("" when none did), with that
+	// call's timestamp.
+	email, name, department, level         string
+	emailAt, nameAt, departmentAt, levelAt time.Time
+}
+
+// membershipUpdates folds the new messages into one update per user. Applied with
+// userUpdateSQL it ends exactly where applying the calls one at a time, in timestamp
+// order, would: a call older than the stored traits_at changes nothing, the others
+// each set traits_at, and a trait a later call leaves out keeps the value an earlier
+// one gave it. So a trait is applied when the call that sent it is not older than
+// the stored traits_at (TestMembershipFoldMatchesOneByOne holds the two equal).
+func membershipUpdates(msgs []Message, ids map[string]int64) []userUpdate {
+	byUser := map[string]*userUpdate{}
+	of := func(key string) *userUpdate {
+		u := byUser[key]
+		if u == nil {
+			u = &userUpdate{user: ids[key]}
+			byUser[key] = u
+		}
+		return u
+	}
+	// A call replaces an earlier one (zero time: none) unless it is older: on equal
+	// timestamps the later one in the group wins, as one-by-one application would have it.
 	for _, m := range msgs {
 		if m.GroupID != "" {
-			if g, ok := latestGroup[m.UserKey]; !ok || !m.Timestamp.Before(g.Timestamp) {
-				latestGroup[m.UserKey] = m
+			u := of(m.UserKey)
+			if !m.Timestamp.Before(u.groupAt) {
+				u.group, u.groupAt = m.GroupID, m.Timestamp
 			}
 		}
-		if m.HasTraits {
-			identifies[m.UserKey] = append(identifies[m.UserKey], m)
+		if !m.HasTraits {
+			continue
 		}
-	}
-	var groups []groupUpdate
-	for _, key := range slices.Sorted(maps.Keys(latestGroup)) {
-		g := latestGroup[key]
-		groups = append(groups, groupUpdate{ids[key], g.GroupID, g.Timestamp})
-	}
-	var rounds [][]traitUpdate
-	for _, key := range slices.Sorted(maps.Keys(identifies)) {
-		calls := identifies[key]
-		slices.SortStableFunc(calls, func(a, b Message) int { return a.Timestamp.Compare(b.Timestamp) })
-		for i, m := range calls {
-			if i == len(rounds) {
-				rounds = append(rounds, nil)
+		u := of(m.UserKey)
+		if !m.Timestamp.Before(u.traitsAt) {
+			u.traitsAt = m.Timestamp
+		}
+		u.identified = true
+		level := m.Traits.Level
+		if level != "" {
+			level = models.NormalizeLevel(level)
+		}
+		for _, f := range []struct {
+			v   string
+			dst *string
+			at  *time.Time
+		}{{m.Traits.Email, &u.email, &u.emailAt}, {m.Traits.Name, &u.name, &u.nameAt},
+			{m.Traits.Department, &u.department, &u.departmentAt}, {level, &u.level, &u.levelAt}} {
+			if f.v != "" && !m.Timestamp.Before(*f.at) {
+				*f.dst, *f.at = f.v, m.Timestamp
 			}
-			level := m.Traits.Level
-			if level != "" {
-				level = models.NormalizeLevel(level)
-			}
-			rounds[i] = append(rounds[i], traitUpdate{ids[key], m.Timestamp, m.Traits.Email, m.Traits.Name, m.Traits.Department, level})
 		}
 	}
-	return groups, rounds
-}
-
-type groupUpdate struct {
-	user  int64
-	group string
-	at    time.Time
-}
-
-type traitUpdate struct {
-	user                           int64
-	at                             time.Time
-	email, name, department, level string // "" keeps the stored value
-}
-
-// membershipStatementsPG are the PostgreSQL statements of membershipUpdates.
-func membershipStatementsPG(groups []groupUpdate, rounds [][]traitUpdate) []models.Statement {
-	var out []models.Statement
-	if len(groups) > 0 {
-		users, keys, ats := make([]int64, len(groups)), make([]string, len(groups)), make([]time.Time, len(groups))
-		for i, g := range groups {
-			users[i], keys[i], ats[i] = g.user, g.group, g.at
-		}
-		out = append(out, models.Statement{SQL: `UPDATE end_users u SET group_key = x.g, group_at = x.t
-			FROM unnest($1::bigint[], $2::text[], $3::timestamptz[]) AS x(id, g, t)
-			WHERE u.id = x.id AND (u.group_at IS NULL OR u.group_at <= x.t)`, Args: []any{users, keys, ats}})
-	}
-	for _, calls := range rounds {
-		n := len(calls)
-		users, ats := make([]int64, n), make([]time.Time, n)
-		emails, names, depts, levels := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		for i, c := range calls {
-			users[i], ats[i], emails[i], names[i], depts[i], levels[i] = c.user, c.at, c.email, c.name, c.department, c.level
-		}
-		out = append(out, models.Statement{SQL: `UPDATE end_users SET ` + traitSet + `
-			FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[]) AS x(id, t, email, name, department, level)
-			WHERE end_users.id = x.id AND (end_users.traits_at IS NULL OR end_users.traits_at <= x.t)`,
-			Args: []any{users, ats, emails, names, depts, levels}})
+	out := make([]userUpdate, 0, len(byUser))
+	for _, key := range slices.Sorted(maps.Keys(byUser)) { // one lock order for every writer
+		out = append(out, *byUser[key])
 	}
 	return out
 }
 
-// traitSet applies one identify call: traits it leaves out keep the stored value.
-const traitSet = `traits_at = x.t,
-		email = CASE WHEN x.email <> '' THEN x.email ELSE end_users.email END,
-		name = CASE WHEN x.name <> '' THEN x.name ELSE end_users.name END,
-		department = CASE WHEN x.department <> '' THEN x.department ELSE end_users.department END,
-		level = CASE WHEN x.level <> '' THEN x.level ELSE end_users.level END`
+// userUpdateSet and userUpdateWhere apply a userUpdate x to end_users (both
+// dialects); every SET expression reads the row as it was before the update.
+const (
+	groupApplies  = `x.g <> '' AND (end_users.group_at IS NULL OR end_users.group_at <= x.gt)`
+	traitsApplies = `(end_users.traits_at IS NULL OR end_users.traits_at <= %s)`
+)
 
-// applyMembershipAndTraits runs membershipUpdates on SQLite, a row at a time (no round
-// trips to save in process).
-func applyMembershipAndTraits(db *gorm.DB, msgs []Message, ids map[string]int64) error {
-	groups, rounds := membershipUpdates(msgs, ids)
-	for _, g := range groups {
-		err := db.Exec("UPDATE end_users SET group_key = ?, group_at = ? WHERE id = ? AND (group_at IS NULL OR group_at <= ?)",
-			g.group, g.at, g.user, g.at).Error
-		if err != nil {
-			return fmt.Errorf("ingest: unable to record group: %w", err)
-		}
+var userUpdateSet = `group_key = CASE WHEN ` + groupApplies + ` THEN x.g ELSE end_users.group_key END,
+		group_at = CASE WHEN ` + groupApplies + ` THEN x.gt ELSE end_users.group_at END,
+		traits_at = CASE WHEN x.identified AND ` + fmt.Sprintf(traitsApplies, "x.tt") + ` THEN x.tt ELSE end_users.traits_at END,
+		email = CASE WHEN x.email <> '' AND ` + fmt.Sprintf(traitsApplies, "x.email_at") + ` THEN x.email ELSE end_users.email END,
+		name = CASE WHEN x.name <> '' AND ` + fmt.Sprintf(traitsApplies, "x.name_at") + ` THEN x.name ELSE end_users.name END,
+		department = CASE WHEN x.department <> '' AND ` + fmt.Sprintf(traitsApplies, "x.department_at") + ` THEN x.department ELSE end_users.department END,
+		level = CASE WHEN x.level <> '' AND ` + fmt.Sprintf(traitsApplies, "x.level_at") + ` THEN x.level ELSE end_users.level END`
+
+var userUpdateWhere = `((` + groupApplies + `) OR (x.identified AND ` + fmt.Sprintf(traitsApplies, "x.tt") + `))`
+
+// membershipStatementPG is membershipUpdates as one PostgreSQL statement.
+func membershipStatementPG(updates []userUpdate) (models.Statement, bool) {
+	n := len(updates)
+	if n == 0 {
+		return models.Statement{}, false
 	}
-	for _, calls := range rounds {
-		for _, c := range calls {
-			err := db.Exec(`UPDATE end_users SET `+traitSet+` FROM (SELECT ? AS t, ? AS email, ? AS name, ? AS department, ? AS level) AS x
-				WHERE end_users.id = ? AND (end_users.traits_at IS NULL OR end_users.traits_at <= x.t)`,
-				c.at, c.email, c.name, c.department, c.level, c.user).Error
-			if err != nil {
-				return fmt.Errorf("ingest: unable to record traits: %w", err)
-			}
+	users := make([]int64, n)
+	groups, emails, names, depts, levels := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	groupAts, traitsAts, emailAts, nameAts, deptAts, levelAts := make([]time.Time, n), make([]time.Time, n), make([]time.Time, n), make([]time.Time, n), make([]time.Time, n), make([]time.Time, n)
+	identified := make([]bool, n)
+	for i, u := range updates {
+		users[i], groups[i], groupAts[i], identified[i], traitsAts[i] = u.user, u.group, u.groupAt, u.identified, u.traitsAt
+		emails[i], names[i], depts[i], levels[i] = u.email, u.name, u.department, u.level
+		emailAts[i], nameAts[i], deptAts[i], levelAts[i] = u.emailAt, u.nameAt, u.departmentAt, u.levelAt
+	}
+	return models.Statement{SQL: `UPDATE end_users SET ` + userUpdateSet + `
+		FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::bool[], $5::timestamptz[],
+			$6::text[], $7::timestamptz[], $8::text[], $9::timestamptz[], $10::text[], $11::timestamptz[], $12::text[], $13::timestamptz[])
+			AS x(id, g, gt, identified, tt, email, email_at, name, name_at, department, department_at, level, level_at)
+		WHERE end_users.id = x.id AND ` + userUpdateWhere,
+		Args: []any{users, groups, groupAts, identified, traitsAts, emails, emailAts, names, nameAts, depts, deptAts, levels, levelAts}}, true
+}
+
+// applyMembershipAndTraits runs membershipUpdates on SQLite, a user at a time (no
+// round trips to save in process).
+func applyMembershipAndTraits(db *gorm.DB, msgs []Message, ids map[string]int64) error {
+	for _, u := range membershipUpdates(msgs, ids) {
+		err := db.Exec(`UPDATE end_users SET `+userUpdateSet+`
+			FROM (SELECT ? AS g, ? AS gt, ? AS identified, ? AS tt, ? AS email, ? AS email_at, ? AS name, ? AS name_at,
+				? AS department, ? AS department_at, ? AS level, ? AS level_at) AS x
+			WHERE end_users.id = ? AND `+userUpdateWhere,
+			u.group, u.groupAt, u.identified, u.traitsAt, u.email, u.emailAt, u.name, u.nameAt,
+			u.department, u.departmentAt, u.level, u.levelAt, u.user).Error
+		if err != nil {
+			return fmt.Errorf("ingest: unable to record group and traits: %w", err)
 		}
 	}
 	return nil
