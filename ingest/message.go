@@ -412,6 +412,9 @@ func idString(raw jsontext.Value) (string, error) {
 		if err := jsonv2.Unmarshal(raw, &s); err != nil {
 			return "", fmt.Errorf("not a valid string")
 		}
+		if strings.IndexByte(s, 0) >= 0 {
+			return "", fmt.Errorf("must not contain NUL (\\u0000)")
+		}
 		return strings.TrimSpace(s), nil
 	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
 		return string(raw), nil // a number token, already validated by the decoder

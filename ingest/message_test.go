@@ -33,6 +33,7 @@ func TestBadMessagesAreRefusedWithIndexAndReason(t *testing.T) {
 		{"far future", batch(`{"type":"track","userId":"u1","event":"x","timestamp":"2026-11-21T12:00:01Z"}`), 400, 0, "more than 24 h in the future"},
 		{"bad timestamp", batch(`{"type":"track","userId":"u1","event":"x","timestamp":"yesterday"}`), 400, 0, "timestamp"},
 		{"bad JSON in a message", batch(good, `"just a string"`), 400, 1, "bad JSON"},
+		{"NUL in an id", batch(good, `{"type":"track","userId":"a\u0000b","event":"x"}`), 400, 1, "userId: must not contain NUL"},
 		{"wrong id type", batch(`{"type":"track","userId":{"a":1},"event":"x"}`), 400, 0, "userId: want a string"},
 		{"message over 32 KB", batch(`{"type":"track","userId":"u1","event":"x","properties":{"p":"` + strings.Repeat("a", 33*1024) + `"}}`), 413, 0, "32768"},
 		{"messageId of 100 characters", batch(`{"type":"track","userId":"u1","event":"x","messageId":"` + strings.Repeat("m", 100) + `"}`), 413, 0, "shorter than 100"},

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -279,23 +280,21 @@ func (w *Writer) commitPG(ctx context.Context, msgs []Message, owner []*request,
 		// original) wait for each other on the unique index instead of deadlocking.
 		slices.SortFunc(freshIdx, func(a, b int) int { return strings.Compare(msgs[a].MessageID, msgs[b].MessageID) })
 		now := time.Now().UTC()
-		_, err = pc.CopyFrom(ctx, pgx.Identifier{"usage_messages"}, rawColumns, pgx.CopyFromSlice(len(freshIdx), func(i int) ([]any, error) {
-			m := &msgs[freshIdx[i]]
-			var wk any
-			if k := owner[freshIdx[i]].writeKeyID; k != 0 {
-				wk = k
-			}
-			return []any{m.MessageID, m.Type, m.UserKey, m.Event, m.GroupID, m.Timestamp, now, wk, m.Payload}, nil
-		}))
-		if err != nil {
+		size := 0
+		for _, i := range freshIdx {
+			size += 128 + len(msgs[i].Payload)
+		}
+		data := newRawCopy(size)
+		for _, i := range freshIdx {
+			data.row(&msgs[i], now, owner[i].writeKeyID)
+		}
+		if _, err := pc.PgConn().CopyFrom(ctx, bytes.NewReader(data.bytes()), copyRawSQL); err != nil {
 			return fmt.Errorf("ingest: unable to store messages: %w", err)
 		}
 		return commitUsagePG(ctx, pc, freshMsgs, ids)
 	})
 	return fresh, ids, err
 }
-
-var rawColumns = []string{"message_id", "type", "user_key", "event", "group_key", "ts", "received_at", "write_key_id", "payload"}
 
 // beginGroupPG is round trip 1 of commitPG: it returns the known messageIds (when
 // looked up) and the id of every user of the group.

@@ -68,3 +68,51 @@ func TestPruneRawKeepsRollups(t *testing.T) {
 		}
 	})
 }
+
+// TestRawMessagesAreStoredAsReceived reads every column of the raw messages back
+// (PostgreSQL takes them in a hand-written binary COPY): text beyond ASCII,
+// escapes, timestamps before 2000 and with microseconds, and both a write key and none.
+func TestRawMessagesAreStoredAsReceived(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, store *models.Store) {
+		now := time.Now().UTC()
+		msgs, err := ingest.ParseBatch([]byte(`{"batch":[
+			{"type":"track","userId":"ü-1","event":"Café \"ouvert\"\n","messageId":"m-é","timestamp":"1999-12-31T23:59:59.123456Z","context":{"groupId":"acme ☃"}},
+			{"type":"page","anonymousId":"a\\b","name":"Home","messageId":"m-2","timestamp":"2026-03-04T05:06:07.000001+02:00"}],
+			"context":{"library":{"name":"t"}}}`), now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, wk, err := store.CreateWriteKey(context.Background(), "k", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, key := range []int64{0, wk.ID} {
+			store.DB().Exec("DELETE FROM usage_messages")
+			if _, err := ingest.Store(context.Background(), store, msgs, key); err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range msgs {
+				var got struct {
+					Type, UserKey, Event, GroupKey, Payload string
+					Ts, ReceivedAt                          time.Time
+					WriteKeyID                              *int64
+				}
+				err := store.DB().Raw(`SELECT type, user_key, event, group_key, payload, ts, received_at, write_key_id
+					FROM usage_messages WHERE message_id = ?`, m.MessageID).Row().
+					Scan(&got.Type, &got.UserKey, &got.Event, &got.GroupKey, &got.Payload, &got.Ts, &got.ReceivedAt, &got.WriteKeyID)
+				if err != nil {
+					t.Fatalf("%s: %v", m.MessageID, err)
+				}
+				if got.Type != m.Type || got.UserKey != m.UserKey || got.Event != m.Event || got.GroupKey != m.GroupID || got.Payload != string(m.Payload) {
+					t.Errorf("%s stored as %+v, want %+v", m.MessageID, got, m)
+				}
+				if !got.Ts.Equal(m.Timestamp) || got.ReceivedAt.Sub(now).Abs() > time.Minute {
+					t.Errorf("%s: ts %v (want %v), received %v", m.MessageID, got.Ts, m.Timestamp, got.ReceivedAt)
+				}
+				if (key == 0) != (got.WriteKeyID == nil) || (key != 0 && *got.WriteKeyID != key) {
+					t.Errorf("%s: write key %v, want %d", m.MessageID, got.WriteKeyID, key)
+				}
+			}
+		}
+	})
+}
