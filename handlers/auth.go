@@ -133,7 +133,9 @@ func (s *server) requireToken(perm models.Permission) echo.MiddlewareFunc {
 				return echo.NewHTTPError(http.StatusForbidden, "an API token with role "+string(tok.Role)+" may not do this")
 			}
 			c.Set(tokenKey, tok)
-			s.store.TouchAPIToken(c.Request().Context(), tok.ID)
+			if models.Stale(tok.LastUsedAt) {
+				s.store.TouchAPIToken(c.Request().Context(), tok.ID)
+			}
 			return next(c)
 		}
 	}

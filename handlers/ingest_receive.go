@@ -34,6 +34,9 @@ func (s *server) requireWriteKey(next echo.HandlerFunc) echo.HandlerFunc {
 			return unavailable(c, s, err)
 		}
 		c.Set(writeKeyKey, wk)
+		if models.Stale(wk.LastUsedAt) {
+			s.store.TouchWriteKey(c.Request().Context(), wk.ID)
+		}
 		return next(c)
 	}
 }

@@ -104,6 +104,11 @@ func TestIngestAuthAndRefusals(t *testing.T) {
 		if strings.TrimSpace(r.Body.String()) != `{"success":true}` {
 			t.Fatalf("200 body %s", r.Body.String())
 		}
+		// The settings page shows when a key was last used.
+		keys, err := s.ListWriteKeys(context.Background())
+		if err != nil || len(keys) != 1 || keys[0].LastUsedAt == nil || time.Since(*keys[0].LastUsedAt) > time.Minute {
+			t.Fatalf("write keys after use %+v, %v", keys, err)
+		}
 		// A revoked key stops working at once.
 		if err := s.RevokeWriteKey(context.Background(), id); err != nil {
 			t.Fatal(err)

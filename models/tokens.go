@@ -59,11 +59,26 @@ func (s *Store) APITokenBySecret(ctx context.Context, plain string) (*APIToken, 
 // a client's concurrent calls queue behind each other's row lock and commit.
 const TouchInterval = time.Minute
 
+// Stale tells whether a last use read with a token or key is older than
+// TouchInterval: only then is a touch worth a write.
+func Stale(lastUsed *time.Time) bool {
+	return lastUsed == nil || time.Since(*lastUsed) >= TouchInterval
+}
+
 // TouchAPIToken records that a token was used, at most once per TouchInterval; it is
 // best-effort bookkeeping.
 func (s *Store) TouchAPIToken(ctx context.Context, id int64) {
+	s.touch(ctx, &APIToken{}, id)
+}
+
+// TouchWriteKey records that a write key was used, like TouchAPIToken.
+func (s *Store) TouchWriteKey(ctx context.Context, id int64) {
+	s.touch(ctx, &WriteKey{}, id)
+}
+
+func (s *Store) touch(ctx context.Context, model any, id int64) {
 	now := time.Now().UTC()
-	s.db.WithContext(ctx).Model(&APIToken{}).
+	s.db.WithContext(ctx).Model(model).
 		Where("id = ? AND (last_used_at IS NULL OR last_used_at < ?)", id, now.Add(-TouchInterval)).
 		Update("last_used_at", now)
 }
@@ -121,8 +136,11 @@ func (s *Store) CreateWriteKey(ctx context.Context, name string, createdBy *int6
 
 // WriteKeyBySecret finds the live write key behind a Basic-auth user name.
 func (s *Store) WriteKeyBySecret(ctx context.Context, plain string) (*WriteKey, error) {
+	// Every ingestion request asks this: plain database/sql, not GORM's reflection.
 	var k WriteKey
-	err := s.db.WithContext(ctx).Where("key_hash = ? AND revoked_at IS NULL", HashSecret(plain)).Take(&k).Error
+	err := s.SQL().QueryRowContext(ctx, `SELECT id, name, key_hash, key_prefix, created_by, created_at, last_used_at, revoked_at
+		FROM write_keys WHERE key_hash = $1 AND revoked_at IS NULL`, HashSecret(plain)).
+		Scan(&k.ID, &k.Name, &k.KeyHash, &k.KeyPrefix, &k.CreatedBy, &k.CreatedAt, &k.LastUsedAt, &k.RevokedAt)
 	if err != nil {
 		return nil, fmt.Errorf("store: unable to find write key: %w", notFound(err))
 	}
