@@ -399,7 +399,7 @@ func ingestBench(pg *postgres, bin string) error {
 				counted++
 			}
 		}
-		go profileServer(fmt.Sprintf("%s-%d", run.shape, size), 3)
+		go profileServer(fmt.Sprintf("%s-%d", run.shape, size), 2)
 		cpuBefore := cpuNow(pg, srv.cmd.Process.Pid)
 		start := time.Now()
 		var wg sync.WaitGroup
