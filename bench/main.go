@@ -485,6 +485,13 @@ func printStatements(url string) error {
 		return err
 	}
 	defer rows.Close()
+	defer func() {
+		// Autovacuum runs during the load count as PostgreSQL's CPU too.
+		var vac string
+		_ = conn.QueryRow(ctx, `SELECT COALESCE(string_agg(relname || ' ' || autovacuum_count || '/' || autoanalyze_count, ', ' ORDER BY relname), '')
+			FROM pg_stat_user_tables WHERE autovacuum_count + autoanalyze_count > 0`).Scan(&vac)
+		fmt.Printf("                          autovacuum/autoanalyze runs: %s\n", vac)
+	}()
 	for rows.Next() {
 		var calls int64
 		var ms, plan float64
