@@ -47,7 +47,7 @@ func (w *Writer) applyUsage(ctx context.Context, tx *gorm.DB, fresh []Message) (
 
 // commitUsagePG is round trip 3 of commitPG: what the new messages add to the end
 // users and the rollups, and COMMIT, pipelined.
-func commitUsagePG(ctx context.Context, pc *pgx.Conn, fresh []Message, ids map[string]int64) error {
+func commitUsagePG(ctx context.Context, pc *pgx.Conn, fresh []Message, ids map[string]int64, updates []userUpdate, created map[string]bool) error {
 	b := &pgx.Batch{}
 	if len(fresh) > 0 {
 		rollups := models.NewRollups()
@@ -55,7 +55,7 @@ func commitUsagePG(ctx context.Context, pc *pgx.Conn, fresh []Message, ids map[s
 			addToRollups(rollups, ids[m.UserKey], m)
 		}
 		b.Queue(customPlans)
-		if st, ok := membershipStatementPG(membershipUpdates(fresh, ids)); ok {
+		if st, ok := membershipStatementPG(updates, ids, created); ok {
 			b.Queue(st.SQL, st.Args...)
 		}
 		b.Queue("SET LOCAL plan_cache_mode = auto")
@@ -193,7 +193,7 @@ func (w *Writer) endUserIDs(db *gorm.DB, msgs []Message) (map[string]int64, erro
 // call, and its identify calls folded into one update. "Latest" is by message
 // timestamp, not arrival, so a late-arriving older call changes nothing.
 type userUpdate struct {
-	user int64
+	key string
 
 	group   string // "" when the group has no group call for the user
 	groupAt time.Time
@@ -212,12 +212,12 @@ type userUpdate struct {
 // each set traits_at, and a trait a later call leaves out keeps the value an earlier
 // one gave it. So a trait is applied when the call that sent it is not older than
 // the stored traits_at (TestMembershipFoldMatchesOneByOne holds the two equal).
-func membershipUpdates(msgs []Message, ids map[string]int64) []userUpdate {
+func membershipUpdates(msgs []Message) []userUpdate {
 	byUser := map[string]*userUpdate{}
 	of := func(key string) *userUpdate {
 		u := byUser[key]
 		if u == nil {
-			u = &userUpdate{user: ids[key]}
+			u = &userUpdate{key: key}
 			byUser[key] = u
 		}
 		return u
@@ -278,8 +278,15 @@ var userUpdateSet = `group_key = CASE WHEN ` + groupApplies + ` THEN x.g ELSE en
 
 var userUpdateWhere = `((` + groupApplies + `) OR (x.identified AND ` + fmt.Sprintf(traitsApplies, "x.tt") + `))`
 
-// membershipStatementPG is membershipUpdates as one PostgreSQL statement.
-func membershipStatementPG(updates []userUpdate) (models.Statement, bool) {
+// membershipStatementPG is membershipUpdates as one PostgreSQL statement, leaving out
+// the users this transaction created (newUserStatementPG gave them their values).
+func membershipStatementPG(all []userUpdate, ids map[string]int64, created map[string]bool) (models.Statement, bool) {
+	updates := make([]userUpdate, 0, len(all))
+	for _, u := range all {
+		if !created[u.key] {
+			updates = append(updates, u)
+		}
+	}
 	n := len(updates)
 	if n == 0 {
 		return models.Statement{}, false
@@ -289,7 +296,7 @@ func membershipStatementPG(updates []userUpdate) (models.Statement, bool) {
 	groupAts, traitsAts, emailAts, nameAts, deptAts, levelAts := make([]time.Time, n), make([]time.Time, n), make([]time.Time, n), make([]time.Time, n), make([]time.Time, n), make([]time.Time, n)
 	identified := make([]bool, n)
 	for i, u := range updates {
-		users[i], groups[i], groupAts[i], identified[i], traitsAts[i] = u.user, u.group, u.groupAt, u.identified, u.traitsAt
+		users[i], groups[i], groupAts[i], identified[i], traitsAts[i] = ids[u.key], u.group, u.groupAt, u.identified, u.traitsAt
 		emails[i], names[i], depts[i], levels[i] = u.email, u.name, u.department, u.level
 		emailAts[i], nameAts[i], deptAts[i], levelAts[i] = u.emailAt, u.nameAt, u.departmentAt, u.levelAt
 	}
@@ -301,16 +308,46 @@ func membershipStatementPG(updates []userUpdate) (models.Statement, bool) {
 		Args: []any{users, groups, groupAts, identified, traitsAts, emails, emailAts, names, nameAts, depts, deptAts, levels, levelAts}}, true
 }
 
+// newUsersStatementPG creates the users of keys not stored yet, first seen at
+// first[key], with the group and traits of their update (if any): what
+// membershipStatementPG would set on a new row. It returns the keys it created.
+func newUsersStatementPG(keys []string, first map[string]time.Time, updates []userUpdate) models.Statement {
+	byKey := make(map[string]*userUpdate, len(updates))
+	for i := range updates {
+		byKey[updates[i].key] = &updates[i]
+	}
+	n := len(keys)
+	firsts, groupAts, traitsAts := make([]time.Time, n), make([]time.Time, n), make([]time.Time, n)
+	groups, emails, names, depts, levels := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	identified := make([]bool, n)
+	for i, k := range keys {
+		firsts[i] = first[k]
+		if u := byKey[k]; u != nil {
+			groups[i], groupAts[i], identified[i], traitsAts[i] = u.group, u.groupAt, u.identified, u.traitsAt
+			emails[i], names[i], depts[i], levels[i] = u.email, u.name, u.department, u.level
+		}
+	}
+	// 'unknown' is the column's default level.
+	return models.Statement{SQL: `INSERT INTO end_users (user_key, first_seen_at, last_seen_at, group_key, group_at, traits_at, email, name, department, level)
+		SELECT k, f, $3, NULLIF(g, ''), CASE WHEN g <> '' THEN gt END, CASE WHEN identified THEN tt END,
+			email, name, department, COALESCE(NULLIF(level, ''), 'unknown')
+		FROM unnest($1::text[], $2::timestamptz[], $4::text[], $5::timestamptz[], $6::bool[], $7::timestamptz[],
+			$8::text[], $9::text[], $10::text[], $11::text[]) AS x(k, f, g, gt, identified, tt, email, name, department, level)
+		ON CONFLICT (user_key) DO NOTHING
+		RETURNING user_key`,
+		Args: []any{keys, firsts, time.Now().UTC(), groups, groupAts, identified, traitsAts, emails, names, depts, levels}}
+}
+
 // applyMembershipAndTraits runs membershipUpdates on SQLite, a user at a time (no
 // round trips to save in process).
 func applyMembershipAndTraits(db *gorm.DB, msgs []Message, ids map[string]int64) error {
-	for _, u := range membershipUpdates(msgs, ids) {
+	for _, u := range membershipUpdates(msgs) {
 		err := db.Exec(`UPDATE end_users SET `+userUpdateSet+`
 			FROM (SELECT ? AS g, ? AS gt, ? AS identified, ? AS tt, ? AS email, ? AS email_at, ? AS name, ? AS name_at,
 				? AS department, ? AS department_at, ? AS level, ? AS level_at) AS x
 			WHERE end_users.id = ? AND `+userUpdateWhere,
 			u.group, u.groupAt, u.identified, u.traitsAt, u.email, u.emailAt, u.name, u.nameAt,
-			u.department, u.departmentAt, u.level, u.levelAt, u.user).Error
+			u.department, u.departmentAt, u.level, u.levelAt, ids[u.key]).Error
 		if err != nil {
 			return fmt.Errorf("ingest: unable to record group and traits: %w", err)
 		}

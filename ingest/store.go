@@ -259,7 +259,13 @@ func (w *Writer) commitPG(ctx context.Context, msgs []Message, owner []*request,
 				}
 			}
 		}()
-		known, cached, err := w.beginGroupPG(ctx, pc, msgs, lookup)
+		// A first attempt takes every message as new (it fails otherwise), so the users it
+		// creates get their group and traits as they are inserted, and need no update.
+		var updates []userUpdate
+		if !lookup {
+			updates = membershipUpdates(msgs)
+		}
+		known, cached, created, err := w.beginGroupPG(ctx, pc, msgs, lookup, updates)
 		if err != nil {
 			return err
 		}
@@ -291,14 +297,18 @@ func (w *Writer) commitPG(ctx context.Context, msgs []Message, owner []*request,
 		if _, err := pc.PgConn().CopyFrom(ctx, bytes.NewReader(data.bytes()), copyRawSQL); err != nil {
 			return fmt.Errorf("ingest: unable to store messages: %w", err)
 		}
-		return commitUsagePG(ctx, pc, freshMsgs, ids)
+		if lookup {
+			updates = membershipUpdates(freshMsgs)
+		}
+		return commitUsagePG(ctx, pc, freshMsgs, ids, updates, created)
 	})
 	return fresh, ids, err
 }
 
 // beginGroupPG is round trip 1 of commitPG: it returns the known messageIds (when
-// looked up) and the id of every user of the group.
-func (w *Writer) beginGroupPG(ctx context.Context, pc *pgx.Conn, msgs []Message, lookup bool) (map[string]bool, map[string]int64, error) {
+// looked up), the id of every user of the group, and the users it created, which it
+// inserts with their group and traits from updates (when given).
+func (w *Writer) beginGroupPG(ctx context.Context, pc *pgx.Conn, msgs []Message, lookup bool, updates []userUpdate) (known map[string]bool, ids map[string]int64, created map[string]bool, err error) {
 	ids, keys, first := w.cachedUsers(msgs)
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
@@ -310,60 +320,66 @@ func (w *Writer) beginGroupPG(ctx context.Context, pc *pgx.Conn, msgs []Message,
 		b.Queue("SELECT message_id FROM usage_messages WHERE message_id = ANY($1)", msgIDs)
 	}
 	if len(keys) > 0 {
-		firsts := make([]time.Time, len(keys))
-		for i, k := range keys {
-			firsts[i] = first[k]
-		}
 		b.Queue(customPlans)
-		b.Queue(`INSERT INTO end_users (user_key, first_seen_at, last_seen_at)
-			SELECT k, f, $3 FROM unnest($1::text[], $2::timestamptz[]) AS x(k, f) ON CONFLICT (user_key) DO NOTHING`,
-			keys, firsts, time.Now().UTC())
+		st := newUsersStatementPG(keys, first, updates)
+		b.Queue(st.SQL, st.Args...)
 		b.Queue("SELECT id, user_key FROM end_users WHERE user_key = ANY($1)", keys)
 	}
 	br := pc.SendBatch(ctx, b)
 	defer br.Close()
 	if _, err := br.Exec(); err != nil {
-		return nil, nil, fmt.Errorf("ingest: unable to begin: %w", err)
+		return nil, nil, nil, fmt.Errorf("ingest: unable to begin: %w", err)
 	}
-	known := map[string]bool{}
+	known = map[string]bool{}
+	created = map[string]bool{}
 	if lookup {
 		rows, _ := br.Query()
 		for rows.Next() {
 			var id string
 			if err := rows.Scan(&id); err != nil {
 				rows.Close()
-				return nil, nil, fmt.Errorf("ingest: unable to look up messages: %w", err)
+				return nil, nil, nil, fmt.Errorf("ingest: unable to look up messages: %w", err)
 			}
 			known[id] = true
 		}
 		if err := rows.Err(); err != nil {
-			return nil, nil, fmt.Errorf("ingest: unable to look up messages: %w", err)
+			return nil, nil, nil, fmt.Errorf("ingest: unable to look up messages: %w", err)
 		}
 	}
 	if len(keys) > 0 {
-		for range 2 {
-			if _, err := br.Exec(); err != nil {
-				return nil, nil, fmt.Errorf("ingest: unable to create end users: %w", err)
-			}
+		if _, err := br.Exec(); err != nil {
+			return nil, nil, nil, fmt.Errorf("ingest: unable to create end users: %w", err)
 		}
 		rows, _ := br.Query()
+		for rows.Next() {
+			var key string
+			if err := rows.Scan(&key); err != nil {
+				rows.Close()
+				return nil, nil, nil, fmt.Errorf("ingest: unable to create end users: %w", err)
+			}
+			created[key] = true
+		}
+		if err := rows.Err(); err != nil {
+			return nil, nil, nil, fmt.Errorf("ingest: unable to create end users: %w", err)
+		}
+		rows, _ = br.Query()
 		for rows.Next() {
 			var id int64
 			var key string
 			if err := rows.Scan(&id, &key); err != nil {
 				rows.Close()
-				return nil, nil, fmt.Errorf("ingest: unable to read end users: %w", err)
+				return nil, nil, nil, fmt.Errorf("ingest: unable to read end users: %w", err)
 			}
 			ids[key] = id
 		}
 		if err := rows.Err(); err != nil {
-			return nil, nil, fmt.Errorf("ingest: unable to read end users: %w", err)
+			return nil, nil, nil, fmt.Errorf("ingest: unable to read end users: %w", err)
 		}
 	}
 	if err := br.Close(); err != nil {
-		return nil, nil, fmt.Errorf("ingest: unable to begin: %w", err)
+		return nil, nil, nil, fmt.Errorf("ingest: unable to begin: %w", err)
 	}
-	return known, ids, nil
+	return known, ids, created, nil
 }
 
 // commitSQLite is a group's transaction on SQLite.
