@@ -318,3 +318,34 @@ func TestMembershipFoldMatchesOneByOne(t *testing.T) {
 		}
 	})
 }
+
+// TestNewUserInARetriedGroup: a group holding a message stored before is retried
+// with a lookup (PostgreSQL), which creates its new users bare: their group and
+// traits must still be applied.
+func TestNewUserInARetriedGroup(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, s *models.Store) {
+		ts := time.Now().UTC().Add(-time.Hour).Format(time.RFC3339)
+		first, err := ParseBatch([]byte(`{"batch":[{"type":"track","messageId":"seen","userId":"u1","event":"x","timestamp":"`+ts+`"}]}`), time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Store(context.Background(), s, first, 0); err != nil {
+			t.Fatal(err)
+		}
+		again, err := ParseBatch([]byte(`{"batch":[{"type":"track","messageId":"seen","userId":"u1","event":"x","timestamp":"`+ts+`"},
+			{"type":"group","messageId":"g","userId":"u2","groupId":"acme","timestamp":"`+ts+`"},
+			{"type":"identify","messageId":"i","userId":"u2","timestamp":"`+ts+`","traits":{"email":"u2@x.test"}}]}`), time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := Store(context.Background(), s, again, 0)
+		if err != nil || res.Accepted != 2 || res.Duplicates != 1 {
+			t.Fatalf("%+v, %v", res, err)
+		}
+		var u models.EndUser
+		s.DB().Where("user_key = ?", "u2").Take(&u)
+		if u.GroupKey == nil || *u.GroupKey != "acme" || u.Email != "u2@x.test" {
+			t.Fatalf("new user of a retried group: %+v", u)
+		}
+	})
+}

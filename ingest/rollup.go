@@ -207,7 +207,7 @@ type userUpdate struct {
 }
 
 // membershipUpdates folds the new messages into one update per user. Applied with
-// userUpdateSQL it ends exactly where applying the calls one at a time, in timestamp
+// userUpdateSet it ends exactly where applying the calls one at a time, in timestamp
 // order, would: a call older than the stored traits_at changes nothing, the others
 // each set traits_at, and a trait a later call leaves out keeps the value an earlier
 // one gave it. So a trait is applied when the call that sent it is not older than
@@ -279,7 +279,7 @@ var userUpdateSet = `group_key = CASE WHEN ` + groupApplies + ` THEN x.g ELSE en
 var userUpdateWhere = `((` + groupApplies + `) OR (x.identified AND ` + fmt.Sprintf(traitsApplies, "x.tt") + `))`
 
 // membershipStatementPG is membershipUpdates as one PostgreSQL statement, leaving out
-// the users this transaction created (newUserStatementPG gave them their values).
+// the users this transaction created (newUsersStatementPG gave them their values).
 func membershipStatementPG(all []userUpdate, ids map[string]int64, created map[string]bool) (models.Statement, bool) {
 	updates := make([]userUpdate, 0, len(all))
 	for _, u := range all {

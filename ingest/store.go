@@ -298,7 +298,8 @@ func (w *Writer) commitPG(ctx context.Context, msgs []Message, owner []*request,
 			return fmt.Errorf("ingest: unable to store messages: %w", err)
 		}
 		if lookup {
-			updates = membershipUpdates(freshMsgs)
+			// Users were inserted bare (the new messages were not known yet): update all.
+			updates, created = membershipUpdates(freshMsgs), nil
 		}
 		return commitUsagePG(ctx, pc, freshMsgs, ids, updates, created)
 	})
@@ -333,16 +334,9 @@ func (w *Writer) beginGroupPG(ctx context.Context, pc *pgx.Conn, msgs []Message,
 	known = map[string]bool{}
 	created = map[string]bool{}
 	if lookup {
+		var id string
 		rows, _ := br.Query()
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return nil, nil, nil, fmt.Errorf("ingest: unable to look up messages: %w", err)
-			}
-			known[id] = true
-		}
-		if err := rows.Err(); err != nil {
+		if _, err := pgx.ForEachRow(rows, []any{&id}, func() error { known[id] = true; return nil }); err != nil {
 			return nil, nil, nil, fmt.Errorf("ingest: unable to look up messages: %w", err)
 		}
 	}
@@ -350,29 +344,14 @@ func (w *Writer) beginGroupPG(ctx context.Context, pc *pgx.Conn, msgs []Message,
 		if _, err := br.Exec(); err != nil {
 			return nil, nil, nil, fmt.Errorf("ingest: unable to create end users: %w", err)
 		}
+		var key string
 		rows, _ := br.Query()
-		for rows.Next() {
-			var key string
-			if err := rows.Scan(&key); err != nil {
-				rows.Close()
-				return nil, nil, nil, fmt.Errorf("ingest: unable to create end users: %w", err)
-			}
-			created[key] = true
-		}
-		if err := rows.Err(); err != nil {
+		if _, err := pgx.ForEachRow(rows, []any{&key}, func() error { created[key] = true; return nil }); err != nil {
 			return nil, nil, nil, fmt.Errorf("ingest: unable to create end users: %w", err)
 		}
+		var id int64
 		rows, _ = br.Query()
-		for rows.Next() {
-			var id int64
-			var key string
-			if err := rows.Scan(&id, &key); err != nil {
-				rows.Close()
-				return nil, nil, nil, fmt.Errorf("ingest: unable to read end users: %w", err)
-			}
-			ids[key] = id
-		}
-		if err := rows.Err(); err != nil {
+		if _, err := pgx.ForEachRow(rows, []any{&id, &key}, func() error { ids[key] = id; return nil }); err != nil {
 			return nil, nil, nil, fmt.Errorf("ingest: unable to read end users: %w", err)
 		}
 	}
