@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -205,10 +206,15 @@ func (b tab) evalInt(js string) int {
 	return v
 }
 
-// text is an element's text.
+// text is an element's text, once it is there. Found and read in one evaluation:
+// reading a node found by an earlier call failed when htmx swapped it in between.
 func (b tab) text(sel string) string {
 	b.t.Helper()
-	v, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS(sel)))
+	type found struct {
+		T string `json:"t"`
+	}
+	js := "(() => { const el = document.querySelector(" + strconv.Quote(sel) + "); return el && {t: el.innerText} })()"
+	v, err := chromedp.Run(b.ctx, chromedp.Poll[found](js, chromedp.WithPollingTimeout(15*time.Second)))
 	b.must(err)
-	return v
+	return v.T
 }
