@@ -233,7 +233,7 @@ func TestMembershipFoldMatchesOneByOne(t *testing.T) {
 				// give ties, and calls older than what an earlier request stored.
 				c := call{user: fmt.Sprintf("u%d", rng.IntN(3+req/5)), at: t0.Add(time.Duration(req+rng.IntN(4)) * time.Minute)}
 				n++
-				id := fmt.Sprintf("m%d", n)
+				id := fmt.Sprintf("m%05d", n) // messageId order is arrival order: ties go to the later
 				if rng.IntN(3) == 0 {
 					c.group = fmt.Sprintf("co-%d", rng.IntN(4))
 					calls = append(calls, fmt.Sprintf(`{"type":"group","messageId":%q,"userId":%q,"groupId":%q,"timestamp":%q}`, id, c.user, c.group, c.at.Format(time.RFC3339)))

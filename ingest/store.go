@@ -277,7 +277,7 @@ func (w *Writer) commitPG(ctx context.Context, msgs []Message, owner []*request,
 			}
 		}
 		fresh = make(map[string]bool, len(freshIdx))
-		freshMsgs := make([]Message, len(freshIdx)) // in arrival order, for the membership rules
+		freshMsgs := make([]Message, len(freshIdx)) // request by request, each by messageId: ties in the membership rules go to the later one
 		for i, j := range freshIdx {
 			fresh[msgs[j].MessageID] = true
 			freshMsgs[i] = msgs[j]
