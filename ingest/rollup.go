@@ -278,55 +278,74 @@ var userUpdateSet = `group_key = CASE WHEN ` + groupApplies + ` THEN x.g ELSE en
 
 var userUpdateWhere = `((` + groupApplies + `) OR (x.identified AND ` + fmt.Sprintf(traitsApplies, "x.tt") + `))`
 
+// userColumns are userUpdates as column arrays, for unnest on PostgreSQL.
+type userColumns struct {
+	groups, emails, names, depts, levels                      []string
+	groupAts, traitsAts, emailAts, nameAts, deptAts, levelAts []time.Time
+	identified                                                []bool
+}
+
+// columnsOf lays out one row per key, from its update (zero values when it has none).
+func columnsOf(keys []string, byKey map[string]*userUpdate) userColumns {
+	n := len(keys)
+	c := userColumns{
+		groups: make([]string, n), emails: make([]string, n), names: make([]string, n), depts: make([]string, n), levels: make([]string, n),
+		groupAts: make([]time.Time, n), traitsAts: make([]time.Time, n), emailAts: make([]time.Time, n),
+		nameAts: make([]time.Time, n), deptAts: make([]time.Time, n), levelAts: make([]time.Time, n),
+		identified: make([]bool, n),
+	}
+	for i, k := range keys {
+		u := byKey[k]
+		if u == nil {
+			continue
+		}
+		c.groups[i], c.groupAts[i], c.identified[i], c.traitsAts[i] = u.group, u.groupAt, u.identified, u.traitsAt
+		c.emails[i], c.names[i], c.depts[i], c.levels[i] = u.email, u.name, u.department, u.level
+		c.emailAts[i], c.nameAts[i], c.deptAts[i], c.levelAts[i] = u.emailAt, u.nameAt, u.departmentAt, u.levelAt
+	}
+	return c
+}
+
+func byKey(updates []userUpdate) map[string]*userUpdate {
+	m := make(map[string]*userUpdate, len(updates))
+	for i := range updates {
+		m[updates[i].key] = &updates[i]
+	}
+	return m
+}
+
 // membershipStatementPG is membershipUpdates as one PostgreSQL statement, leaving out
 // the users this transaction created (newUsersStatementPG gave them their values).
 func membershipStatementPG(all []userUpdate, ids map[string]int64, created map[string]bool) (models.Statement, bool) {
-	updates := make([]userUpdate, 0, len(all))
+	var keys []string
+	var users []int64
 	for _, u := range all {
 		if !created[u.key] {
-			updates = append(updates, u)
+			keys = append(keys, u.key)
+			users = append(users, ids[u.key])
 		}
 	}
-	n := len(updates)
-	if n == 0 {
+	if len(keys) == 0 {
 		return models.Statement{}, false
 	}
-	users := make([]int64, n)
-	groups, emails, names, depts, levels := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	groupAts, traitsAts, emailAts, nameAts, deptAts, levelAts := make([]time.Time, n), make([]time.Time, n), make([]time.Time, n), make([]time.Time, n), make([]time.Time, n), make([]time.Time, n)
-	identified := make([]bool, n)
-	for i, u := range updates {
-		users[i], groups[i], groupAts[i], identified[i], traitsAts[i] = ids[u.key], u.group, u.groupAt, u.identified, u.traitsAt
-		emails[i], names[i], depts[i], levels[i] = u.email, u.name, u.department, u.level
-		emailAts[i], nameAts[i], deptAts[i], levelAts[i] = u.emailAt, u.nameAt, u.departmentAt, u.levelAt
-	}
+	c := columnsOf(keys, byKey(all))
 	return models.Statement{SQL: `UPDATE end_users SET ` + userUpdateSet + `
 		FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::bool[], $5::timestamptz[],
 			$6::text[], $7::timestamptz[], $8::text[], $9::timestamptz[], $10::text[], $11::timestamptz[], $12::text[], $13::timestamptz[])
 			AS x(id, g, gt, identified, tt, email, email_at, name, name_at, department, department_at, level, level_at)
 		WHERE end_users.id = x.id AND ` + userUpdateWhere,
-		Args: []any{users, groups, groupAts, identified, traitsAts, emails, emailAts, names, nameAts, depts, deptAts, levels, levelAts}}, true
+		Args: []any{users, c.groups, c.groupAts, c.identified, c.traitsAts, c.emails, c.emailAts, c.names, c.nameAts, c.depts, c.deptAts, c.levels, c.levelAts}}, true
 }
 
 // newUsersStatementPG creates the users of keys not stored yet, first seen at
 // first[key], with the group and traits of their update (if any): what
 // membershipStatementPG would set on a new row. It returns the keys it created.
 func newUsersStatementPG(keys []string, first map[string]time.Time, updates []userUpdate) models.Statement {
-	byKey := make(map[string]*userUpdate, len(updates))
-	for i := range updates {
-		byKey[updates[i].key] = &updates[i]
-	}
-	n := len(keys)
-	firsts, groupAts, traitsAts := make([]time.Time, n), make([]time.Time, n), make([]time.Time, n)
-	groups, emails, names, depts, levels := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	identified := make([]bool, n)
+	firsts := make([]time.Time, len(keys))
 	for i, k := range keys {
 		firsts[i] = first[k]
-		if u := byKey[k]; u != nil {
-			groups[i], groupAts[i], identified[i], traitsAts[i] = u.group, u.groupAt, u.identified, u.traitsAt
-			emails[i], names[i], depts[i], levels[i] = u.email, u.name, u.department, u.level
-		}
 	}
+	c := columnsOf(keys, byKey(updates))
 	// 'unknown' is the column's default level.
 	return models.Statement{SQL: `INSERT INTO end_users (user_key, first_seen_at, last_seen_at, group_key, group_at, traits_at, email, name, department, level)
 		SELECT k, f, $3, NULLIF(g, ''), CASE WHEN g <> '' THEN gt END, CASE WHEN identified THEN tt END,
@@ -335,7 +354,7 @@ func newUsersStatementPG(keys []string, first map[string]time.Time, updates []us
 			$8::text[], $9::text[], $10::text[], $11::text[]) AS x(k, f, g, gt, identified, tt, email, name, department, level)
 		ON CONFLICT (user_key) DO NOTHING
 		RETURNING user_key`,
-		Args: []any{keys, firsts, time.Now().UTC(), groups, groupAts, identified, traitsAts, emails, names, depts, levels}}
+		Args: []any{keys, firsts, time.Now().UTC(), c.groups, c.groupAts, c.identified, c.traitsAts, c.emails, c.names, c.depts, c.levels}}
 }
 
 // applyMembershipAndTraits runs membershipUpdates on SQLite, a user at a time (no

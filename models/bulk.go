@@ -33,19 +33,20 @@ func (b *Bulk) Row(vals ...any) {
 		b.sb.WriteByte(',')
 	}
 	b.rows++
-	b.sb.WriteByte('(')
-	for i, v := range vals {
-		if i > 0 {
-			b.sb.WriteByte(',')
-		}
-		b.placeholder()
-		b.args = append(b.args, v)
-	}
-	b.sb.WriteByte(')')
+	b.tuple(vals)
 }
 
 // List appends a parenthesised list of values, for IN (…).
 func (b *Bulk) List(vals []string) {
+	anys := make([]any, len(vals))
+	for i, v := range vals {
+		anys[i] = v
+	}
+	b.tuple(anys)
+}
+
+// tuple appends (?, ?, …) with vals as the arguments.
+func (b *Bulk) tuple(vals []any) {
 	b.sb.WriteByte('(')
 	for i, v := range vals {
 		if i > 0 {

@@ -19,13 +19,7 @@ func (s *Store) eachRow(ctx context.Context, query string, args []any, dest []an
 			return err
 		}
 		defer rows.Close()
-		for rows.Next() {
-			if err := rows.Scan(dest...); err != nil {
-				return err
-			}
-			fn()
-		}
-		return rows.Err()
+		return scanEach(rows, dest, fn)
 	}
 	stmt := s.db.Session(&gorm.Session{DryRun: true}).Raw(query, args...).Statement
 	conn, err := s.SQL().Conn(ctx)
@@ -43,12 +37,23 @@ func (s *Store) eachRow(ctx context.Context, query string, args []any, dest []an
 			return err
 		}
 		defer rows.Close()
-		for rows.Next() {
-			if err := rows.Scan(dest...); err != nil {
-				return err
-			}
-			fn()
-		}
-		return rows.Err()
+		return scanEach(rows, dest, fn)
 	})
+}
+
+// rowScanner is what database/sql's and pgx's rows have in common.
+type rowScanner interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+func scanEach(rows rowScanner, dest []any, fn func()) error {
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return err
+		}
+		fn()
+	}
+	return rows.Err()
 }
