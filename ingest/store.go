@@ -313,23 +313,25 @@ func (w *Writer) beginGroupPG(ctx context.Context, pc *pgx.Conn, msgs []Message,
 	ids, keys, first := w.cachedUsers(msgs)
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
+	b.Queue(indexPlans)
 	if lookup {
 		msgIDs := make([]string, len(msgs))
 		for i, m := range msgs {
 			msgIDs[i] = m.MessageID
 		}
-		b.Queue("SELECT message_id FROM usage_messages WHERE message_id = ANY($1)", msgIDs)
+		b.Queue(knownMessagesSQL, msgIDs)
 	}
 	if len(keys) > 0 {
-		b.Queue(customPlans)
 		st := newUsersStatementPG(keys, first, updates)
 		b.Queue(st.SQL, st.Args...)
-		b.Queue("SELECT id, user_key FROM end_users WHERE user_key = ANY($1)", keys)
+		b.Queue(userIDsSQL, keys)
 	}
 	br := pc.SendBatch(ctx, b)
 	defer br.Close()
-	if _, err := br.Exec(); err != nil {
-		return nil, nil, nil, fmt.Errorf("ingest: unable to begin: %w", err)
+	for range 2 { // BEGIN, indexPlans
+		if _, err := br.Exec(); err != nil {
+			return nil, nil, nil, fmt.Errorf("ingest: unable to begin: %w", err)
+		}
 	}
 	known = map[string]bool{}
 	created = map[string]bool{}
@@ -341,9 +343,6 @@ func (w *Writer) beginGroupPG(ctx context.Context, pc *pgx.Conn, msgs []Message,
 		}
 	}
 	if len(keys) > 0 {
-		if _, err := br.Exec(); err != nil {
-			return nil, nil, nil, fmt.Errorf("ingest: unable to create end users: %w", err)
-		}
 		var key string
 		rows, _ := br.Query()
 		if _, err := pgx.ForEachRow(rows, []any{&key}, func() error { created[key] = true; return nil }); err != nil {
@@ -360,6 +359,11 @@ func (w *Writer) beginGroupPG(ctx context.Context, pc *pgx.Conn, msgs []Message,
 	}
 	return known, ids, created, nil
 }
+
+const (
+	knownMessagesSQL = "SELECT message_id FROM usage_messages WHERE message_id = ANY($1::text[])"
+	userIDsSQL       = "SELECT id, user_key FROM end_users WHERE user_key = ANY($1::text[])"
+)
 
 // commitSQLite is a group's transaction on SQLite.
 func (w *Writer) commitSQLite(ctx context.Context, msgs []Message, owner []*request) (map[string]bool, map[string]int64, error) {
