@@ -407,7 +407,10 @@ func ingestBench(pg *postgres, bin string) error {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				client := &http.Client{Timeout: 60 * time.Second}
+				// A connection of its own, kept alive, as each SDK process has: the default
+				// transport keeps two idle connections per host, so the other clients
+				// connected anew for every batch.
+				client := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
 				for {
 					i := next.Add(1) - 1
 					if int(i) >= len(bodies) {

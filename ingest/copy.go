@@ -3,6 +3,7 @@ package ingest
 import (
 	"encoding/binary"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -20,11 +21,21 @@ var pgEpoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 // rawCopy accumulates rows of usage_messages (rawColumns) in binary COPY format.
 type rawCopy struct{ buf []byte }
 
+// copyBuffers keeps the buffers of finished groups for the next ones: a group's
+// data is large, and a fresh buffer costs zeroing and garbage collection.
+var copyBuffers sync.Pool
+
 func newRawCopy(sizeHint int) *rawCopy {
-	c := &rawCopy{buf: make([]byte, 0, len(copyHeader)+sizeHint+2)}
-	c.buf = append(c.buf, copyHeader...)
+	c, _ := copyBuffers.Get().(*rawCopy)
+	if c == nil || cap(c.buf) < len(copyHeader)+sizeHint+2 {
+		c = &rawCopy{buf: make([]byte, 0, len(copyHeader)+sizeHint+2)}
+	}
+	c.buf = append(c.buf[:0], copyHeader...)
 	return c
 }
+
+// release hands the buffer back once the data is sent.
+func (c *rawCopy) release() { copyBuffers.Put(c) }
 
 // row appends one message received at now; writeKeyID 0 is stored as NULL.
 func (c *rawCopy) row(m *Message, now time.Time, writeKeyID int64) {

@@ -149,9 +149,13 @@ func (w *Writer) commitGroup(group []*request) {
 		}
 	}()
 	// A messageId twice in the group (a client's retry racing its original) counts once.
-	var msgs []Message
-	var owner []*request
-	seen := map[string]bool{}
+	n := 0
+	for _, r := range group {
+		n += len(r.msgs)
+	}
+	msgs := make([]Message, 0, n)
+	owner := make([]*request, 0, n)
+	seen := make(map[string]bool, n)
 	for _, r := range group {
 		for _, m := range r.msgs {
 			if seen[m.MessageID] {
@@ -163,7 +167,7 @@ func (w *Writer) commitGroup(group []*request) {
 			owner = append(owner, r)
 		}
 	}
-	var fresh map[string]bool
+	var known map[string]bool
 	var ids map[string]int64
 	var err error
 	// A messageId stored before fails PostgreSQL's COPY on the unique index (a retry,
@@ -171,9 +175,9 @@ func (w *Writer) commitGroup(group []*request) {
 	// ones up first and stores only the rest. Deadlocks are retried too.
 	for attempt := 0; attempt < 4; attempt++ {
 		if w.store.Dialect() == models.Postgres {
-			fresh, ids, err = w.commitPG(ctx, msgs, owner, attempt > 0)
+			known, ids, err = w.commitPG(ctx, msgs, owner, attempt > 0)
 		} else {
-			fresh, ids, err = w.commitSQLite(ctx, msgs, owner)
+			known, ids, err = w.commitSQLite(ctx, msgs, owner)
 		}
 		if !retryable(err) || attempt == 3 {
 			break
@@ -187,10 +191,10 @@ func (w *Writer) commitGroup(group []*request) {
 	} else {
 		w.remember(ids)
 		for i, m := range msgs {
-			if fresh[m.MessageID] {
-				owner[i].res.Accepted++
-			} else {
+			if known[m.MessageID] {
 				owner[i].res.Duplicates++
+			} else {
+				owner[i].res.Accepted++
 			}
 		}
 	}
@@ -240,13 +244,15 @@ func uniqueMessages(msgs []Message) ([]Message, int) {
 //
 // Most groups hold no message seen before, so the first attempt does not look them up
 // (lookup false): a known one fails the COPY on the unique index, and the retry does.
+//
+// It returns the messages that were stored before (duplicates) and the users' ids.
 func (w *Writer) commitPG(ctx context.Context, msgs []Message, owner []*request, lookup bool) (map[string]bool, map[string]int64, error) {
 	conn, err := w.store.SQL().Conn(ctx)
 	if err != nil {
 		return nil, nil, fmt.Errorf("ingest: unable to reach the database: %w", err)
 	}
 	defer conn.Close()
-	var fresh map[string]bool
+	var known map[string]bool
 	var ids map[string]int64
 	err = conn.Raw(func(driverConn any) error {
 		pc := driverConn.(*stdlib.Conn).Conn()
@@ -265,22 +271,24 @@ func (w *Writer) commitPG(ctx context.Context, msgs []Message, owner []*request,
 		if !lookup {
 			updates = membershipUpdates(msgs)
 		}
-		known, cached, created, err := w.beginGroupPG(ctx, pc, msgs, lookup, updates)
+		var created map[string]bool
+		var err error
+		known, ids, created, err = w.beginGroupPG(ctx, pc, msgs, lookup, updates)
 		if err != nil {
 			return err
 		}
-		ids = cached
 		freshIdx := make([]int, 0, len(msgs))
+		freshMsgs := msgs // request by request, each by messageId: ties in the membership rules go to the later one
+		if len(known) > 0 {
+			freshMsgs = make([]Message, 0, len(msgs)-len(known))
+		}
 		for i, m := range msgs {
 			if !known[m.MessageID] {
 				freshIdx = append(freshIdx, i)
+				if len(known) > 0 {
+					freshMsgs = append(freshMsgs, m)
+				}
 			}
-		}
-		fresh = make(map[string]bool, len(freshIdx))
-		freshMsgs := make([]Message, len(freshIdx)) // request by request, each by messageId: ties in the membership rules go to the later one
-		for i, j := range freshIdx {
-			fresh[msgs[j].MessageID] = true
-			freshMsgs[i] = msgs[j]
 		}
 		// In messageId order, so two groups holding the same ids (a retry racing its
 		// original) wait for each other on the unique index instead of deadlocking.
@@ -291,6 +299,7 @@ func (w *Writer) commitPG(ctx context.Context, msgs []Message, owner []*request,
 			size += 128 + len(msgs[i].Payload)
 		}
 		data := newRawCopy(size)
+		defer data.release()
 		for _, i := range freshIdx {
 			data.row(&msgs[i], now, owner[i].writeKeyID)
 		}
@@ -303,7 +312,7 @@ func (w *Writer) commitPG(ctx context.Context, msgs []Message, owner []*request,
 		}
 		return commitUsagePG(ctx, pc, freshMsgs, ids, updates, created)
 	})
-	return fresh, ids, err
+	return known, ids, err
 }
 
 // beginGroupPG is round trip 1 of commitPG: it returns the known messageIds (when
@@ -367,7 +376,7 @@ const (
 
 // commitSQLite is a group's transaction on SQLite.
 func (w *Writer) commitSQLite(ctx context.Context, msgs []Message, owner []*request) (map[string]bool, map[string]int64, error) {
-	var fresh map[string]bool
+	var known map[string]bool
 	var ids map[string]int64
 	err := w.store.Transaction(ctx, func(tx *gorm.DB) error {
 		db := tx.WithContext(ctx)
@@ -381,14 +390,20 @@ func (w *Writer) commitSQLite(ctx context.Context, msgs []Message, owner []*requ
 		if err != nil {
 			return err
 		}
-		fresh = make(map[string]bool, len(freshMsgs))
+		known = make(map[string]bool, len(msgs)-len(freshMsgs))
+		fresh := make(map[string]bool, len(freshMsgs))
 		for _, m := range freshMsgs {
 			fresh[m.MessageID] = true
+		}
+		for _, m := range msgs {
+			if !fresh[m.MessageID] {
+				known[m.MessageID] = true
+			}
 		}
 		ids, err = w.applyUsage(ctx, db, freshMsgs)
 		return err
 	})
-	return fresh, ids, err
+	return known, ids, err
 }
 
 // insertRaw stores the raw messages (wks: each one's write key id or nil) and
