@@ -25,20 +25,32 @@ func (s *server) requireWriteKey(next echo.HandlerFunc) echo.HandlerFunc {
 			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Basic realm="sightline"`)
 			return echo.NewHTTPError(http.StatusUnauthorized, "missing write key: send it as the HTTP Basic user name")
 		}
-		wk, err := s.store.WriteKeyBySecret(c.Request().Context(), key)
-		if errors.Is(err, models.ErrNotFound) {
-			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Basic realm="sightline"`)
-			return echo.NewHTTPError(http.StatusUnauthorized, "unknown or revoked write key")
+		hash := models.HashSecret(key)
+		seen, remembered := s.writeKeys.get(hash)
+		if !remembered {
+			wk, err := s.store.WriteKeyBySecret(c.Request().Context(), key)
+			if errors.Is(err, models.ErrNotFound) {
+				return refuseWriteKey(c)
+			}
+			if err != nil {
+				return unavailable(c, s, err)
+			}
+			seen = seenKey{id: wk.ID, lastUsed: wk.LastUsedAt}
+			s.writeKeys.put(hash, seen)
 		}
-		if err != nil {
-			return unavailable(c, s, err)
+		if models.Stale(seen.lastUsed) {
+			s.store.TouchWriteKey(c.Request().Context(), seen.id)
+			now := time.Now()
+			s.writeKeys.put(hash, seenKey{id: seen.id, lastUsed: &now})
 		}
-		c.Set(writeKeyKey, wk)
-		if models.Stale(wk.LastUsedAt) {
-			s.store.TouchWriteKey(c.Request().Context(), wk.ID)
-		}
+		c.Set(writeKeyKey, writeKeyOf{id: seen.id, hash: hash, remembered: remembered})
 		return next(c)
 	}
+}
+
+func refuseWriteKey(c echo.Context) error {
+	c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Basic realm="sightline"`)
+	return echo.NewHTTPError(http.StatusUnauthorized, "unknown or revoked write key")
 }
 
 // unavailable tells SDKs to come back later: they retry, and retries are idempotent.
@@ -70,8 +82,18 @@ func (s *server) ingest(c echo.Context, parse func([]byte, time.Time) ([]ingest.
 	if err != nil {
 		return err
 	}
+	wk := c.Get(writeKeyKey).(writeKeyOf)
 	msgs, err := parse(body, time.Now().UTC())
 	var rerr *ingest.RequestError
+	if errors.As(err, &rerr) && wk.remembered {
+		// Nothing is stored, so no transaction checks the key: a revoked one is refused
+		// before its mistakes are reported, as when it is looked up.
+		key, _, _ := c.Request().BasicAuth()
+		if _, err := s.store.WriteKeyBySecret(c.Request().Context(), key); errors.Is(err, models.ErrNotFound) {
+			s.writeKeys.forget(wk.hash)
+			return refuseWriteKey(c)
+		}
+	}
 	if errors.As(err, &rerr) {
 		details := rerr.Problems
 		if details == nil {
@@ -82,8 +104,11 @@ func (s *server) ingest(c echo.Context, parse func([]byte, time.Time) ([]ingest.
 	if err != nil {
 		return err
 	}
-	wk := c.Get(writeKeyKey).(*models.WriteKey)
-	res, err := s.writer.Write(c.Request().Context(), msgs, wk.ID)
+	res, err := s.writer.Write(c.Request().Context(), msgs, wk.id)
+	if errors.Is(err, ingest.ErrWriteKeyRevoked) {
+		s.writeKeys.forget(wk.hash)
+		return refuseWriteKey(c)
+	}
 	if err != nil {
 		return unavailable(c, s, err)
 	}

@@ -109,11 +109,21 @@ func TestIngestAuthAndRefusals(t *testing.T) {
 		if err != nil || len(keys) != 1 || keys[0].LastUsedAt == nil || time.Since(*keys[0].LastUsedAt) > time.Minute {
 			t.Fatalf("write keys after use %+v, %v", keys, err)
 		}
-		// A revoked key stops working at once.
+		// A revoked key stops working at once, although the server has seen it live:
+		// for a batch to store, for a bad one (refused as a revoked key, not as bad
+		// input), and for an empty one.
 		if err := s.RevokeWriteKey(context.Background(), id); err != nil {
 			t.Fatal(err)
 		}
+		before := totals(t, s)
+		app.send("/v1/batch", key, `{"batch":[`+track("after-revocation", "u9", "Signed In", time.Now(), "")+`]}`).expect(http.StatusUnauthorized)
 		app.send("/v1/batch", key, good).expect(http.StatusUnauthorized)
+		app.send("/v1/batch", key, `{"batch":[{"type":"track","userId":"u"}]}`).expect(http.StatusUnauthorized)
+		app.send("/v1/batch", key, `{"batch":[]}`).expect(http.StatusUnauthorized)
+		app.send("/v1/track", key, `{"userId":"u1","event":"x"}`).expect(http.StatusUnauthorized)
+		if got := totals(t, s); got != before {
+			t.Fatalf("a revoked key stored %+v, had %+v", got, before)
+		}
 	})
 }
 

@@ -39,6 +39,8 @@ type server struct {
 	now      func() time.Time
 	metrics  *httpMetrics
 	registry *prometheus.Registry
+	// writeKeys are the write keys ingestion has found live (see seenKeys).
+	writeKeys seenKeys
 }
 
 // NewRouter builds the whole HTTP application; main and every test use it.

@@ -61,11 +61,23 @@ func Store(ctx context.Context, store *models.Store, msgs []Message, writeKeyID 
 // request is one Write waiting for its group.
 type request struct {
 	msgs       []Message // without repeats, sorted by messageId
+	repeats    int       // the repeats dropped from the request itself
 	writeKeyID int64
 	res        Result
 	err        error
 	done       chan struct{}
 }
+
+// ErrWriteKeyRevoked refuses a request whose write key was revoked since the caller
+// authenticated it: the group's transaction checks every key it stores with, so a
+// caller may remember keys it has seen live without storing anything after a
+// revocation.
+var ErrWriteKeyRevoked = errors.New("ingest: the write key is revoked")
+
+// revokedKeys is the error of a group whose transaction found revoked write keys.
+type revokedKeys map[int64]bool
+
+func (revokedKeys) Error() string { return ErrWriteKeyRevoked.Error() }
 
 type groupState struct {
 	mu      sync.Mutex
@@ -91,8 +103,7 @@ func (w *Writer) maxLeaders() int {
 // with their rollups.
 func (w *Writer) Write(ctx context.Context, msgs []Message, writeKeyID int64) (Result, error) {
 	unique, dups := uniqueMessages(msgs)
-	req := &request{msgs: unique, writeKeyID: writeKeyID, done: make(chan struct{})}
-	req.res.Duplicates = dups
+	req := &request{msgs: unique, repeats: dups, writeKeyID: writeKeyID, done: make(chan struct{})}
 	g := &w.group
 	g.mu.Lock()
 	g.queue = append(g.queue, req)
@@ -148,7 +159,51 @@ func (w *Writer) commitGroup(group []*request) {
 			}
 		}
 	}()
-	// A messageId twice in the group (a client's retry racing its original) counts once.
+	for {
+		msgs, owner := gather(group)
+		known, ids, err := w.transact(ctx, msgs, owner)
+		var revoked revokedKeys
+		if errors.As(err, &revoked) {
+			// Refuse the requests of revoked keys, and store the others without them.
+			live := group[:0:0]
+			for _, r := range group {
+				if revoked[r.writeKeyID] {
+					r.err = ErrWriteKeyRevoked
+					close(r.done)
+				} else {
+					live = append(live, r)
+				}
+			}
+			if group = live; len(group) > 0 {
+				continue
+			}
+			answered = true
+			return
+		}
+		if err != nil {
+			w.forget() // in case a user it knew is gone
+		} else {
+			w.remember(ids)
+			for i, m := range msgs {
+				if known[m.MessageID] {
+					owner[i].res.Duplicates++
+				} else {
+					owner[i].res.Accepted++
+				}
+			}
+		}
+		answered = true
+		for _, r := range group {
+			r.err = err
+			close(r.done)
+		}
+		return
+	}
+}
+
+// gather lists the messages of a group, each with its request; a messageId twice in
+// the group (a client's retry racing its original) counts once.
+func gather(group []*request) ([]Message, []*request) {
 	n := 0
 	for _, r := range group {
 		n += len(r.msgs)
@@ -157,6 +212,7 @@ func (w *Writer) commitGroup(group []*request) {
 	owner := make([]*request, 0, n)
 	seen := make(map[string]bool, n)
 	for _, r := range group {
+		r.res = Result{Duplicates: r.repeats}
 		for _, m := range r.msgs {
 			if seen[m.MessageID] {
 				r.res.Duplicates++
@@ -167,12 +223,14 @@ func (w *Writer) commitGroup(group []*request) {
 			owner = append(owner, r)
 		}
 	}
-	var known map[string]bool
-	var ids map[string]int64
-	var err error
-	// A messageId stored before fails PostgreSQL's COPY on the unique index (a retry,
-	// or one racing its original in another group); the next attempt looks the known
-	// ones up first and stores only the rest. Deadlocks are retried too.
+	return msgs, owner
+}
+
+// transact runs a group's transaction until it commits or fails for good. A messageId
+// stored before fails PostgreSQL's COPY on the unique index (a retry, or one racing
+// its original in another group); the next attempt looks the known ones up first and
+// stores only the rest. Deadlocks are retried too.
+func (w *Writer) transact(ctx context.Context, msgs []Message, owner []*request) (known map[string]bool, ids map[string]int64, err error) {
 	for attempt := 0; attempt < 4; attempt++ {
 		if w.store.Dialect() == models.Postgres {
 			known, ids, err = w.commitPG(ctx, msgs, owner, attempt > 0)
@@ -186,24 +244,40 @@ func (w *Writer) commitGroup(group []*request) {
 			time.Sleep(time.Duration(attempt) * 5 * time.Millisecond)
 		}
 	}
-	if err != nil {
-		w.forget() // in case a user it knew is gone
-	} else {
-		w.remember(ids)
-		for i, m := range msgs {
-			if known[m.MessageID] {
-				owner[i].res.Duplicates++
-			} else {
-				owner[i].res.Accepted++
-			}
+	return known, ids, err
+}
+
+// keyIDs are the distinct write keys a group stores with (0, no key, is left out).
+func keyIDs(owner []*request) []int64 {
+	var out []int64
+	for i, r := range owner {
+		if r.writeKeyID != 0 && (i == 0 || r != owner[i-1]) && !slices.Contains(out, r.writeKeyID) {
+			out = append(out, r.writeKeyID)
 		}
 	}
-	answered = true
-	for _, r := range group {
-		r.err = err
-		close(r.done)
-	}
+	return out
 }
+
+// revokedAmong returns the keys of want that live does not hold, as an error (nil
+// when there are none).
+func revokedAmong(want, live []int64) error {
+	var revoked revokedKeys
+	for _, id := range want {
+		if !slices.Contains(live, id) {
+			if revoked == nil {
+				revoked = revokedKeys{}
+			}
+			revoked[id] = true
+		}
+	}
+	if revoked == nil {
+		return nil
+	}
+	return revoked
+}
+
+// liveKeysSQL reads which of a group's write keys are not revoked.
+const liveKeysSQL = "SELECT id FROM write_keys WHERE id = ANY($1::bigint[]) AND revoked_at IS NULL"
 
 func retryable(err error) bool {
 	var pgErr *pgconn.PgError
@@ -273,7 +347,7 @@ func (w *Writer) commitPG(ctx context.Context, msgs []Message, owner []*request,
 		}
 		var created map[string]bool
 		var err error
-		known, ids, created, err = w.beginGroupPG(ctx, pc, msgs, lookup, updates)
+		known, ids, created, err = w.beginGroupPG(ctx, pc, msgs, keyIDs(owner), lookup, updates)
 		if err != nil {
 			return err
 		}
@@ -318,11 +392,12 @@ func (w *Writer) commitPG(ctx context.Context, msgs []Message, owner []*request,
 // beginGroupPG is round trip 1 of commitPG: it returns the known messageIds (when
 // looked up), the id of every user of the group, and the users it created, which it
 // inserts with their group and traits from updates (when given).
-func (w *Writer) beginGroupPG(ctx context.Context, pc *pgx.Conn, msgs []Message, lookup bool, updates []userUpdate) (known map[string]bool, ids map[string]int64, created map[string]bool, err error) {
+func (w *Writer) beginGroupPG(ctx context.Context, pc *pgx.Conn, msgs []Message, writeKeys []int64, lookup bool, updates []userUpdate) (known map[string]bool, ids map[string]int64, created map[string]bool, err error) {
 	ids, keys, first := w.cachedUsers(msgs)
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
 	b.Queue(indexPlans)
+	b.Queue(liveKeysSQL, writeKeys)
 	if lookup {
 		msgIDs := make([]string, len(msgs))
 		for i, m := range msgs {
@@ -341,6 +416,14 @@ func (w *Writer) beginGroupPG(ctx context.Context, pc *pgx.Conn, msgs []Message,
 		if _, err := br.Exec(); err != nil {
 			return nil, nil, nil, fmt.Errorf("ingest: unable to begin: %w", err)
 		}
+	}
+	var live []int64
+	rows, _ := br.Query()
+	if live, err = pgx.CollectRows(rows, pgx.RowTo[int64]); err != nil {
+		return nil, nil, nil, fmt.Errorf("ingest: unable to check write keys: %w", err)
+	}
+	if err := revokedAmong(writeKeys, live); err != nil {
+		return nil, nil, nil, err
 	}
 	known = map[string]bool{}
 	created = map[string]bool{}
@@ -380,6 +463,15 @@ func (w *Writer) commitSQLite(ctx context.Context, msgs []Message, owner []*requ
 	var ids map[string]int64
 	err := w.store.Transaction(ctx, func(tx *gorm.DB) error {
 		db := tx.WithContext(ctx)
+		if want := keyIDs(owner); len(want) > 0 {
+			var live []int64
+			if err := db.Raw("SELECT id FROM write_keys WHERE id IN ? AND revoked_at IS NULL", want).Scan(&live).Error; err != nil {
+				return fmt.Errorf("ingest: unable to check write keys: %w", err)
+			}
+			if err := revokedAmong(want, live); err != nil {
+				return err
+			}
+		}
 		wks := make([]any, len(msgs))
 		for i := range msgs {
 			if k := owner[i].writeKeyID; k != 0 {
