@@ -25,7 +25,7 @@ func TestGroupStatementsProbeByIndex(t *testing.T) {
 		t.Fatal("no membership statement")
 	}
 	rollups := models.NewRollups()
-	addToRollups(rollups, 1, Message{Type: "track", Event: UsageReportedEvent, Meter: "m", Quantity: 1, DeviceID: "d", Timestamp: time.Now()})
+	addToRollups(rollups, 1, &Message{Type: "track", Event: UsageReportedEvent, Meter: "m", Quantity: 1, DeviceID: "d", Timestamp: time.Now()})
 	statements := []struct {
 		name, sql, index string // index: the one it must probe ("" when it reads no table)
 	}{

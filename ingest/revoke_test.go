@@ -28,13 +28,13 @@ func TestGroupRefusesRevokedKeys(t *testing.T) {
 			t.Fatal(err)
 		}
 		now := time.Now().UTC()
-		msg := func(id string) Message {
-			return Message{Type: "track", UserKey: "u-" + id, MessageID: id, Event: "Signed In", Timestamp: now, Payload: []byte(`{}`)}
+		msg := func(id string) *Message {
+			return &Message{Type: "track", UserKey: "u-" + id, MessageID: id, Event: "Signed In", Timestamp: now, Payload: []byte(`{}`)}
 		}
 		group := []*request{
-			{msgs: []Message{msg("a"), msg("b")}, writeKeyID: live.ID, done: make(chan struct{})},
-			{msgs: []Message{msg("b"), msg("c")}, writeKeyID: gone.ID, done: make(chan struct{})},
-			{msgs: []Message{msg("d")}, repeats: 1, writeKeyID: live.ID, done: make(chan struct{})},
+			{msgs: []*Message{msg("a"), msg("b")}, writeKeyID: live.ID, done: make(chan struct{})},
+			{msgs: []*Message{msg("b"), msg("c")}, writeKeyID: gone.ID, done: make(chan struct{})},
+			{msgs: []*Message{msg("d")}, repeats: 1, writeKeyID: live.ID, done: make(chan struct{})},
 		}
 		NewWriter(store).commitGroup(group)
 		if !errors.Is(group[1].err, ErrWriteKeyRevoked) {

@@ -18,7 +18,7 @@ import (
 // the new messages (created when unknown), their latest group and traits, and the
 // rollup increments. It returns the end-user ids to remember once the transaction
 // commits.
-func (w *Writer) applyUsage(ctx context.Context, tx *gorm.DB, fresh []Message) (map[string]int64, error) {
+func (w *Writer) applyUsage(ctx context.Context, tx *gorm.DB, fresh []*Message) (map[string]int64, error) {
 	if len(fresh) == 0 {
 		return nil, nil
 	}
@@ -47,7 +47,7 @@ func (w *Writer) applyUsage(ctx context.Context, tx *gorm.DB, fresh []Message) (
 
 // commitUsagePG is round trip 3 of commitPG: what the new messages add to the end
 // users and the rollups, and COMMIT, pipelined.
-func commitUsagePG(ctx context.Context, pc *pgx.Conn, fresh []Message, ids map[string]int64, updates []userUpdate, created map[string]bool) error {
+func commitUsagePG(ctx context.Context, pc *pgx.Conn, fresh []*Message, ids map[string]int64, updates []userUpdate, created map[string]bool) error {
 	b := &pgx.Batch{}
 	if len(fresh) > 0 {
 		rollups := models.NewRollups()
@@ -90,7 +90,7 @@ var commitFault func() error
 
 // addToRollups is what one new message adds to the rollups (SPEC §5 counts track and
 // page messages as usage).
-func addToRollups(r *models.Rollups, user int64, m Message) {
+func addToRollups(r *models.Rollups, user int64, m *Message) {
 	if m.Type != "track" && m.Type != "page" {
 		return
 	}
@@ -128,7 +128,7 @@ func (w *Writer) forget() {
 // cachedUsers returns the ids of the messages' users this writer knows, and the
 // other users' keys (sorted, so concurrent writers lock in one order) with the time
 // each was first seen.
-func (w *Writer) cachedUsers(msgs []Message) (map[string]int64, []string, map[string]time.Time) {
+func (w *Writer) cachedUsers(msgs []*Message) (map[string]int64, []string, map[string]time.Time) {
 	ids := make(map[string]int64, len(msgs))
 	var keys []string
 	first := map[string]time.Time{}
@@ -152,7 +152,7 @@ func (w *Writer) cachedUsers(msgs []Message) (map[string]int64, []string, map[st
 
 // endUserIDs creates the users not seen before and returns every user's id by key
 // (SQLite; PostgreSQL pipelines the same in commitPG).
-func (w *Writer) endUserIDs(db *gorm.DB, msgs []Message) (map[string]int64, error) {
+func (w *Writer) endUserIDs(db *gorm.DB, msgs []*Message) (map[string]int64, error) {
 	ids, keys, first := w.cachedUsers(msgs)
 	now := time.Now().UTC()
 	scanUserIDs := func(rows *sql.Rows, err error) error {
@@ -212,7 +212,7 @@ type userUpdate struct {
 // each set traits_at, and a trait a later call leaves out keeps the value an earlier
 // one gave it. So a trait is applied when the call that sent it is not older than
 // the stored traits_at (TestMembershipFoldMatchesOneByOne holds the two equal).
-func membershipUpdates(msgs []Message) []userUpdate {
+func membershipUpdates(msgs []*Message) []userUpdate {
 	byUser := map[string]*userUpdate{}
 	of := func(key string) *userUpdate {
 		u := byUser[key]
@@ -359,7 +359,7 @@ func newUsersStatementPG(keys []string, first map[string]time.Time, updates []us
 
 // applyMembershipAndTraits runs membershipUpdates on SQLite, a user at a time (no
 // round trips to save in process).
-func applyMembershipAndTraits(db *gorm.DB, msgs []Message, ids map[string]int64) error {
+func applyMembershipAndTraits(db *gorm.DB, msgs []*Message, ids map[string]int64) error {
 	for _, u := range membershipUpdates(msgs) {
 		err := db.Exec(`UPDATE end_users SET `+userUpdateSet+`
 			FROM (SELECT ? AS g, ? AS gt, ? AS identified, ? AS tt, ? AS email, ? AS email_at, ? AS name, ? AS name_at,

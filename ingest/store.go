@@ -60,8 +60,8 @@ func Store(ctx context.Context, store *models.Store, msgs []Message, writeKeyID 
 
 // request is one Write waiting for its group.
 type request struct {
-	msgs       []Message // without repeats, sorted by messageId
-	repeats    int       // the repeats dropped from the request itself
+	msgs       []*Message // without repeats, sorted by messageId (the caller's, not copied)
+	repeats    int        // the repeats dropped from the request itself
 	writeKeyID int64
 	res        Result
 	err        error
@@ -203,12 +203,12 @@ func (w *Writer) commitGroup(group []*request) {
 
 // gather lists the messages of a group, each with its request; a messageId twice in
 // the group (a client's retry racing its original) counts once.
-func gather(group []*request) ([]Message, []*request) {
+func gather(group []*request) ([]*Message, []*request) {
 	n := 0
 	for _, r := range group {
 		n += len(r.msgs)
 	}
-	msgs := make([]Message, 0, n)
+	msgs := make([]*Message, 0, n)
 	owner := make([]*request, 0, n)
 	seen := make(map[string]bool, n)
 	for _, r := range group {
@@ -230,7 +230,7 @@ func gather(group []*request) ([]Message, []*request) {
 // stored before fails PostgreSQL's COPY on the unique index (a retry, or one racing
 // its original in another group); the next attempt looks the known ones up first and
 // stores only the rest. Deadlocks are retried too.
-func (w *Writer) transact(ctx context.Context, msgs []Message, owner []*request) (known map[string]bool, ids map[string]int64, err error) {
+func (w *Writer) transact(ctx context.Context, msgs []*Message, owner []*request) (known map[string]bool, ids map[string]int64, err error) {
 	for attempt := 0; attempt < 4; attempt++ {
 		if w.store.Dialect() == models.Postgres {
 			known, ids, err = w.commitPG(ctx, msgs, owner, attempt > 0)
@@ -290,20 +290,21 @@ func retryable(err error) bool {
 }
 
 // uniqueMessages drops repeats of a messageId inside one batch (a retry can hold
-// them too: the first one counts) and sorts the rest by messageId.
-func uniqueMessages(msgs []Message) ([]Message, int) {
+// them too: the first one counts) and sorts the rest by messageId. It points into
+// msgs: a message is large, and copying them cost more than sorting.
+func uniqueMessages(msgs []Message) ([]*Message, int) {
 	dups := 0
-	unique := make([]Message, 0, len(msgs))
+	unique := make([]*Message, 0, len(msgs))
 	seen := make(map[string]bool, len(msgs))
-	for _, m := range msgs {
-		if seen[m.MessageID] {
+	for i := range msgs {
+		if seen[msgs[i].MessageID] {
 			dups++
 			continue
 		}
-		seen[m.MessageID] = true
-		unique = append(unique, m)
+		seen[msgs[i].MessageID] = true
+		unique = append(unique, &msgs[i])
 	}
-	slices.SortFunc(unique, func(a, b Message) int { return strings.Compare(a.MessageID, b.MessageID) })
+	slices.SortFunc(unique, func(a, b *Message) int { return strings.Compare(a.MessageID, b.MessageID) })
 	return unique, dups
 }
 
@@ -320,7 +321,7 @@ func uniqueMessages(msgs []Message) ([]Message, int) {
 // (lookup false): a known one fails the COPY on the unique index, and the retry does.
 //
 // It returns the messages that were stored before (duplicates) and the users' ids.
-func (w *Writer) commitPG(ctx context.Context, msgs []Message, owner []*request, lookup bool) (map[string]bool, map[string]int64, error) {
+func (w *Writer) commitPG(ctx context.Context, msgs []*Message, owner []*request, lookup bool) (map[string]bool, map[string]int64, error) {
 	conn, err := w.store.SQL().Conn(ctx)
 	if err != nil {
 		return nil, nil, fmt.Errorf("ingest: unable to reach the database: %w", err)
@@ -354,7 +355,7 @@ func (w *Writer) commitPG(ctx context.Context, msgs []Message, owner []*request,
 		freshIdx := make([]int, 0, len(msgs))
 		freshMsgs := msgs // request by request, each by messageId: ties in the membership rules go to the later one
 		if len(known) > 0 {
-			freshMsgs = make([]Message, 0, len(msgs)-len(known))
+			freshMsgs = make([]*Message, 0, len(msgs)-len(known))
 		}
 		for i, m := range msgs {
 			if !known[m.MessageID] {
@@ -375,7 +376,7 @@ func (w *Writer) commitPG(ctx context.Context, msgs []Message, owner []*request,
 		data := newRawCopy(size)
 		defer data.release()
 		for _, i := range freshIdx {
-			data.row(&msgs[i], now, owner[i].writeKeyID)
+			data.row(msgs[i], now, owner[i].writeKeyID)
 		}
 		if _, err := pc.PgConn().CopyFrom(ctx, bytes.NewReader(data.bytes()), copyRawSQL); err != nil {
 			return fmt.Errorf("ingest: unable to store messages: %w", err)
@@ -392,7 +393,7 @@ func (w *Writer) commitPG(ctx context.Context, msgs []Message, owner []*request,
 // beginGroupPG is round trip 1 of commitPG: it returns the known messageIds (when
 // looked up), the id of every user of the group, and the users it created, which it
 // inserts with their group and traits from updates (when given).
-func (w *Writer) beginGroupPG(ctx context.Context, pc *pgx.Conn, msgs []Message, writeKeys []int64, lookup bool, updates []userUpdate) (known map[string]bool, ids map[string]int64, created map[string]bool, err error) {
+func (w *Writer) beginGroupPG(ctx context.Context, pc *pgx.Conn, msgs []*Message, writeKeys []int64, lookup bool, updates []userUpdate) (known map[string]bool, ids map[string]int64, created map[string]bool, err error) {
 	ids, keys, first := w.cachedUsers(msgs)
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
@@ -458,7 +459,7 @@ const (
 )
 
 // commitSQLite is a group's transaction on SQLite.
-func (w *Writer) commitSQLite(ctx context.Context, msgs []Message, owner []*request) (map[string]bool, map[string]int64, error) {
+func (w *Writer) commitSQLite(ctx context.Context, msgs []*Message, owner []*request) (map[string]bool, map[string]int64, error) {
 	var known map[string]bool
 	var ids map[string]int64
 	err := w.store.Transaction(ctx, func(tx *gorm.DB) error {
@@ -500,13 +501,13 @@ func (w *Writer) commitSQLite(ctx context.Context, msgs []Message, owner []*requ
 
 // insertRaw stores the raw messages (wks: each one's write key id or nil) and
 // returns those that were new.
-func insertRaw(db *gorm.DB, msgs []Message, wks []any) ([]Message, error) {
-	byID := make(map[string]Message, len(msgs))
+func insertRaw(db *gorm.DB, msgs []*Message, wks []any) ([]*Message, error) {
+	byID := make(map[string]*Message, len(msgs))
 	for _, m := range msgs {
 		byID[m.MessageID] = m
 	}
 	now := time.Now().UTC()
-	fresh := make([]Message, 0, len(msgs))
+	fresh := make([]*Message, 0, len(msgs))
 	for start := 0; start < len(msgs); start += chunk {
 		part := msgs[start:min(start+chunk, len(msgs))]
 		b := models.NewBulk(db, "INSERT INTO usage_messages (message_id, type, user_key, event, group_key, ts, received_at, write_key_id, payload) VALUES ")
@@ -533,6 +534,6 @@ func insertRaw(db *gorm.DB, msgs []Message, wks []any) ([]Message, error) {
 			return nil, fmt.Errorf("ingest: unable to store messages: %w", err)
 		}
 	}
-	slices.SortFunc(fresh, func(a, b Message) int { return strings.Compare(a.MessageID, b.MessageID) })
+	slices.SortFunc(fresh, func(a, b *Message) int { return strings.Compare(a.MessageID, b.MessageID) })
 	return fresh, nil
 }
