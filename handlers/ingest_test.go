@@ -109,18 +109,28 @@ func TestIngestAuthAndRefusals(t *testing.T) {
 		if err != nil || len(keys) != 1 || keys[0].LastUsedAt == nil || time.Since(*keys[0].LastUsedAt) > time.Minute {
 			t.Fatalf("write keys after use %+v, %v", keys, err)
 		}
-		// A revoked key stops working at once, although the server has seen it live:
-		// for a batch to store, for a bad one (refused as a revoked key, not as bad
-		// input), and for an empty one.
+		// A revoked key stops working at once, although the server has seen it live,
+		// whatever the request: a batch to store, one with nothing new in it, a bad one
+		// (refused as a revoked key, not as bad input), an empty one, a single message.
 		if err := s.RevokeWriteKey(context.Background(), id); err != nil {
 			t.Fatal(err)
 		}
-		before := totals(t, s)
-		app.send("/v1/batch", key, `{"batch":[`+track("after-revocation", "u9", "Signed In", time.Now(), "")+`]}`).expect(http.StatusUnauthorized)
 		app.send("/v1/batch", key, good).expect(http.StatusUnauthorized)
-		app.send("/v1/batch", key, `{"batch":[{"type":"track","userId":"u"}]}`).expect(http.StatusUnauthorized)
-		app.send("/v1/batch", key, `{"batch":[]}`).expect(http.StatusUnauthorized)
-		app.send("/v1/track", key, `{"userId":"u1","event":"x"}`).expect(http.StatusUnauthorized)
+		before := totals(t, s)
+		for _, sent := range []struct{ path, body string }{
+			{"/v1/batch", `{"batch":[` + track("after-revocation", "u9", "Signed In", time.Now(), "") + `]}`},
+			{"/v1/batch", good},
+			{"/v1/batch", `{"batch":[{"type":"track","userId":"u"}]}`},
+			{"/v1/batch", `{"batch":[]}`},
+			{"/v1/track", `{"userId":"u1","event":"x"}`},
+		} {
+			key, id := app.writeKey()
+			app.send("/v1/batch", key, `{"batch":[]}`).expect(http.StatusOK) // now the server knows it
+			if err := s.RevokeWriteKey(context.Background(), id); err != nil {
+				t.Fatal(err)
+			}
+			app.send(sent.path, key, sent.body).expect(http.StatusUnauthorized)
+		}
 		if got := totals(t, s); got != before {
 			t.Fatalf("a revoked key stored %+v, had %+v", got, before)
 		}

@@ -161,7 +161,7 @@ func (w *Writer) commitGroup(group []*request) {
 	}()
 	for {
 		msgs, owner := gather(group)
-		known, ids, err := w.transact(ctx, msgs, owner)
+		known, ids, err := w.transact(ctx, msgs, owner, keyIDs(group))
 		var revoked revokedKeys
 		if errors.As(err, &revoked) {
 			// Refuse the requests of revoked keys, and store the others without them.
@@ -230,12 +230,12 @@ func gather(group []*request) ([]*Message, []*request) {
 // stored before fails PostgreSQL's COPY on the unique index (a retry, or one racing
 // its original in another group); the next attempt looks the known ones up first and
 // stores only the rest. Deadlocks are retried too.
-func (w *Writer) transact(ctx context.Context, msgs []*Message, owner []*request) (known map[string]bool, ids map[string]int64, err error) {
+func (w *Writer) transact(ctx context.Context, msgs []*Message, owner []*request, keys []int64) (known map[string]bool, ids map[string]int64, err error) {
 	for attempt := 0; attempt < 4; attempt++ {
 		if w.store.Dialect() == models.Postgres {
-			known, ids, err = w.commitPG(ctx, msgs, owner, attempt > 0)
+			known, ids, err = w.commitPG(ctx, msgs, owner, keys, attempt > 0)
 		} else {
-			known, ids, err = w.commitSQLite(ctx, msgs, owner)
+			known, ids, err = w.commitSQLite(ctx, msgs, owner, keys)
 		}
 		if !retryable(err) || attempt == 3 {
 			break
@@ -247,11 +247,12 @@ func (w *Writer) transact(ctx context.Context, msgs []*Message, owner []*request
 	return known, ids, err
 }
 
-// keyIDs are the distinct write keys a group stores with (0, no key, is left out).
-func keyIDs(owner []*request) []int64 {
+// keyIDs are the distinct write keys of a group's requests, whether or not they hold
+// a new message (0, no key, is left out): each is answered as stored or not.
+func keyIDs(group []*request) []int64 {
 	var out []int64
-	for i, r := range owner {
-		if r.writeKeyID != 0 && (i == 0 || r != owner[i-1]) && !slices.Contains(out, r.writeKeyID) {
+	for _, r := range group {
+		if r.writeKeyID != 0 && !slices.Contains(out, r.writeKeyID) {
 			out = append(out, r.writeKeyID)
 		}
 	}
@@ -321,7 +322,7 @@ func uniqueMessages(msgs []Message) ([]*Message, int) {
 // (lookup false): a known one fails the COPY on the unique index, and the retry does.
 //
 // It returns the messages that were stored before (duplicates) and the users' ids.
-func (w *Writer) commitPG(ctx context.Context, msgs []*Message, owner []*request, lookup bool) (map[string]bool, map[string]int64, error) {
+func (w *Writer) commitPG(ctx context.Context, msgs []*Message, owner []*request, keys []int64, lookup bool) (map[string]bool, map[string]int64, error) {
 	conn, err := w.store.SQL().Conn(ctx)
 	if err != nil {
 		return nil, nil, fmt.Errorf("ingest: unable to reach the database: %w", err)
@@ -348,7 +349,7 @@ func (w *Writer) commitPG(ctx context.Context, msgs []*Message, owner []*request
 		}
 		var created map[string]bool
 		var err error
-		known, ids, created, err = w.beginGroupPG(ctx, pc, msgs, keyIDs(owner), lookup, updates)
+		known, ids, created, err = w.beginGroupPG(ctx, pc, msgs, keys, lookup, updates)
 		if err != nil {
 			return err
 		}
@@ -459,17 +460,17 @@ const (
 )
 
 // commitSQLite is a group's transaction on SQLite.
-func (w *Writer) commitSQLite(ctx context.Context, msgs []*Message, owner []*request) (map[string]bool, map[string]int64, error) {
+func (w *Writer) commitSQLite(ctx context.Context, msgs []*Message, owner []*request, keys []int64) (map[string]bool, map[string]int64, error) {
 	var known map[string]bool
 	var ids map[string]int64
 	err := w.store.Transaction(ctx, func(tx *gorm.DB) error {
 		db := tx.WithContext(ctx)
-		if want := keyIDs(owner); len(want) > 0 {
+		if len(keys) > 0 {
 			var live []int64
-			if err := db.Raw("SELECT id FROM write_keys WHERE id IN ? AND revoked_at IS NULL", want).Scan(&live).Error; err != nil {
+			if err := db.Raw("SELECT id FROM write_keys WHERE id IN ? AND revoked_at IS NULL", keys).Scan(&live).Error; err != nil {
 				return fmt.Errorf("ingest: unable to check write keys: %w", err)
 			}
-			if err := revokedAmong(want, live); err != nil {
+			if err := revokedAmong(keys, live); err != nil {
 				return err
 			}
 		}
