@@ -312,8 +312,9 @@ func uniqueMessages(msgs []Message) ([]*Message, int) {
 // commitPG is a group's transaction on PostgreSQL, on the pgx connection itself, in
 // three round trips whatever the group's size:
 //
-//  1. BEGIN, the lookup of known messageIds (retries only), and the creation of the
-//     users this writer has not cached, read back with their ids;
+//  1. BEGIN, the check of the group's write keys (revokedKeys when one is revoked),
+//     the lookup of known messageIds (retries only), and the creation of the users
+//     this writer has not cached, read back with their ids;
 //  2. COPY of the new raw messages, which costs PostgreSQL a fraction of an INSERT of
 //     the same rows;
 //  3. the membership and traits updates, the rollup upserts and COMMIT, pipelined.
@@ -467,7 +468,7 @@ func (w *Writer) commitSQLite(ctx context.Context, msgs []*Message, owner []*req
 		db := tx.WithContext(ctx)
 		if len(keys) > 0 {
 			var live []int64
-			if err := db.Raw("SELECT id FROM write_keys WHERE id IN ? AND revoked_at IS NULL", keys).Scan(&live).Error; err != nil {
+			if err := db.Raw("SELECT id FROM write_keys WHERE id IN ? AND revoked_at IS NULL", keys).Scan(&live).Error; err != nil { // liveKeysSQL
 				return fmt.Errorf("ingest: unable to check write keys: %w", err)
 			}
 			if err := revokedAmong(keys, live); err != nil {
