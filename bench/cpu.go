@@ -19,23 +19,32 @@ const clockTicks = 100
 // PostgreSQL process of the cluster, and the bench's own clients.
 type cpuSplit struct{ server, postgres, clients, machine float64 }
 
-// procCPU reads a process's CPU seconds from /proc; with children, those of its
-// reaped children too (PostgreSQL backends that ended are added to the postmaster's).
-func procCPU(pid int, children bool) float64 {
+// statFields reads the fields of /proc/PID/stat after the command name (which is in
+// parentheses and may hold spaces): f[0] is field 3, the state; nil when it is gone.
+func statFields(pid int) []string {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
+		return nil
+	}
+	return strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+}
+
+// cpuOf is a process's CPU seconds from its stat fields; with children, those of its
+// reaped children too (PostgreSQL backends that ended are added to the postmaster's).
+func cpuOf(f []string, children bool) float64 {
+	if f == nil {
 		return 0
 	}
-	// Fields after the command name, which is in parentheses and may hold spaces.
-	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
 	ticks := func(i int) float64 { v, _ := strconv.ParseFloat(f[i], 64); return v }
-	// f[0] is field 3 (state): utime is field 14, stime 15, cutime 16, cstime 17.
+	// utime is field 14, stime 15, cutime 16, cstime 17.
 	t := ticks(11) + ticks(12)
 	if children {
 		t += ticks(13) + ticks(14)
 	}
 	return t / clockTicks
 }
+
+func procCPU(pid int, children bool) float64 { return cpuOf(statFields(pid), children) }
 
 // postgresCPU sums the CPU seconds of the postmaster, its live children and its
 // reaped ones.
@@ -52,13 +61,10 @@ func postgresCPU(p *postgres) float64 {
 		if err != nil {
 			continue
 		}
-		st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			continue
-		}
-		f := strings.Fields(string(st[strings.LastIndexByte(string(st), ')')+2:]))
-		if ppid, _ := strconv.Atoi(f[1]); ppid == master {
-			total += procCPU(pid, false)
+		if f := statFields(pid); f != nil {
+			if ppid, _ := strconv.Atoi(f[1]); ppid == master {
+				total += cpuOf(f, false)
+			}
 		}
 	}
 	return total

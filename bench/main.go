@@ -141,16 +141,8 @@ func startPostgres(work string) (*postgres, error) {
 
 // createDB creates the database afresh.
 func createDB(p *postgres, name string) error {
-	conn, err := pgx.Connect(context.Background(), p.url("postgres"))
-	if err != nil {
-		return err
-	}
-	defer conn.Close(context.Background())
-	if _, err := conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name); err != nil {
-		return err
-	}
-	_, err = conn.Exec(context.Background(), "CREATE DATABASE "+name)
-	return err
+	// Two statements: DROP DATABASE cannot run in a multi-statement string's transaction.
+	return pgExec(p.url("postgres"), "DROP DATABASE IF EXISTS "+name, "CREATE DATABASE "+name)
 }
 
 // ---- the server process ----
@@ -372,90 +364,11 @@ func ingestBench(pg *postgres, bin string) error {
 		if err != nil {
 			return err
 		}
-		addr := freeAddr()
-		srv, err := startServer(bin, pg.url(db), addr)
+		res, err := load(pg, bin, db, msgs, size, fmt.Sprintf("%s-%d", run.shape, size))
 		if err != nil {
 			return err
 		}
-		key, err := writeKey(bin, pg.url(db))
-		if err != nil {
-			srv.stop()
-			return err
-		}
-		if os.Getenv("BENCH_PGSTAT") != "" {
-			if err := pgExec(pg.url(db), "CREATE EXTENSION IF NOT EXISTS pg_stat_statements; SELECT pg_stat_statements_reset()"); err != nil {
-				srv.stop()
-				return err
-			}
-		}
-		if err := pgExec(pg.url(db), "CHECKPOINT"); err != nil { // the ceiling's rows are not the run's to write out
-			srv.stop()
-			return err
-		}
-		var bodies [][]byte
-		for i := 0; i < len(msgs); i += size {
-			bodies = append(bodies, batchBody(msgs[i:min(i+size, len(msgs))]))
-		}
-		var next atomic.Int64
-		var failed atomic.Int64
-		var peakRSS float64
-		stopSampler := make(chan struct{})
-		go func() {
-			for {
-				select {
-				case <-stopSampler:
-					return
-				case <-time.After(100 * time.Millisecond):
-					if now, _ := rssMB(srv.cmd.Process.Pid); now > peakRSS {
-						peakRSS = now
-					}
-				}
-			}
-		}()
-		counted := 0
-		for _, m := range msgs {
-			if m.counted {
-				counted++
-			}
-		}
-		go profileServer(fmt.Sprintf("%s-%d", run.shape, size), 2)
-		runtime.GC()
-		cpuBefore := cpuNow(pg, srv.cmd.Process.Pid)
-		start := time.Now()
-		var wg sync.WaitGroup
-		for c := 0; c < 8; c++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				// A connection of its own, kept alive, as each SDK process has: the default
-				// transport keeps two idle connections per host, so the other clients
-				// connected anew for every batch.
-				client := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
-				for {
-					i := next.Add(1) - 1
-					if int(i) >= len(bodies) {
-						return
-					}
-					if post(client, addr, key, bodies[i]) != 200 {
-						failed.Add(1)
-					}
-				}
-			}()
-		}
-		wg.Wait()
-		elapsed := time.Since(start)
-		// Accepted is not the whole story when rollups may lag: wait until they count
-		// every message, and report that rate too.
-		caughtUp, err := waitRolledUp(pg.url(db), counted, start)
-		if err != nil {
-			srv.stop()
-			return err
-		}
-		cpu := cpuNow(pg, srv.cmd.Process.Pid).since(cpuBefore)
-		close(stopSampler)
-		_, hwm := rssMB(srv.cmd.Process.Pid)
-		srv.stop()
-		rate := float64(perRun) / elapsed.Seconds()
+		rate, caughtUp, cpu := res.rate, res.caughtUp, res.cpu
 
 		ceiling2, ceilingCPU2, err := copyCeiling(pg, db, msgs, size)
 		if err != nil {
@@ -463,11 +376,11 @@ func ingestBench(pg *postgres, bin string) error {
 		}
 		ceiling := (ceiling1 + ceiling2) / 2
 		fmt.Printf("%-8s batches of %-4d %7.0f msg/s via /v1/batch (dedupe + rollups)   COPY ceiling %7.0f msg/s   ratio %5.1f%%   failed batches %d\n",
-			run.shape, size, rate, ceiling, 100*rate/ceiling, failed.Load())
+			run.shape, size, rate, ceiling, 100*rate/ceiling, res.failed)
 		fmt.Printf("                        COPY ceiling before the run %.0f msg/s, after it %.0f msg/s: the ratio is to their mean\n", ceiling1, ceiling2)
 		fmt.Printf("                        rollups caught up after %.2f s: %7.0f msg/s including the roll-up (%5.1f%% of the ceiling)\n",
 			caughtUp.Seconds(), float64(perRun)/caughtUp.Seconds(), 100*float64(perRun)/caughtUp.Seconds()/ceiling)
-		fmt.Printf("                        server RSS peak during load %.0f MB (sampled), VmHWM %.0f MB\n", peakRSS, hwm)
+		fmt.Printf("                        server RSS peak during load %.0f MB (sampled), VmHWM %.0f MB\n", res.peakRSS, res.hwm)
 		fmt.Printf("                        CPU until caught up: %s; %.1f s of %.1f core-seconds\n",
 			cpu, cpu.server+cpu.postgres+cpu.clients, float64(runtime.NumCPU())*caughtUp.Seconds())
 		fmt.Printf("                        CPU of the COPY ceiling, before / after: PostgreSQL %.1f / %.1f s, bench (pgx) %.1f / %.1f s\n",
@@ -482,15 +395,113 @@ func ingestBench(pg *postgres, bin string) error {
 	return nil
 }
 
-func pgExec(url, sql string) error {
+// loadResult is what one measured load of the server gave.
+type loadResult struct {
+	rate         float64       // messages accepted a second
+	caughtUp     time.Duration // until the rollups counted every message
+	cpu          cpuSplit      // until then
+	peakRSS, hwm float64       // MB
+	failed       int64         // batches not answered 200
+}
+
+// load starts the server on db and sends it msgs in batches of size from 8 clients.
+func load(pg *postgres, bin, db string, msgs []msg, size int, name string) (loadResult, error) {
+	addr := freeAddr()
+	srv, err := startServer(bin, pg.url(db), addr)
+	if err != nil {
+		return loadResult{}, err
+	}
+	defer srv.stop()
+	key, err := writeKey(bin, pg.url(db))
+	if err != nil {
+		return loadResult{}, err
+	}
+	prepare := []string{"CHECKPOINT"} // the ceiling's rows are not the run's to write out
+	if os.Getenv("BENCH_PGSTAT") != "" {
+		prepare = append(prepare, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements; SELECT pg_stat_statements_reset()")
+	}
+	if err := pgExec(pg.url(db), prepare...); err != nil {
+		return loadResult{}, err
+	}
+	var bodies [][]byte
+	for i := 0; i < len(msgs); i += size {
+		bodies = append(bodies, batchBody(msgs[i:min(i+size, len(msgs))]))
+	}
+	var next atomic.Int64
+	var failed atomic.Int64
+	var peakRSS float64
+	stopSampler := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-stopSampler:
+				return
+			case <-time.After(100 * time.Millisecond):
+				if now, _ := rssMB(srv.cmd.Process.Pid); now > peakRSS {
+					peakRSS = now
+				}
+			}
+		}
+	}()
+	counted := 0
+	for _, m := range msgs {
+		if m.counted {
+			counted++
+		}
+	}
+	go profileServer(name, 2)
+	runtime.GC()
+	cpuBefore := cpuNow(pg, srv.cmd.Process.Pid)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for c := 0; c < 8; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// A connection of its own, kept alive, as each SDK process has: the default
+			// transport keeps two idle connections per host, so the other clients
+			// connected anew for every batch.
+			client := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
+			for {
+				i := next.Add(1) - 1
+				if int(i) >= len(bodies) {
+					return
+				}
+				if post(client, addr, key, bodies[i]) != 200 {
+					failed.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	// Accepted is not the whole story when rollups may lag: wait until they count
+	// every message, and report that rate too.
+	caughtUp, err := waitRolledUp(pg.url(db), counted, start)
+	if err != nil {
+		return loadResult{}, err
+	}
+	cpu := cpuNow(pg, srv.cmd.Process.Pid).since(cpuBefore)
+	close(stopSampler)
+	_, hwm := rssMB(srv.cmd.Process.Pid)
+	return loadResult{rate: float64(len(msgs)) / elapsed.Seconds(), caughtUp: caughtUp, cpu: cpu,
+		peakRSS: peakRSS, hwm: hwm, failed: failed.Load()}, nil
+}
+
+// pgExec runs each statement in turn on one connection.
+func pgExec(url string, sqls ...string) error {
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
 		return err
 	}
 	defer conn.Close(ctx)
-	_, err = conn.Exec(ctx, sql)
-	return err
+	for _, sql := range sqls {
+		if _, err := conn.Exec(ctx, sql); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // printStatements lists the statements of the run by PostgreSQL time (executor
@@ -558,14 +569,8 @@ func waitRolledUp(url string, counted int, start time.Time) (time.Duration, erro
 // after a checkpoint, as the measured run does, and returns the rate and the CPU.
 func copyCeiling(pg *postgres, db string, msgs []msg, size int) (float64, cpuSplit, error) {
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, pg.url(db))
-	if err != nil {
-		return 0, cpuSplit{}, err
-	}
-	_, err = conn.Exec(ctx, `DROP TABLE IF EXISTS bare; CREATE TABLE bare (message_id text, type text, user_key text, event text, group_key text,
-		ts timestamptz, received_at timestamptz, payload json); CREATE UNIQUE INDEX ON bare (message_id); CHECKPOINT`)
-	conn.Close(ctx)
-	if err != nil {
+	if err := pgExec(pg.url(db), `DROP TABLE IF EXISTS bare; CREATE TABLE bare (message_id text, type text, user_key text, event text, group_key text,
+		ts timestamptz, received_at timestamptz, payload json); CREATE UNIQUE INDEX ON bare (message_id); CHECKPOINT`); err != nil {
 		return 0, cpuSplit{}, err
 	}
 	runtime.GC() // the garbage of generating the messages is not the clients' work

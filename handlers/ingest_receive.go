@@ -28,7 +28,7 @@ func (s *server) requireWriteKey(next echo.HandlerFunc) echo.HandlerFunc {
 		hash := models.HashSecret(key)
 		seen, remembered := s.writeKeys.get(hash)
 		if !remembered {
-			wk, err := s.store.WriteKeyBySecret(c.Request().Context(), key)
+			wk, err := s.store.WriteKeyByHash(c.Request().Context(), hash)
 			if errors.Is(err, models.ErrNotFound) {
 				return refuseWriteKey(c)
 			}
@@ -85,16 +85,15 @@ func (s *server) ingest(c echo.Context, parse func([]byte, time.Time) ([]ingest.
 	wk := c.Get(writeKeyKey).(writeKeyOf)
 	msgs, err := parse(body, time.Now().UTC())
 	var rerr *ingest.RequestError
-	if errors.As(err, &rerr) && wk.remembered {
+	if errors.As(err, &rerr) {
 		// Nothing is stored, so no transaction checks the key: a revoked one is refused
 		// before its mistakes are reported, as when it is looked up.
-		key, _, _ := c.Request().BasicAuth()
-		if _, err := s.store.WriteKeyBySecret(c.Request().Context(), key); errors.Is(err, models.ErrNotFound) {
-			s.writeKeys.forget(wk.hash)
-			return refuseWriteKey(c)
+		if wk.remembered {
+			if _, err := s.store.WriteKeyByHash(c.Request().Context(), wk.hash); errors.Is(err, models.ErrNotFound) {
+				s.writeKeys.forget(wk.hash)
+				return refuseWriteKey(c)
+			}
 		}
-	}
-	if errors.As(err, &rerr) {
 		details := rerr.Problems
 		if details == nil {
 			details = []ingest.Problem{}

@@ -164,12 +164,7 @@ func ParseSingle(body []byte, typ string, received time.Time) ([]Message, error)
 func parseAll(raws []jsontext.Value, outer jsontext.Value, routeType string, received time.Time, validated bool) ([]Message, error) {
 	msgs := make([]Message, 0, len(raws))
 	var problems []Problem
-	// The batch context is the same for every message: read it once.
-	var outerIDs *contextIDs
-	if !isNull(outer) {
-		ids := readContext(outer)
-		outerIDs = &ids
-	}
+	outerIDs := readContext(outer) // the same for every message: read once
 	tooBig := false
 	for i, raw := range raws {
 		if len(raw) > MaxMessageBytes {
@@ -260,12 +255,7 @@ func parseOne(raw, outer jsontext.Value, outerIDs *contextIDs, routeType string,
 	}
 
 	// Read groupId and device.id from the message's context, then from the batch's.
-	var own *contextIDs
-	if !isNull(w.Context) {
-		ids := readContext(w.Context)
-		own = &ids
-	}
-	for _, ids := range []*contextIDs{own, outerIDs} {
+	for _, ids := range []*contextIDs{readContext(w.Context), outerIDs} {
 		if ids == nil {
 			continue
 		}
@@ -335,16 +325,20 @@ type contextIDs struct {
 	reason, groupReason string
 }
 
-// readContext reads a context that was checked as JSON (by the batch decoder or the message's).
-func readContext(raw jsontext.Value) contextIDs {
+// readContext reads a context that was checked as JSON (by the batch decoder or the
+// message's); nil when there is none.
+func readContext(raw jsontext.Value) *contextIDs {
+	if isNull(raw) {
+		return nil
+	}
 	var c wireContext
 	if !fastParse || !scanContext(raw, &c) {
 		c = wireContext{}
 		if err := jsonv2.Unmarshal(raw, &c, lenient); err != nil {
-			return contextIDs{reason: "context: " + jsonReason(err)}
+			return &contextIDs{reason: "context: " + jsonReason(err)}
 		}
 	}
-	var ids contextIDs
+	ids := &contextIDs{}
 	var err error
 	if ids.groupID, err = idString(c.GroupID); err != nil {
 		ids.groupID, ids.groupReason = "", "context.groupId: "+err.Error()

@@ -30,19 +30,10 @@ func (w *Writer) applyUsage(ctx context.Context, tx *gorm.DB, fresh []*Message) 
 	if err := applyMembershipAndTraits(db, fresh, ids); err != nil {
 		return nil, err
 	}
-	rollups := models.NewRollups()
-	for _, m := range fresh {
-		addToRollups(rollups, ids[m.UserKey], m)
-	}
-	if err := models.ApplyRollups(ctx, db, rollups); err != nil {
+	if err := models.ApplyRollups(ctx, db, rollupsOf(fresh, ids)); err != nil {
 		return nil, err
 	}
-	if commitFault != nil {
-		if err := commitFault(); err != nil {
-			return nil, err
-		}
-	}
-	return ids, nil
+	return ids, injectedFault()
 }
 
 // commitUsagePG is round trip 3 of commitPG: what the new messages add to the end
@@ -50,21 +41,15 @@ func (w *Writer) applyUsage(ctx context.Context, tx *gorm.DB, fresh []*Message) 
 func commitUsagePG(ctx context.Context, pc *pgx.Conn, fresh []*Message, ids map[string]int64, updates []userUpdate, created map[string]bool) error {
 	b := &pgx.Batch{}
 	if len(fresh) > 0 {
-		rollups := models.NewRollups()
-		for _, m := range fresh {
-			addToRollups(rollups, ids[m.UserKey], m)
-		}
 		if st, ok := membershipStatementPG(updates, ids, created); ok {
 			b.Queue(st.SQL, st.Args...)
 		}
-		for _, st := range models.RollupStatementsPG(rollups) {
+		for _, st := range models.RollupStatementsPG(rollupsOf(fresh, ids)) {
 			b.Queue(st.SQL, st.Args...)
 		}
 	}
-	if commitFault != nil {
-		if err := commitFault(); err != nil {
-			return err
-		}
+	if err := injectedFault(); err != nil {
+		return err
 	}
 	b.Queue("COMMIT")
 	if err := pc.SendBatch(ctx, b).Close(); err != nil {
@@ -87,6 +72,22 @@ const indexPlans = "SELECT set_config('enable_seqscan', 'off', true), set_config
 // commitFault, when set by a test, runs at the very end of each group's transaction;
 // an error it returns aborts the transaction as a crash before COMMIT would.
 var commitFault func() error
+
+func injectedFault() error {
+	if commitFault == nil {
+		return nil
+	}
+	return commitFault()
+}
+
+// rollupsOf is what the new messages add to the rollups.
+func rollupsOf(fresh []*Message, ids map[string]int64) *models.Rollups {
+	r := models.NewRollups()
+	for _, m := range fresh {
+		addToRollups(r, ids[m.UserKey], m)
+	}
+	return r
+}
 
 // addToRollups is what one new message adds to the rollups (SPEC §5 counts track and
 // page messages as usage).
@@ -285,17 +286,16 @@ type userColumns struct {
 	identified                                                []bool
 }
 
-// columnsOf lays out one row per key, from its update (zero values when it has none).
-func columnsOf(keys []string, byKey map[string]*userUpdate) userColumns {
-	n := len(keys)
+// columnsOf lays out one row per update (zero values for a nil one).
+func columnsOf(rows []*userUpdate) userColumns {
+	n := len(rows)
 	c := userColumns{
 		groups: make([]string, n), emails: make([]string, n), names: make([]string, n), depts: make([]string, n), levels: make([]string, n),
 		groupAts: make([]time.Time, n), traitsAts: make([]time.Time, n), emailAts: make([]time.Time, n),
 		nameAts: make([]time.Time, n), deptAts: make([]time.Time, n), levelAts: make([]time.Time, n),
 		identified: make([]bool, n),
 	}
-	for i, k := range keys {
-		u := byKey[k]
+	for i, u := range rows {
 		if u == nil {
 			continue
 		}
@@ -306,29 +306,21 @@ func columnsOf(keys []string, byKey map[string]*userUpdate) userColumns {
 	return c
 }
 
-func byKey(updates []userUpdate) map[string]*userUpdate {
-	m := make(map[string]*userUpdate, len(updates))
-	for i := range updates {
-		m[updates[i].key] = &updates[i]
-	}
-	return m
-}
-
 // membershipStatementPG is membershipUpdates as one PostgreSQL statement, leaving out
 // the users this transaction created (newUsersStatementPG gave them their values).
 func membershipStatementPG(all []userUpdate, ids map[string]int64, created map[string]bool) (models.Statement, bool) {
-	var keys []string
+	var rows []*userUpdate
 	var users []int64
-	for _, u := range all {
+	for i, u := range all {
 		if !created[u.key] {
-			keys = append(keys, u.key)
+			rows = append(rows, &all[i])
 			users = append(users, ids[u.key])
 		}
 	}
-	if len(keys) == 0 {
+	if len(rows) == 0 {
 		return models.Statement{}, false
 	}
-	c := columnsOf(keys, byKey(all))
+	c := columnsOf(rows)
 	return models.Statement{SQL: `UPDATE end_users SET ` + userUpdateSet + `
 		FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::bool[], $5::timestamptz[],
 			$6::text[], $7::timestamptz[], $8::text[], $9::timestamptz[], $10::text[], $11::timestamptz[], $12::text[], $13::timestamptz[])
@@ -341,11 +333,16 @@ func membershipStatementPG(all []userUpdate, ids map[string]int64, created map[s
 // first[key], with the group and traits of their update (if any): what
 // membershipStatementPG would set on a new row. It returns the keys it created.
 func newUsersStatementPG(keys []string, first map[string]time.Time, updates []userUpdate) models.Statement {
-	firsts := make([]time.Time, len(keys))
-	for i, k := range keys {
-		firsts[i] = first[k]
+	byKey := make(map[string]*userUpdate, len(updates))
+	for i := range updates {
+		byKey[updates[i].key] = &updates[i]
 	}
-	c := columnsOf(keys, byKey(updates))
+	firsts := make([]time.Time, len(keys))
+	rows := make([]*userUpdate, len(keys))
+	for i, k := range keys {
+		firsts[i], rows[i] = first[k], byKey[k]
+	}
+	c := columnsOf(rows)
 	// 'unknown' is the column's default level.
 	return models.Statement{SQL: `INSERT INTO end_users (user_key, first_seen_at, last_seen_at, group_key, group_at, traits_at, email, name, department, level)
 		SELECT k, f, $3, NULLIF(g, ''), CASE WHEN g <> '' THEN gt END, CASE WHEN identified THEN tt END,

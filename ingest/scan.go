@@ -191,22 +191,9 @@ func fold(name, out []byte) ([]byte, bool) {
 // folded compares a raw member name with a folded one: ASCII only, no escapes, case
 // ignored, '_' and '-' dropped.
 func folded(name []byte, want string) bool {
-	j := 0
-	for _, c := range name {
-		switch {
-		case c == '_' || c == '-':
-			continue
-		case 'a' <= c && c <= 'z':
-			c -= 'a' - 'A'
-		case c >= 0x80 || c == '\\':
-			return false
-		}
-		if j >= len(want) || want[j] != c {
-			return false
-		}
-		j++
-	}
-	return j == len(want)
+	var buf [24]byte
+	f, ok := fold(name, buf[:0])
+	return ok && string(f) == want
 }
 
 // plainString reads a string value without escapes, or null.

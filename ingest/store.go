@@ -12,7 +12,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/stdlib"
 	"gorm.io/gorm"
 
 	"sightline/models"
@@ -324,15 +323,9 @@ func uniqueMessages(msgs []Message) ([]*Message, int) {
 //
 // It returns the messages that were stored before (duplicates) and the users' ids.
 func (w *Writer) commitPG(ctx context.Context, msgs []*Message, owner []*request, keys []int64, lookup bool) (map[string]bool, map[string]int64, error) {
-	conn, err := w.store.SQL().Conn(ctx)
-	if err != nil {
-		return nil, nil, fmt.Errorf("ingest: unable to reach the database: %w", err)
-	}
-	defer conn.Close()
 	var known map[string]bool
 	var ids map[string]int64
-	err = conn.Raw(func(driverConn any) error {
-		pc := driverConn.(*stdlib.Conn).Conn()
+	err := w.store.WithPgx(ctx, func(pc *pgx.Conn) error {
 		defer func() {
 			// Failed half-way: never hand the pool a connection inside a transaction.
 			if pc.PgConn().TxStatus() != 'I' {
@@ -355,16 +348,11 @@ func (w *Writer) commitPG(ctx context.Context, msgs []*Message, owner []*request
 			return err
 		}
 		freshIdx := make([]int, 0, len(msgs))
-		freshMsgs := msgs // request by request, each by messageId: ties in the membership rules go to the later one
-		if len(known) > 0 {
-			freshMsgs = make([]*Message, 0, len(msgs)-len(known))
-		}
+		freshMsgs := make([]*Message, 0, len(msgs)) // request by request, each by messageId: ties in the membership rules go to the later one
 		for i, m := range msgs {
 			if !known[m.MessageID] {
 				freshIdx = append(freshIdx, i)
-				if len(known) > 0 {
-					freshMsgs = append(freshMsgs, m)
-				}
+				freshMsgs = append(freshMsgs, m)
 			}
 		}
 		// In messageId order, so two groups holding the same ids (a retry racing its

@@ -233,20 +233,11 @@ func (s *Store) entitledAccounts(ctx context.Context, q FeatureQuery, today Date
 	if q.Limit > 0 {
 		sql += fmt.Sprintf(" LIMIT %d", q.Limit)
 	}
-	rows, err := s.db.WithContext(ctx).Raw(sql, args...).Rows()
-	if err != nil {
-		return nil, fmt.Errorf("store: unable to list entitled accounts: %w", err)
-	}
-	defer rows.Close()
 	out := []metrics.EntitledAccount{}
-	for rows.Next() {
-		var e metrics.EntitledAccount
-		if err := rows.Scan(&e.Account, &e.Name, &e.Segment, &e.Stage, &e.ARR, &e.Feature, &e.Product, &e.Users, &e.ActiveUsers); err != nil {
-			return nil, fmt.Errorf("store: unable to list entitled accounts: %w", err)
-		}
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
+	var e metrics.EntitledAccount
+	err := rawEach(s.db.WithContext(ctx), sql, args, []any{&e.Account, &e.Name, &e.Segment, &e.Stage, &e.ARR, &e.Feature, &e.Product, &e.Users, &e.ActiveUsers},
+		func() { out = append(out, e) })
+	if err != nil {
 		return nil, fmt.Errorf("store: unable to list entitled accounts: %w", err)
 	}
 	return out, nil

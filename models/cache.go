@@ -33,17 +33,9 @@ type healthCache struct {
 // readCacheVersions reads the current versions (two rows of one small table).
 func (s *Store) readCacheVersions(ctx context.Context) (cacheVersions, error) {
 	var v cacheVersions
-	rows, err := s.db.WithContext(ctx).Raw("SELECT name, version FROM cache_versions").Rows()
-	if err != nil {
-		return v, fmt.Errorf("store: unable to read cache versions: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var name string
-		var version int64
-		if err := rows.Scan(&name, &version); err != nil {
-			return v, fmt.Errorf("store: unable to read cache versions: %w", err)
-		}
+	var name string
+	var version int64
+	err := rawEach(s.db.WithContext(ctx), "SELECT name, version FROM cache_versions", nil, []any{&name, &version}, func() {
 		switch name {
 		case "catalog":
 			v.Catalog = version
@@ -52,8 +44,8 @@ func (s *Store) readCacheVersions(ctx context.Context) (cacheVersions, error) {
 		case "portfolio":
 			v.Portfolio = version
 		}
-	}
-	if err := rows.Err(); err != nil {
+	})
+	if err != nil {
 		return v, fmt.Errorf("store: unable to read cache versions: %w", err)
 	}
 	return v, nil

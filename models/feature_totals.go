@@ -223,23 +223,14 @@ func (s *Store) loadSlice(ctx context.Context, plan string, today Date) (*totals
 
 // read fills the slice's totals, unused totals and (filtered by plan) overused positions.
 func (sl *totalsSlice) read(tx *gorm.DB) error {
-	rows, err := tx.Raw("SELECT kind, period, feature_id, segment, stage, entitled_accounts, adopting_accounts,"+
-		" active_users, feature_users, arr_at_stake FROM feature_totals WHERE plan = ?", sl.plan).Rows()
+	var r totalsRow
+	t := &r.totals
+	err := rawEach(tx, "SELECT kind, period, feature_id, segment, stage, entitled_accounts, adopting_accounts,"+
+		" active_users, feature_users, arr_at_stake FROM feature_totals WHERE plan = ?", []any{sl.plan},
+		[]any{&r.key.kind, &r.key.period, &r.key.feature, &r.segment, &r.stage, &t.EntitledAccounts,
+			&t.AdoptingAccounts, &t.ActiveUsers, &t.FeatureUsers, &t.ARRAtStake},
+		func() { sl.totals = append(sl.totals, r) })
 	if err != nil {
-		return fmt.Errorf("store: unable to read adoption totals: %w", err)
-	}
-	for rows.Next() {
-		var r totalsRow
-		t := &r.totals
-		if err := rows.Scan(&r.key.kind, &r.key.period, &r.key.feature, &r.segment, &r.stage, &t.EntitledAccounts,
-			&t.AdoptingAccounts, &t.ActiveUsers, &t.FeatureUsers, &t.ARRAtStake); err != nil {
-			rows.Close()
-			return fmt.Errorf("store: unable to read adoption totals: %w", err)
-		}
-		sl.totals = append(sl.totals, r)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return fmt.Errorf("store: unable to read adoption totals: %w", err)
 	}
 

@@ -285,42 +285,23 @@ func loadPeriodUsage(tx *gorm.DB, p totalsPeriod, features []Feature) (map[int64
 		keyOf[f.ID] = f.Key
 	}
 	usage := map[int64]metrics.PeriodUsage{}
-	rows, err := tx.Raw("SELECT account_id, active_users FROM "+t.active+" WHERE "+t.column+" = ?", p.key).Rows()
-	if err != nil {
-		return nil, fmt.Errorf("store: unable to read active users for adoption totals: %w", err)
-	}
-	for rows.Next() {
-		var id int64
-		var n int
-		if err := rows.Scan(&id, &n); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("store: unable to read active users for adoption totals: %w", err)
-		}
+	var id, feature int64
+	var n int
+	err := rawEach(tx, "SELECT account_id, active_users FROM "+t.active+" WHERE "+t.column+" = ?", []any{p.key}, []any{&id, &n}, func() {
 		usage[id] = metrics.PeriodUsage{ActiveUsers: n, FeatureUsers: map[string]int{}}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	})
+	if err != nil {
 		return nil, fmt.Errorf("store: unable to read active users for adoption totals: %w", err)
 	}
-	rows, err = tx.Raw("SELECT account_id, feature_id, users FROM "+t.features+" WHERE "+t.column+" = ? AND users > 0", p.key).Rows()
-	if err != nil {
-		return nil, fmt.Errorf("store: unable to read feature users for adoption totals: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id, feature int64
-		var n int
-		if err := rows.Scan(&id, &feature, &n); err != nil {
-			return nil, fmt.Errorf("store: unable to read feature users for adoption totals: %w", err)
-		}
+	err = rawEach(tx, "SELECT account_id, feature_id, users FROM "+t.features+" WHERE "+t.column+" = ? AND users > 0", []any{p.key}, []any{&id, &feature, &n}, func() {
 		u, ok := usage[id]
 		if !ok { // feature users without active users cannot happen; count them anyway
 			u = metrics.PeriodUsage{FeatureUsers: map[string]int{}}
 			usage[id] = u
 		}
 		u.FeatureUsers[keyOf[feature]] = n
-	}
-	if err := rows.Err(); err != nil {
+	})
+	if err != nil {
 		return nil, fmt.Errorf("store: unable to read feature users for adoption totals: %w", err)
 	}
 	return usage, nil

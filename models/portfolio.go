@@ -14,7 +14,7 @@ import (
 )
 
 // PortfolioQuery is what the portfolio is filtered, sorted and paged by. It round-trips
-// through the URL so a view can be shared. (A new filter belongs in unfiltered too.)
+// through the URL so a view can be shared.
 type PortfolioQuery struct {
 	Search  string
 	Segment string
@@ -94,7 +94,7 @@ func ParsePortfolioQuery(v url.Values) PortfolioQuery {
 
 // unfiltered reports whether the query keeps every account (it only sorts and pages).
 func (q PortfolioQuery) unfiltered() bool {
-	return q.Search == "" && q.Segment == "" && q.Stage == "" && q.CSM == "" && q.Color == "" && q.Risk == ""
+	return q == PortfolioQuery{Sort: q.Sort, Desc: q.Desc, Page: q.Page, PerPage: q.PerPage}
 }
 
 // Values encodes the query back into URL parameters, leaving out defaults.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 	"gorm.io/gorm"
 )
@@ -14,14 +15,22 @@ import (
 // page cost more CPU than PostgreSQL spent finding the rows.
 func (s *Store) eachRow(ctx context.Context, query string, args []any, dest []any, fn func()) error {
 	if s.dialect != Postgres {
-		rows, err := s.db.WithContext(ctx).Raw(query, args...).Rows()
+		return rawEach(s.db.WithContext(ctx), query, args, dest, fn)
+	}
+	stmt := s.db.Session(&gorm.Session{DryRun: true}).Raw(query, args...).Statement
+	return s.WithPgx(ctx, func(pc *pgx.Conn) error {
+		rows, err := pc.Query(ctx, stmt.SQL.String(), stmt.Vars...)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		return scanEach(rows, dest, fn)
-	}
-	stmt := s.db.Session(&gorm.Session{DryRun: true}).Raw(query, args...).Statement
+	})
+}
+
+// WithPgx runs fn on a pooled PostgreSQL connection's pgx connection itself, for work
+// database/sql cannot express (COPY, pipelined batches) or does slowly.
+func (s *Store) WithPgx(ctx context.Context, fn func(*pgx.Conn) error) error {
 	conn, err := s.SQL().Conn(ctx)
 	if err != nil {
 		return err
@@ -32,13 +41,19 @@ func (s *Store) eachRow(ctx context.Context, query string, args []any, dest []an
 		if !ok {
 			return fmt.Errorf("unexpected PostgreSQL driver connection %T", driverConn)
 		}
-		rows, err := pc.Conn().Query(ctx, stmt.SQL.String(), stmt.Vars...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		return scanEach(rows, dest, fn)
+		return fn(pc.Conn())
 	})
+}
+
+// rawEach runs a read through GORM on db, scans every row into dest and calls fn
+// after each.
+func rawEach(db *gorm.DB, query string, args []any, dest []any, fn func()) error {
+	rows, err := db.Raw(query, args...).Rows()
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	return scanEach(rows, dest, fn)
 }
 
 // rowScanner is what database/sql's and pgx's rows have in common.

@@ -136,10 +136,15 @@ func (s *Store) CreateWriteKey(ctx context.Context, name string, createdBy *int6
 
 // WriteKeyBySecret finds the live write key behind a Basic-auth user name.
 func (s *Store) WriteKeyBySecret(ctx context.Context, plain string) (*WriteKey, error) {
-	// Every ingestion request asks this: plain database/sql, not GORM's reflection.
+	return s.WriteKeyByHash(ctx, HashSecret(plain))
+}
+
+// WriteKeyByHash finds the live write key whose secret has this HashSecret.
+func (s *Store) WriteKeyByHash(ctx context.Context, hash string) (*WriteKey, error) {
+	// Plain database/sql, not GORM's reflection: ingestion asks this often.
 	var k WriteKey
 	err := s.SQL().QueryRowContext(ctx, `SELECT id, name, key_hash, key_prefix, created_by, created_at, last_used_at, revoked_at
-		FROM write_keys WHERE key_hash = $1 AND revoked_at IS NULL`, HashSecret(plain)).
+		FROM write_keys WHERE key_hash = $1 AND revoked_at IS NULL`, hash).
 		Scan(&k.ID, &k.Name, &k.KeyHash, &k.KeyPrefix, &k.CreatedBy, &k.CreatedAt, &k.LastUsedAt, &k.RevokedAt)
 	if err != nil {
 		return nil, fmt.Errorf("store: unable to find write key: %w", notFound(err))
