@@ -349,3 +349,33 @@ func TestNewUserInARetriedGroup(t *testing.T) {
 		}
 	})
 }
+
+// TestTiesGoToTheLaterRequest: two requests committed in one group, each with an
+// identify call of the same user at the same time; the later request's wins on both
+// databases, whatever their messageIds, as if each had come on its own.
+func TestTiesGoToTheLaterRequest(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, store *models.Store) {
+		at := time.Now().UTC().Truncate(time.Second)
+		identify := func(id, email string) *Message {
+			return &Message{Type: "identify", UserKey: "u", MessageID: id, Timestamp: at, HasTraits: true,
+				Traits: Traits{Email: email}, Payload: []byte(`{}`)}
+		}
+		group := []*request{
+			{msgs: []*Message{identify("z-first", "first@x.test")}, done: make(chan struct{})},
+			{msgs: []*Message{identify("a-second", "second@x.test")}, done: make(chan struct{})},
+		}
+		NewWriter(store).commitGroup(group)
+		for _, r := range group {
+			if r.err != nil {
+				t.Fatal(r.err)
+			}
+		}
+		var email string
+		if err := store.DB().Raw("SELECT email FROM end_users WHERE user_key = 'u'").Scan(&email).Error; err != nil {
+			t.Fatal(err)
+		}
+		if email != "second@x.test" {
+			t.Fatalf("email %q, want the later request's", email)
+		}
+	})
+}

@@ -469,17 +469,16 @@ func (w *Writer) commitSQLite(ctx context.Context, msgs []*Message, owner []*req
 				wks[i] = k
 			}
 		}
-		freshMsgs, err := insertRaw(db, msgs, wks)
+		stored, err := insertRaw(db, msgs, wks)
 		if err != nil {
 			return err
 		}
-		known = make(map[string]bool, len(msgs)-len(freshMsgs))
-		fresh := make(map[string]bool, len(freshMsgs))
-		for _, m := range freshMsgs {
-			fresh[m.MessageID] = true
-		}
+		known = make(map[string]bool, len(msgs)-len(stored))
+		freshMsgs := make([]*Message, 0, len(stored)) // in the group's order, as on PostgreSQL
 		for _, m := range msgs {
-			if !fresh[m.MessageID] {
+			if stored[m.MessageID] {
+				freshMsgs = append(freshMsgs, m)
+			} else {
 				known[m.MessageID] = true
 			}
 		}
@@ -490,14 +489,10 @@ func (w *Writer) commitSQLite(ctx context.Context, msgs []*Message, owner []*req
 }
 
 // insertRaw stores the raw messages (wks: each one's write key id or nil) and
-// returns those that were new.
-func insertRaw(db *gorm.DB, msgs []*Message, wks []any) ([]*Message, error) {
-	byID := make(map[string]*Message, len(msgs))
-	for _, m := range msgs {
-		byID[m.MessageID] = m
-	}
+// returns the messageIds that were new.
+func insertRaw(db *gorm.DB, msgs []*Message, wks []any) (map[string]bool, error) {
 	now := time.Now().UTC()
-	fresh := make([]*Message, 0, len(msgs))
+	fresh := make(map[string]bool, len(msgs))
 	for start := 0; start < len(msgs); start += chunk {
 		part := msgs[start:min(start+chunk, len(msgs))]
 		b := models.NewBulk(db, "INSERT INTO usage_messages (message_id, type, user_key, event, group_key, ts, received_at, write_key_id, payload) VALUES ")
@@ -515,7 +510,7 @@ func insertRaw(db *gorm.DB, msgs []*Message, wks []any) ([]*Message, error) {
 				rows.Close()
 				return nil, fmt.Errorf("ingest: unable to read stored messages: %w", err)
 			}
-			fresh = append(fresh, byID[id])
+			fresh[id] = true
 		}
 		if err := rows.Close(); err != nil {
 			return nil, fmt.Errorf("ingest: unable to store messages: %w", err)
@@ -524,6 +519,5 @@ func insertRaw(db *gorm.DB, msgs []*Message, wks []any) ([]*Message, error) {
 			return nil, fmt.Errorf("ingest: unable to store messages: %w", err)
 		}
 	}
-	slices.SortFunc(fresh, func(a, b *Message) int { return strings.Compare(a.MessageID, b.MessageID) })
 	return fresh, nil
 }
