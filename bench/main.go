@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -325,6 +326,8 @@ func post(client *http.Client, addr, key string, body []byte) int {
 	if err != nil {
 		return 0
 	}
+	// Read to the end, or the transport closes the connection instead of reusing it.
+	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	return resp.StatusCode
 }
@@ -380,7 +383,7 @@ func ingestBench(pg *postgres, bin string) error {
 		fmt.Printf("                        COPY ceiling before the run %.0f msg/s, after it %.0f msg/s: the ratio is to their mean\n", ceiling1, ceiling2)
 		fmt.Printf("                        rollups caught up after %.2f s: %7.0f msg/s including the roll-up (%5.1f%% of the ceiling)\n",
 			caughtUp.Seconds(), float64(perRun)/caughtUp.Seconds(), 100*float64(perRun)/caughtUp.Seconds()/ceiling)
-		fmt.Printf("                        server RSS peak during load %.0f MB (sampled), VmHWM %.0f MB\n", res.peakRSS, res.hwm)
+		fmt.Printf("                        server RSS peak during load %.0f MB (sampled), VmHWM %.0f MB; the clients opened %d connections\n", res.peakRSS, res.hwm, res.connections)
 		fmt.Printf("                        CPU until caught up: %s; %.1f s of %.1f core-seconds\n",
 			cpu, cpu.server+cpu.postgres+cpu.clients, float64(runtime.NumCPU())*caughtUp.Seconds())
 		fmt.Printf("                        CPU of the COPY ceiling, before / after: PostgreSQL %.1f / %.1f s, bench (pgx) %.1f / %.1f s\n",
@@ -402,6 +405,7 @@ type loadResult struct {
 	cpu          cpuSplit      // until then
 	peakRSS, hwm float64       // MB
 	failed       int64         // batches not answered 200
+	connections  int64         // the clients opened: 8 when each keeps its own alive
 }
 
 // load starts the server on db and sends it msgs in batches of size from 8 clients.
@@ -428,7 +432,7 @@ func load(pg *postgres, bin, db string, msgs []msg, size int, name string) (load
 		bodies = append(bodies, batchBody(msgs[i:min(i+size, len(msgs))]))
 	}
 	var next atomic.Int64
-	var failed atomic.Int64
+	var failed, connections atomic.Int64
 	var peakRSS float64
 	stopSampler := make(chan struct{})
 	go func() {
@@ -449,7 +453,7 @@ func load(pg *postgres, bin, db string, msgs []msg, size int, name string) (load
 			counted++
 		}
 	}
-	go profileServer(name, 2)
+	go profileServer(name, 3)
 	runtime.GC()
 	cpuBefore := cpuNow(pg, srv.cmd.Process.Pid)
 	start := time.Now()
@@ -461,7 +465,12 @@ func load(pg *postgres, bin, db string, msgs []msg, size int, name string) (load
 			// A connection of its own, kept alive, as each SDK process has: the default
 			// transport keeps two idle connections per host, so the other clients
 			// connected anew for every batch.
-			client := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
+			dialer := &net.Dialer{}
+			client := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 1,
+				DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+					connections.Add(1)
+					return dialer.DialContext(ctx, network, addr)
+				}}}
 			for {
 				i := next.Add(1) - 1
 				if int(i) >= len(bodies) {
@@ -485,7 +494,7 @@ func load(pg *postgres, bin, db string, msgs []msg, size int, name string) (load
 	close(stopSampler)
 	_, hwm := rssMB(srv.cmd.Process.Pid)
 	return loadResult{rate: float64(len(msgs)) / elapsed.Seconds(), caughtUp: caughtUp, cpu: cpu,
-		peakRSS: peakRSS, hwm: hwm, failed: failed.Load()}, nil
+		peakRSS: peakRSS, hwm: hwm, failed: failed.Load(), connections: connections.Load()}, nil
 }
 
 // pgExec runs each statement in turn on one connection.
