@@ -379,3 +379,51 @@ func TestTiesGoToTheLaterRequest(t *testing.T) {
 		}
 	})
 }
+
+// TestDayStoredMeanwhile: a group takes the user-days it found without usage as new
+// and inserts their rollup rows without ON CONFLICT. When another instance commits
+// the same user-day in between, that insert fails after the group's COPY went
+// through: the whole transaction must roll back (raw message included) and be
+// retried, counting every message once (PostgreSQL; SQLite has one writer).
+func TestDayStoredMeanwhile(t *testing.T) {
+	s := dbtest.Postgres(t)
+	other := NewWriter(dbtest.OpenAgain(t, s))
+	at := time.Now().UTC().Truncate(time.Hour)
+	track := func(id string, at time.Time) []Message {
+		msgs, err := ParseBatch(fmt.Appendf(nil, `{"batch":[{"type":"track","messageId":%q,"userId":"u","event":"e",
+			"timestamp":%q,"context":{"device":{"id":"d"}},"properties":{"duration_seconds":2}}]}`, id, at.Format(time.RFC3339)), time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return msgs
+	}
+	ctx := context.Background()
+	// The user exists (a day earlier), so the other instance need not wait for this
+	// group's lock on it.
+	if _, err := other.Write(ctx, track("yesterday", at.Add(-24*time.Hour)), 0); err != nil {
+		t.Fatal(err)
+	}
+	var meanwhile error
+	fired := false
+	commitFault = func() error { // after the group's first round trip
+		if !fired {
+			fired = true
+			_, meanwhile = other.Write(ctx, track("meanwhile", at), 0)
+		}
+		return nil
+	}
+	defer func() { commitFault = nil }()
+	res, err := NewWriter(s).Write(ctx, track("mine", at), 0)
+	if meanwhile != nil {
+		t.Fatal(meanwhile)
+	}
+	if !fired || err != nil || res.Accepted != 1 {
+		t.Fatalf("the group whose new day was stored meanwhile: %+v, %v (fired %v)", res, err, fired)
+	}
+	var day struct{ Messages, Events int }
+	s.DB().Raw(`SELECT d.messages, e.events FROM usage_user_days d JOIN usage_user_event_days e USING (end_user_id, day)
+		WHERE d.day = ?`, models.EpochDay(at)).Scan(&day)
+	if got := countsOf(t, s); day.Messages != 2 || day.Events != 2 || got != (counts{Raw: 3, Messages: 3, Events: 3, Devices: 2, Duration: 6}) {
+		t.Fatalf("day %+v (want 2 messages, 2 events), all %+v", day, got)
+	}
+}

@@ -25,7 +25,9 @@ func TestGroupStatementsProbeByIndex(t *testing.T) {
 		t.Fatal("no membership statement")
 	}
 	rollups := models.NewRollups()
-	addToRollups(rollups, 1, &Message{Type: "track", Event: UsageReportedEvent, Meter: "m", Quantity: 1, DeviceID: "d", Timestamp: time.Now()})
+	for user := range int64(2) { // user 0 has usage stored that day, user 1 not: both kinds of statement
+		addToRollups(rollups, user, &Message{Type: "track", Event: UsageReportedEvent, Meter: "m", Quantity: 1, DeviceID: "d", Timestamp: time.Now()})
+	}
 	statements := []struct {
 		name, sql, index string // index: the one it must probe ("" when it reads no table)
 	}{
@@ -33,9 +35,14 @@ func TestGroupStatementsProbeByIndex(t *testing.T) {
 		{"new users", newUsersStatementPG([]string{"u"}, map[string]time.Time{"u": time.Now()}, updates).SQL, ""},
 		{"user ids", userIDsSQL, "end_users_user_key_key"},
 		{"membership", membership.SQL, "end_users_pkey"},
+		{"stored days", storedDaysSQL, "usage_user_days_pkey"},
 	}
-	for _, st := range models.RollupStatementsPG(rollups) {
-		statements = append(statements, struct{ name, sql, index string }{strings.Fields(st.SQL)[2], st.SQL, ""})
+	for _, st := range models.RollupStatementsPG(rollups, func(user int64, _ int) bool { return user == 0 }) {
+		name := strings.Fields(st.SQL)[2]
+		if !strings.Contains(st.SQL, "ON CONFLICT") {
+			name += " (new days)"
+		}
+		statements = append(statements, struct{ name, sql, index string }{name, st.SQL, ""})
 	}
 	ctx := context.Background()
 	conn, err := store.SQL().Conn(ctx)

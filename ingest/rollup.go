@@ -8,7 +8,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"gorm.io/gorm"
 
 	"sightline/models"
@@ -36,29 +35,18 @@ func (w *Writer) applyUsage(ctx context.Context, tx *gorm.DB, fresh []*Message) 
 	return ids, injectedFault()
 }
 
-// commitUsagePG is round trip 3 of commitPG: what the new messages add to the end
-// users and the rollups, and COMMIT, pipelined.
-func commitUsagePG(ctx context.Context, pc *pgx.Conn, fresh []*Message, ids map[string]int64, updates []userUpdate, created map[string]bool) error {
-	b := &pgx.Batch{}
-	if len(fresh) > 0 {
-		if st, ok := membershipStatementPG(updates, ids, created); ok {
-			b.Queue(st.SQL, st.Args...)
-		}
-		for _, st := range models.RollupStatementsPG(rollupsOf(fresh, ids)) {
-			b.Queue(st.SQL, st.Args...)
-		}
+// usageStatementsPG are what the new messages add to the end users and the rollups
+// on PostgreSQL.
+func usageStatementsPG(fresh []*Message, ids map[string]int64, updates []userUpdate, created map[string]bool, stored map[userDay]bool) []models.Statement {
+	if len(fresh) == 0 {
+		return nil
 	}
-	if err := injectedFault(); err != nil {
-		return err
+	var out []models.Statement
+	if st, ok := membershipStatementPG(updates, ids, created); ok {
+		out = append(out, st)
 	}
-	b.Queue("COMMIT")
-	if err := pc.SendBatch(ctx, b).Close(); err != nil {
-		return fmt.Errorf("ingest: unable to update usage: %w", err)
-	}
-	if pc.PgConn().TxStatus() != 'I' {
-		return fmt.Errorf("ingest: the group's transaction did not commit")
-	}
-	return nil
+	isStored := func(user int64, day int) bool { return stored[userDay{user, day}] }
+	return append(out, models.RollupStatementsPG(rollupsOf(fresh, ids), isStored)...)
 }
 
 // indexPlans keeps PostgreSQL from planning a scan of a whole table for the group's
@@ -69,8 +57,9 @@ func commitUsagePG(ctx context.Context, pc *pgx.Conn, fresh []*Message, ids map[
 // none (TestGroupStatementsProbeByIndex).
 const indexPlans = "SELECT set_config('enable_seqscan', 'off', true), set_config('plan_cache_mode', 'force_generic_plan', true)"
 
-// commitFault, when set by a test, runs at the very end of each group's transaction;
-// an error it returns aborts the transaction as a crash before COMMIT would.
+// commitFault, when set by a test, runs inside each group's transaction before its
+// last round trip (PostgreSQL) or at its very end (SQLite); an error it returns aborts
+// the transaction as a crash before COMMIT would.
 var commitFault func() error
 
 func injectedFault() error {
@@ -89,10 +78,12 @@ func rollupsOf(fresh []*Message, ids map[string]int64) *models.Rollups {
 	return r
 }
 
-// addToRollups is what one new message adds to the rollups (SPEC §5 counts track and
-// page messages as usage).
+// countsAsUsage tells the messages SPEC §5 counts as usage: track and page.
+func countsAsUsage(m *Message) bool { return m.Type == "track" || m.Type == "page" }
+
+// addToRollups is what one new message adds to the rollups.
 func addToRollups(r *models.Rollups, user int64, m *Message) {
-	if m.Type != "track" && m.Type != "page" {
+	if !countsAsUsage(m) {
 		return
 	}
 	r.AddActivity(user, m.Timestamp)
