@@ -380,11 +380,11 @@ func TestTiesGoToTheLaterRequest(t *testing.T) {
 	})
 }
 
-// TestDayStoredMeanwhile: a group takes the user-days it found without usage as new
-// and inserts their rollup rows without ON CONFLICT. When another instance commits
-// the same user-day in between, that insert fails after the group's COPY went
-// through: the whole transaction must roll back (raw message included) and be
-// retried, counting every message once (PostgreSQL; SQLite has one writer).
+// TestDayStoredMeanwhile: another instance commits usage of the same user on the same
+// day between a group's two round trips, after the group has read the user: both
+// count (PostgreSQL; SQLite has one writer). Only the rows of users the group itself
+// created go without ON CONFLICT; a conflict anywhere else would abort the group
+// after its COPY, which must then roll back whole and be retried.
 func TestDayStoredMeanwhile(t *testing.T) {
 	s := dbtest.Postgres(t)
 	other := NewWriter(dbtest.OpenAgain(t, s))

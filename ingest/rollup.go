@@ -36,8 +36,8 @@ func (w *Writer) applyUsage(ctx context.Context, tx *gorm.DB, fresh []*Message) 
 }
 
 // usageStatementsPG are what the new messages add to the end users and the rollups
-// on PostgreSQL.
-func usageStatementsPG(fresh []*Message, ids map[string]int64, updates []userUpdate, created map[string]bool, stored map[userDay]bool) []models.Statement {
+// on PostgreSQL. created are the users this transaction inserted.
+func usageStatementsPG(fresh []*Message, ids map[string]int64, updates []userUpdate, created map[string]bool) []models.Statement {
 	if len(fresh) == 0 {
 		return nil
 	}
@@ -45,8 +45,12 @@ func usageStatementsPG(fresh []*Message, ids map[string]int64, updates []userUpd
 	if st, ok := membershipStatementPG(updates, ids, created); ok {
 		out = append(out, st)
 	}
-	isStored := func(user int64, day int) bool { return stored[userDay{user, day}] }
-	return append(out, models.RollupStatementsPG(rollupsOf(fresh, ids), isStored)...)
+	// A user created here has an id nobody else has seen yet: no rollup row can hold it.
+	createdIDs := make(map[int64]bool, len(created))
+	for key := range created {
+		createdIDs[ids[key]] = true
+	}
+	return append(out, models.RollupStatementsPG(rollupsOf(fresh, ids), func(user int64) bool { return createdIDs[user] })...)
 }
 
 // indexPlans keeps PostgreSQL from planning a scan of a whole table for the group's

@@ -311,9 +311,8 @@ func uniqueMessages(msgs []Message) ([]*Message, int) {
 // two round trips whatever the group's size:
 //
 //  1. BEGIN, the check of the group's write keys (revokedKeys when one is revoked),
-//     the lookup of known messageIds (retries only), the creation of the users this
-//     writer has not cached, read back with their ids, and which of the group's
-//     user-days have usage stored already;
+//     the lookup of known messageIds (retries only), and the creation of the users
+//     this writer has not cached, read back with their ids;
 //  2. in one write (finishPG): COPY of the new raw messages, which costs PostgreSQL a
 //     fraction of an INSERT of the same rows, the membership and traits updates, the
 //     rollup statements, and COMMIT.
@@ -342,9 +341,8 @@ func (w *Writer) commitPG(ctx context.Context, msgs []*Message, owner []*request
 			updates = membershipUpdates(msgs)
 		}
 		var created map[string]bool
-		var stored map[userDay]bool
 		var err error
-		known, ids, created, stored, err = w.beginGroupPG(ctx, pc, msgs, keys, lookup, updates)
+		known, ids, created, err = w.beginGroupPG(ctx, pc, msgs, keys, lookup, updates)
 		if err != nil {
 			return err
 		}
@@ -376,16 +374,15 @@ func (w *Writer) commitPG(ctx context.Context, msgs []*Message, owner []*request
 		if err := injectedFault(); err != nil {
 			return err
 		}
-		return finishPG(ctx, pc, data.bytes(), usageStatementsPG(freshMsgs, ids, updates, created, stored))
+		return finishPG(ctx, pc, data.bytes(), usageStatementsPG(freshMsgs, ids, updates, created))
 	})
 	return known, ids, err
 }
 
 // beginGroupPG is round trip 1 of commitPG: it returns the known messageIds (when
-// looked up), the id of every user of the group, the users it created, which it
-// inserts with their group and traits from updates (when given), and which of the
-// group's user-days already have usage stored.
-func (w *Writer) beginGroupPG(ctx context.Context, pc *pgx.Conn, msgs []*Message, writeKeys []int64, lookup bool, updates []userUpdate) (known map[string]bool, ids map[string]int64, created map[string]bool, stored map[userDay]bool, err error) {
+// looked up), the id of every user of the group, and the users it created, which it
+// inserts with their group and traits from updates (when given).
+func (w *Writer) beginGroupPG(ctx context.Context, pc *pgx.Conn, msgs []*Message, writeKeys []int64, lookup bool, updates []userUpdate) (known map[string]bool, ids map[string]int64, created map[string]bool, err error) {
 	ids, keys, first := w.cachedUsers(msgs)
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
@@ -403,24 +400,20 @@ func (w *Writer) beginGroupPG(ctx context.Context, pc *pgx.Conn, msgs []*Message
 		b.Queue(st.SQL, st.Args...)
 		b.Queue(userIDsSQL, keys)
 	}
-	dayKeys, days := usageDays(msgs)
-	if len(dayKeys) > 0 {
-		b.Queue(storedDaysSQL, dayKeys, days)
-	}
 	br := pc.SendBatch(ctx, b)
 	defer br.Close()
 	for range 2 { // BEGIN, indexPlans
 		if _, err := br.Exec(); err != nil {
-			return nil, nil, nil, nil, fmt.Errorf("ingest: unable to begin: %w", err)
+			return nil, nil, nil, fmt.Errorf("ingest: unable to begin: %w", err)
 		}
 	}
 	var live []int64
 	rows, _ := br.Query()
 	if live, err = pgx.CollectRows(rows, pgx.RowTo[int64]); err != nil {
-		return nil, nil, nil, nil, fmt.Errorf("ingest: unable to check write keys: %w", err)
+		return nil, nil, nil, fmt.Errorf("ingest: unable to check write keys: %w", err)
 	}
 	if err := revokedAmong(writeKeys, live); err != nil {
-		return nil, nil, nil, nil, err
+		return nil, nil, nil, err
 	}
 	known = map[string]bool{}
 	created = map[string]bool{}
@@ -428,72 +421,31 @@ func (w *Writer) beginGroupPG(ctx context.Context, pc *pgx.Conn, msgs []*Message
 		var id string
 		rows, _ := br.Query()
 		if _, err := pgx.ForEachRow(rows, []any{&id}, func() error { known[id] = true; return nil }); err != nil {
-			return nil, nil, nil, nil, fmt.Errorf("ingest: unable to look up messages: %w", err)
+			return nil, nil, nil, fmt.Errorf("ingest: unable to look up messages: %w", err)
 		}
 	}
 	if len(keys) > 0 {
 		var key string
 		rows, _ := br.Query()
 		if _, err := pgx.ForEachRow(rows, []any{&key}, func() error { created[key] = true; return nil }); err != nil {
-			return nil, nil, nil, nil, fmt.Errorf("ingest: unable to create end users: %w", err)
+			return nil, nil, nil, fmt.Errorf("ingest: unable to create end users: %w", err)
 		}
 		var id int64
 		rows, _ = br.Query()
 		if _, err := pgx.ForEachRow(rows, []any{&id, &key}, func() error { ids[key] = id; return nil }); err != nil {
-			return nil, nil, nil, nil, fmt.Errorf("ingest: unable to read end users: %w", err)
-		}
-	}
-	stored = map[userDay]bool{}
-	if len(dayKeys) > 0 {
-		var day userDay
-		rows, _ := br.Query()
-		if _, err := pgx.ForEachRow(rows, []any{&day.user, &day.day}, func() error { stored[day] = true; return nil }); err != nil {
-			return nil, nil, nil, nil, fmt.Errorf("ingest: unable to read stored usage days: %w", err)
+			return nil, nil, nil, fmt.Errorf("ingest: unable to read end users: %w", err)
 		}
 	}
 	if err := br.Close(); err != nil {
-		return nil, nil, nil, nil, fmt.Errorf("ingest: unable to begin: %w", err)
+		return nil, nil, nil, fmt.Errorf("ingest: unable to begin: %w", err)
 	}
-	return known, ids, created, stored, nil
+	return known, ids, created, nil
 }
 
 const (
 	knownMessagesSQL = "SELECT message_id FROM usage_messages WHERE message_id = ANY($1::text[])"
 	userIDsSQL       = "SELECT id, user_key FROM end_users WHERE user_key = ANY($1::text[])"
-	// storedDaysSQL reads which of the (user key, day) pairs have usage stored.
-	storedDaysSQL = `SELECT u.id, d.day FROM unnest($1::text[], $2::int[]) AS x(k, day)
-		JOIN end_users u ON u.user_key = x.k
-		JOIN usage_user_days d ON d.end_user_id = u.id AND d.day = x.day`
 )
-
-// userDay is an end user's id and a day (models.EpochDay).
-type userDay struct {
-	user int64
-	day  int
-}
-
-// usageDays lists the distinct (user key, day) pairs of the messages that count as
-// usage, as two columns.
-func usageDays(msgs []*Message) ([]string, []int32) {
-	type keyDay struct {
-		key string
-		day int
-	}
-	seen := map[keyDay]bool{}
-	var keys []string
-	var days []int32
-	for _, m := range msgs {
-		if !countsAsUsage(m) {
-			continue
-		}
-		k := keyDay{m.UserKey, models.EpochDay(m.Timestamp)}
-		if !seen[k] {
-			seen[k] = true
-			keys, days = append(keys, k.key), append(days, int32(k.day))
-		}
-	}
-	return keys, days
-}
 
 // commitSQLite is a group's transaction on SQLite.
 func (w *Writer) commitSQLite(ctx context.Context, msgs []*Message, owner []*request, keys []int64) (map[string]bool, map[string]int64, error) {

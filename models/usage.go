@@ -267,18 +267,15 @@ type Statement struct {
 // however many rows, so PostgreSQL parses and plans a tiny statement instead of one
 // with thousands of placeholders.
 //
-// stored tells whether a user already has usage on a day, as read earlier in the
-// caller's transaction (nil: any day may). A day without a usage_user_days row has no
-// other rollup row either (they are written together), so its rows are inserted
-// without ON CONFLICT: the speculative insertion ON CONFLICT needs cost PostgreSQL an
-// extra index probe and WAL record a row, about a fifth of the statement. Should a
-// concurrent transaction have committed the day since, the insert fails on the
-// unique key, and the caller's transaction is retried.
-func RollupStatementsPG(r *Rollups, stored func(user int64, day int) bool) []Statement {
+// newUser tells the users the caller's transaction created (nil: none), who can have
+// no rollup rows yet: their rows are inserted without ON CONFLICT, whose speculative
+// insertion costs PostgreSQL an extra index probe and WAL record a row, about a fifth
+// of the statement.
+func RollupStatementsPG(r *Rollups, newUser func(user int64) bool) []Statement {
 	days, events, meters, devices := r.Rows()
-	isNew := func(user int64, day int) bool { return stored != nil && !stored(user, day) }
+	isNew := func(user int64) bool { return newUser != nil && newUser(user) }
 	var out []Statement
-	for _, part := range partition(days, func(d UserDay) bool { return isNew(d.EndUserID, d.Day) }) {
+	for _, part := range partition(days, func(d UserDay) bool { return isNew(d.EndUserID) }) {
 		users, ds, msgs, masks := make([]int64, len(part.rows)), make([]int32, len(part.rows)), make([]int32, len(part.rows)), make([]int32, len(part.rows))
 		for i, d := range part.rows {
 			users[i], ds[i], msgs[i], masks[i] = d.EndUserID, int32(d.Day), int32(d.Messages), int32(d.HoursMask)
@@ -289,7 +286,7 @@ func RollupStatementsPG(r *Rollups, stored func(user int64, day int) bool) []Sta
 				messages = usage_user_days.messages + excluded.messages,
 				hours_mask = usage_user_days.hours_mask | excluded.hours_mask`), []any{users, ds, msgs, masks}})
 	}
-	for _, part := range partition(events, func(e UserEventDay) bool { return isNew(e.EndUserID, e.Day) }) {
+	for _, part := range partition(events, func(e UserEventDay) bool { return isNew(e.EndUserID) }) {
 		n := len(part.rows)
 		users, ds, names, counts, durs := make([]int64, n), make([]int32, n), make([]string, n), make([]int32, n), make([]float64, n)
 		for i, e := range part.rows {
@@ -301,7 +298,7 @@ func RollupStatementsPG(r *Rollups, stored func(user int64, day int) bool) []Sta
 				events = usage_user_event_days.events + excluded.events,
 				duration_seconds = usage_user_event_days.duration_seconds + excluded.duration_seconds`), []any{users, ds, names, counts, durs}})
 	}
-	for _, part := range partition(meters, func(m UserMeterDay) bool { return isNew(m.EndUserID, m.Day) }) {
+	for _, part := range partition(meters, func(m UserMeterDay) bool { return isNew(m.EndUserID) }) {
 		n := len(part.rows)
 		users, ds, names, qty := make([]int64, n), make([]int32, n), make([]string, n), make([]float64, n)
 		for i, m := range part.rows {
@@ -312,7 +309,7 @@ func RollupStatementsPG(r *Rollups, stored func(user int64, day int) bool) []Sta
 			ON CONFLICT (end_user_id, day, meter) DO UPDATE SET
 				quantity = usage_user_meter_days.quantity + excluded.quantity`), []any{users, ds, names, qty}})
 	}
-	for _, part := range partition(devices, func(d UserDeviceDay) bool { return isNew(d.EndUserID, d.Day) }) {
+	for _, part := range partition(devices, func(d UserDeviceDay) bool { return isNew(d.EndUserID) }) {
 		n := len(part.rows)
 		users, ds, ids := make([]int64, n), make([]int32, n), make([]string, n)
 		for i, d := range part.rows {
