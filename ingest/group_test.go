@@ -427,3 +427,43 @@ func TestDayStoredMeanwhile(t *testing.T) {
 		t.Fatalf("day %+v (want 2 messages, 2 events), all %+v", day, got)
 	}
 }
+
+// TestConcurrentGroupsShareNewDays: concurrent groups (two instances on PostgreSQL)
+// whose different messages fall on the same user-days, new when they start, all
+// commit, and every message counts once.
+func TestConcurrentGroupsShareNewDays(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, s *models.Store) {
+		ctx := context.Background()
+		writers := []*Writer{NewWriter(s), NewWriter(s)}
+		if s.Dialect() == models.Postgres {
+			writers[1] = NewWriter(dbtest.OpenAgain(t, s))
+		}
+		day := time.Now().UTC().Truncate(24 * time.Hour)
+		var wg sync.WaitGroup
+		for c := range 16 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				rng := rand.New(rand.NewPCG(uint64(c), 1))
+				var parts []string
+				for i := range 40 { // 10 users on 30 days: each pair of requests shares a few
+					at := day.Add(-time.Duration(rng.IntN(30)) * 24 * time.Hour).Add(time.Duration(c) * time.Minute)
+					parts = append(parts, fmt.Sprintf(`{"type":"track","messageId":"c%d-%d","userId":"u%d","event":"e%d","timestamp":%q}`,
+						c, i, rng.IntN(10), i%4, at.Format(time.RFC3339)))
+				}
+				msgs, err := ParseBatch([]byte(`{"batch":[`+strings.Join(parts, ",")+`]}`), time.Now())
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if res, err := writers[c%2].Write(ctx, msgs, 0); err != nil || res.Accepted != 40 {
+					t.Errorf("request %d: %+v, %v", c, res, err)
+				}
+			}()
+		}
+		wg.Wait()
+		if got := countsOf(t, s); got.Raw != 640 || got.Messages != 640 || got.Events != 640 {
+			t.Fatalf("stored %+v, want 640 messages counted once", got)
+		}
+	})
+}
