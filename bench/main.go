@@ -453,7 +453,7 @@ func load(pg *postgres, bin, db string, msgs []msg, size int, name string) (load
 			counted++
 		}
 	}
-	go profileServer(name, 3)
+	go profileServer(name, 2)
 	runtime.GC()
 	cpuBefore := cpuNow(pg, srv.cmd.Process.Pid)
 	start := time.Now()
