@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -83,18 +84,18 @@ func (e *RequestError) Error() string {
 // wire is the Segment message as sent. Identifiers are raw so that numbers are accepted
 // as well as strings, as Segment's own API does.
 type wire struct {
-	Type              string          `json:"type"`
-	UserID            jsontext.Value  `json:"userId"`
-	AnonymousID       jsontext.Value  `json:"anonymousId"`
-	Event             jsontext.Value  `json:"event"`
-	Name              jsontext.Value  `json:"name"`
-	GroupID           jsontext.Value  `json:"groupId"`
-	MessageID         jsontext.Value  `json:"messageId"`
-	Timestamp         jsontext.Value  `json:"timestamp"`
-	OriginalTimestamp jsontext.Value  `json:"originalTimestamp"`
-	Properties        *wireProperties `json:"properties"`
-	Traits            *wireTraits     `json:"traits"`
-	Context           jsontext.Value  `json:"context"`
+	Type              string         `json:"type"`
+	UserID            jsontext.Value `json:"userId"`
+	AnonymousID       jsontext.Value `json:"anonymousId"`
+	Event             jsontext.Value `json:"event"`
+	Name              jsontext.Value `json:"name"`
+	GroupID           jsontext.Value `json:"groupId"`
+	MessageID         jsontext.Value `json:"messageId"`
+	Timestamp         jsontext.Value `json:"timestamp"`
+	OriginalTimestamp jsontext.Value `json:"originalTimestamp"`
+	Properties        wireProperties `json:"properties"` // a value: one allocation less a message
+	Traits            *wireTraits    `json:"traits"`
+	Context           jsontext.Value `json:"context"`
 }
 
 type wireProperties struct {
@@ -113,7 +114,7 @@ type wireTraits struct {
 // wireContext is the part of a context Sightline reads.
 type wireContext struct {
 	GroupID jsontext.Value `json:"groupId"`
-	Device  *wireDevice    `json:"device"`
+	Device  wireDevice     `json:"device"`
 }
 
 type wireDevice struct {
@@ -164,7 +165,7 @@ func ParseSingle(body []byte, typ string, received time.Time) ([]Message, error)
 func parseAll(raws []jsontext.Value, outer jsontext.Value, routeType string, received time.Time, validated bool) ([]Message, error) {
 	msgs := make([]Message, 0, len(raws))
 	var problems []Problem
-	outerIDs := readContext(outer) // the same for every message: read once
+	b := newBatchContext(outer) // the same for every message: read once
 	tooBig := false
 	for i, raw := range raws {
 		if len(raw) > MaxMessageBytes {
@@ -172,7 +173,7 @@ func parseAll(raws []jsontext.Value, outer jsontext.Value, routeType string, rec
 			tooBig = true
 			continue
 		}
-		m, status, reason := parseOne(raw, outer, outerIDs, routeType, received, validated)
+		m, status, reason := parseOne(raw, b, routeType, received, validated)
 		if reason != "" {
 			if status == 413 {
 				tooBig = true
@@ -191,8 +192,28 @@ func parseAll(raws []jsontext.Value, outer jsontext.Value, routeType string, rec
 	return msgs, nil
 }
 
+// batchContext is the batch's context, read once for all its messages.
+type batchContext struct {
+	raw jsontext.Value
+	ids *contextIDs // nil when there is none
+	// The members mergedPayload adds: as the message's context when it has none of its
+	// own, beside it otherwise ("" without a batch context).
+	asContext, besideContext []byte
+	idsBuf                   contextIDs
+}
+
+func newBatchContext(outer jsontext.Value) *batchContext {
+	b := &batchContext{raw: outer}
+	b.ids = readContext(outer, &b.idsBuf)
+	if !isNull(outer) {
+		b.asContext = append(append([]byte(`"context":`), outer...), ',')
+		b.besideContext = append(append([]byte(`"batchContext":`), outer...), ',')
+	}
+	return b
+}
+
 // parseOne validates one message; it returns a reason (and 400 or 413) when invalid.
-func parseOne(raw, outer jsontext.Value, outerIDs *contextIDs, routeType string, received time.Time, validated bool) (Message, int, string) {
+func parseOne(raw jsontext.Value, b *batchContext, routeType string, received time.Time, validated bool) (Message, int, string) {
 	var w wire
 	if !validated || !fastParse || !scanWire(raw, &w) {
 		w = wire{}
@@ -255,7 +276,8 @@ func parseOne(raw, outer jsontext.Value, outerIDs *contextIDs, routeType string,
 	}
 
 	// Read groupId and device.id from the message's context, then from the batch's.
-	for _, ids := range []*contextIDs{readContext(w.Context), outerIDs} {
+	var own contextIDs
+	for _, ids := range []*contextIDs{readContext(w.Context, &own), b.ids} {
 		if ids == nil {
 			continue
 		}
@@ -293,7 +315,7 @@ func parseOne(raw, outer jsontext.Value, outerIDs *contextIDs, routeType string,
 	}
 	m.Timestamp = m.Timestamp.UTC()
 
-	if m.Type == "track" && w.Properties != nil {
+	if m.Type == "track" {
 		m.Duration = number(w.Properties.DurationSeconds)
 		if m.Event == UsageReportedEvent {
 			m.Meter, _ = idString(w.Properties.Meter)
@@ -308,7 +330,7 @@ func parseOne(raw, outer jsontext.Value, outerIDs *contextIDs, routeType string,
 		m.Traits.Level, _ = idString(w.Traits.Level)
 	}
 
-	m.Payload = mergedPayload(raw, w.Context, outer, routeType, sentType)
+	m.Payload = mergedPayload(raw, w.Context, b, routeType, sentType)
 	if m.MessageID == "" {
 		// Without a messageId, an identical resend is the same message.
 		sum := sha256.Sum256(raw)
@@ -326,27 +348,35 @@ type contextIDs struct {
 }
 
 // readContext reads a context that was checked as JSON (by the batch decoder or the
-// message's); nil when there is none.
-func readContext(raw jsontext.Value) *contextIDs {
+// message's) into ids, and returns it; nil when there is none. (The caller's ids and
+// the fast path spare a message two allocations.)
+func readContext(raw jsontext.Value, ids *contextIDs) *contextIDs {
 	if isNull(raw) {
 		return nil
 	}
 	var c wireContext
 	if !fastParse || !scanContext(raw, &c) {
-		c = wireContext{}
-		if err := jsonv2.Unmarshal(raw, &c, lenient); err != nil {
-			return &contextIDs{reason: "context: " + jsonReason(err)}
+		var err error
+		if c, err = decodeContext(raw); err != nil {
+			*ids = contextIDs{reason: "context: " + jsonReason(err)}
+			return ids
 		}
 	}
-	ids := &contextIDs{}
+	*ids = contextIDs{}
 	var err error
 	if ids.groupID, err = idString(c.GroupID); err != nil {
 		ids.groupID, ids.groupReason = "", "context.groupId: "+err.Error()
 	}
-	if c.Device != nil {
-		ids.deviceID, _ = idString(c.Device.ID)
-	}
+	ids.deviceID, _ = idString(c.Device.ID)
 	return ids
+}
+
+// decodeContext is readContext's general path, apart so that the fast one keeps its
+// context on the stack.
+func decodeContext(raw jsontext.Value) (wireContext, error) {
+	var c wireContext
+	err := jsonv2.Unmarshal(raw, &c, lenient)
+	return c, err
 }
 
 // mergedPayload is the message to store, with the batch context merged in and the
@@ -355,18 +385,14 @@ func readContext(raw jsontext.Value) *contextIDs {
 // message has a context of its own, the batch's is kept beside it as "batchContext":
 // nothing is lost, and a reprocessor merges the two with the message's keys winning,
 // as the fields counted here already were.
-func mergedPayload(raw, own, outer jsontext.Value, routeType, sentType string) []byte {
+func mergedPayload(raw, own jsontext.Value, b *batchContext, routeType, sentType string) []byte {
 	raw = bytes.TrimSpace(raw)
-	var extra []byte
-	switch {
-	case isNull(outer):
-	case isNull(own):
-		extra = append(append([]byte(`"context":`), outer...), ',')
-	default:
-		extra = append(append([]byte(`"batchContext":`), outer...), ',')
+	extra := b.besideContext
+	if isNull(own) {
+		extra = b.asContext
 	}
 	if routeType != "" && sentType == "" {
-		extra = append(extra, `"type":`+strconv.Quote(routeType)+`,`...)
+		extra = append(slices.Clip(extra), `"type":`+strconv.Quote(routeType)+`,`...)
 	}
 	if len(extra) == 0 {
 		return raw

@@ -56,7 +56,7 @@ func scanWire(raw []byte, w *wire) bool {
 		switch string(f) {
 		case nType:
 			if s, ok := plainString(val); ok {
-				w.Type = s
+				w.Type = internType(s)
 				bit = 1 << 0
 				break
 			}
@@ -82,7 +82,6 @@ func scanWire(raw []byte, w *wire) bool {
 		case nProperties:
 			bit = 1 << 10
 			if !isNull(val) {
-				w.Properties = &wireProperties{}
 				if !scanObject(val, func(name, val []byte) bool {
 					return scanMember(name, val, &w.Properties.DurationSeconds, nDurationSeconds, &w.Properties.Meter, nMeter, &w.Properties.Quantity, nQuantity)
 				}) {
@@ -133,7 +132,6 @@ func scanContext(raw []byte, c *wireContext) bool {
 			if isNull(val) {
 				return true
 			}
-			c.Device = &wireDevice{}
 			return scanObject(val, func(name, val []byte) bool {
 				return scanMember(name, val, &c.Device.ID, nID)
 			})
@@ -196,21 +194,37 @@ func folded(name []byte, want string) bool {
 	return ok && string(f) == want
 }
 
-// plainString reads a string value without escapes, or null.
-func plainString(val []byte) (string, bool) {
+// internType returns the known type names as constants, so a message's type holds
+// no bytes of its own (string(b) in a switch does not allocate).
+func internType(b []byte) string {
+	switch string(b) {
+	case "track":
+		return "track"
+	case "page":
+		return "page"
+	case "identify":
+		return "identify"
+	case "group":
+		return "group"
+	}
+	return string(b)
+}
+
+// plainString reads a string value without escapes (its bytes), or null (none).
+func plainString(val []byte) ([]byte, bool) {
 	if isNull(val) {
-		return "", true
+		return nil, true
 	}
 	if len(val) < 2 || val[0] != '"' {
-		return "", false
+		return nil, false
 	}
 	inner := val[1 : len(val)-1]
 	for _, c := range inner {
 		if c == '\\' {
-			return "", false
+			return nil, false
 		}
 	}
-	return string(inner), true
+	return inner, true
 }
 
 // scanObject calls fn with each member of a JSON object (name without its quotes,
