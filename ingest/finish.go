@@ -47,7 +47,8 @@ func finishPG(ctx context.Context, pc *pgx.Conn, copyData []byte, statements []m
 	var eqb pgx.ExtendedQueryBuilder
 	for i, st := range statements {
 		if err := eqb.Build(pc.TypeMap(), described[i], st.Args); err != nil {
-			// Nothing is sent yet: the caller rolls back on a clean connection.
+			// Half the group waits in the connection's buffer: drop the connection.
+			conn.Close(context.WithoutCancel(ctx)) //nolint:errcheck // it is unusable anyway
 			return fmt.Errorf("ingest: unable to encode a statement: %w", err)
 		}
 		fe.SendBind(&pgproto3.Bind{PreparedStatement: described[i].Name, ParameterFormatCodes: eqb.ParamFormats,

@@ -194,16 +194,15 @@ func parseAll(raws []jsontext.Value, outer jsontext.Value, routeType string, rec
 
 // batchContext is the batch's context, read once for all its messages.
 type batchContext struct {
-	raw jsontext.Value
-	ids *contextIDs // nil when there is none
+	ids    *contextIDs // nil when there is none
+	idsBuf contextIDs
 	// The members mergedPayload adds: as the message's context when it has none of its
-	// own, beside it otherwise ("" without a batch context).
+	// own, beside it otherwise (nil without a batch context).
 	asContext, besideContext []byte
-	idsBuf                   contextIDs
 }
 
 func newBatchContext(outer jsontext.Value) *batchContext {
-	b := &batchContext{raw: outer}
+	b := &batchContext{}
 	b.ids = readContext(outer, &b.idsBuf)
 	if !isNull(outer) {
 		b.asContext = append(append([]byte(`"context":`), outer...), ',')
