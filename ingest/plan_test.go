@@ -35,6 +35,7 @@ func TestGroupStatementsProbeByIndex(t *testing.T) {
 		{"new users", newUsersStatementPG([]string{"u"}, map[string]time.Time{"u": time.Now()}, updates).SQL, ""},
 		{"user ids", userIDsSQL, "end_users_user_key_key"},
 		{"membership", membership.SQL, "end_users_pkey"},
+		{"write keys live", keysLiveSQL, "write_keys_pkey"},
 	}
 	for _, st := range models.RollupStatementsPG(rollups, func(user int64) bool { return user == 1 }) {
 		name := strings.Fields(st.SQL)[2]

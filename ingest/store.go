@@ -341,10 +341,18 @@ func (w *Writer) commitPG(ctx context.Context, msgs []*Message, owner []*request
 			updates = membershipUpdates(msgs)
 		}
 		var created map[string]bool
-		var err error
-		known, ids, created, err = w.beginGroupPG(ctx, pc, msgs, keys, lookup, updates)
-		if err != nil {
-			return err
+		var opening []models.Statement
+		cached, uncached, first := w.cachedUsers(msgs)
+		if len(uncached) == 0 && !lookup {
+			// Every user is known and every message taken as new: nothing to read first,
+			// so the whole transaction goes in one write, opened by the key check.
+			known, ids, opening = map[string]bool{}, cached, openingPG(keys)
+		} else {
+			var err error
+			known, ids, created, err = w.beginGroupPG(ctx, pc, msgs, keys, lookup, updates, cached, uncached, first)
+			if err != nil {
+				return err
+			}
 		}
 		freshIdx := make([]int, 0, len(msgs))
 		freshMsgs := make([]*Message, 0, len(msgs)) // request by request, each by messageId: ties in the membership rules go to the later one
@@ -374,16 +382,52 @@ func (w *Writer) commitPG(ctx context.Context, msgs []*Message, owner []*request
 		if err := injectedFault(); err != nil {
 			return err
 		}
-		return finishPG(ctx, pc, data.bytes(), usageStatementsPG(freshMsgs, ids, updates, created))
+		err := finishPG(ctx, pc, opening, data.bytes(), usageStatementsPG(freshMsgs, ids, updates, created))
+		var pgErr *pgconn.PgError
+		if opening != nil && errors.As(err, &pgErr) && pgErr.Code == keyRevokedCode {
+			return revokedKeysPG(ctx, pc, keys)
+		}
+		return err
 	})
 	return known, ids, err
+}
+
+// openingPG begins a group's transaction that goes in one write: BEGIN, indexPlans,
+// and the check of its write keys, which fails when one is revoked.
+func openingPG(keys []int64) []models.Statement {
+	out := []models.Statement{{SQL: "BEGIN"}, {SQL: indexPlans}}
+	if len(keys) > 0 {
+		out = append(out, models.Statement{SQL: keysLiveSQL, Args: []any{keys}})
+	}
+	return out
+}
+
+// keysLiveSQL divides by zero unless every write key of $1 is live: an error, unlike
+// a row to read, stops the rest of a transaction sent in one write. Nothing else a
+// group runs divides.
+const (
+	keysLiveSQL    = "SELECT 1 / (count(*) = cardinality($1::bigint[]))::int FROM write_keys WHERE id = ANY($1::bigint[]) AND revoked_at IS NULL"
+	keyRevokedCode = "22012" // division_by_zero
+)
+
+// revokedKeysPG tells which of the keys were revoked, once keysLiveSQL found one.
+func revokedKeysPG(ctx context.Context, pc *pgx.Conn, keys []int64) error {
+	rows, _ := pc.Query(ctx, liveKeysSQL, keys)
+	live, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return fmt.Errorf("ingest: unable to check write keys: %w", err)
+	}
+	if err := revokedAmong(keys, live); err != nil {
+		return err
+	}
+	return errors.New("ingest: a write key was revoked and restored meanwhile")
 }
 
 // beginGroupPG is round trip 1 of commitPG: it returns the known messageIds (when
 // looked up), the id of every user of the group, and the users it created, which it
 // inserts with their group and traits from updates (when given).
-func (w *Writer) beginGroupPG(ctx context.Context, pc *pgx.Conn, msgs []*Message, writeKeys []int64, lookup bool, updates []userUpdate) (known map[string]bool, ids map[string]int64, created map[string]bool, err error) {
-	ids, keys, first := w.cachedUsers(msgs)
+func (w *Writer) beginGroupPG(ctx context.Context, pc *pgx.Conn, msgs []*Message, writeKeys []int64, lookup bool, updates []userUpdate,
+	ids map[string]int64, keys []string, first map[string]time.Time) (known map[string]bool, _ map[string]int64, created map[string]bool, err error) {
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
 	b.Queue(indexPlans)
