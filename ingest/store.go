@@ -319,6 +319,8 @@ func uniqueMessages(msgs []Message) ([]*Message, int) {
 //
 // Most groups hold no message seen before, so the first attempt does not look them up
 // (lookup false): a known one fails the COPY on the unique index, and the retry does.
+// Such a group whose users this writer knows has nothing to read in round trip 1: its
+// BEGIN and write-key check open the single write instead (openingPG).
 //
 // It returns the messages that were stored before (duplicates) and the users' ids.
 func (w *Writer) commitPG(ctx context.Context, msgs []*Message, owner []*request, keys []int64, lookup bool) (map[string]bool, map[string]int64, error) {
