@@ -47,7 +47,7 @@ func faultRun(pg *postgres, bin string) error {
 	var next, acked, attempts, failures, resent atomic.Int64
 	var wg sync.WaitGroup
 	start := time.Now()
-	for c := 0; c < 8; c++ {
+	for c := 0; c < clients; c++ {
 		wg.Add(1)
 		go func(c int) {
 			defer wg.Done()

@@ -408,7 +408,10 @@ type loadResult struct {
 	connections  int64         // the clients opened: 8 when each keeps its own alive
 }
 
-// load starts the server on db and sends it msgs in batches of size from 8 clients.
+// clients is how many send at once, to the server and in the ceiling.
+const clients = 8
+
+// load starts the server on db and sends it msgs in batches of size from the clients.
 func load(pg *postgres, bin, db string, msgs []msg, size int, name string) (loadResult, error) {
 	addr := freeAddr()
 	srv, err := startServer(bin, pg.url(db), addr)
@@ -458,13 +461,10 @@ func load(pg *postgres, bin, db string, msgs []msg, size int, name string) (load
 	cpuBefore := cpuNow(pg, srv.cmd.Process.Pid)
 	start := time.Now()
 	var wg sync.WaitGroup
-	for c := 0; c < 8; c++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			// A connection of its own, kept alive, as each SDK process has: the default
-			// transport keeps two idle connections per host, so the other clients
-			// connected anew for every batch.
+	for range clients {
+		wg.Go(func() {
+			// A connection of its own, kept alive, as each SDK process has (post reads
+			// every answer to the end, or the transport would not reuse it).
 			dialer := &net.Dialer{}
 			client := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 1,
 				DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -480,7 +480,7 @@ func load(pg *postgres, bin, db string, msgs []msg, size int, name string) (load
 					failed.Add(1)
 				}
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
@@ -591,13 +591,11 @@ func copyCeiling(pg *postgres, db string, msgs []msg, size int) (float64, cpuSpl
 		payloads = append(payloads, b.Bytes())
 	}
 	var next atomic.Int64
-	errs := make(chan error, 8)
+	errs := make(chan error, clients)
 	start := time.Now()
 	var wg sync.WaitGroup
-	for c := 0; c < 8; c++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+	for range clients {
+		wg.Go(func() {
 			conn, err := pgx.Connect(ctx, pg.url(db))
 			if err != nil {
 				errs <- err
@@ -622,7 +620,7 @@ func copyCeiling(pg *postgres, db string, msgs []msg, size int) (float64, cpuSpl
 					return
 				}
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	rate := float64(len(msgs)) / time.Since(start).Seconds()

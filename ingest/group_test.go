@@ -51,6 +51,16 @@ func testBatch(t *testing.T, prefix string, from, n int) []Message {
 	return msgs
 }
 
+// twoInstances are two writers of one database: on PostgreSQL each with a pool of its
+// own, as two server processes would have (SQLite has one writer per process).
+func twoInstances(t *testing.T, s *models.Store) []*Writer {
+	t.Helper()
+	if s.Dialect() == models.Postgres {
+		return []*Writer{NewWriter(s), NewWriter(dbtest.OpenAgain(t, s))}
+	}
+	return []*Writer{NewWriter(s), NewWriter(s)}
+}
+
 func want(n int) counts {
 	return counts{Raw: n, Messages: n, Events: n, Devices: min(n, 7), Duration: 2 * float64(n), Quantity: 3 * float64(n)}
 }
@@ -91,10 +101,7 @@ func TestCrashBeforeCommit(t *testing.T) {
 func TestRetriesInOneGroup(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, s *models.Store) {
 		ctx := context.Background()
-		writers := []*Writer{NewWriter(s), NewWriter(s)}
-		if s.Dialect() == models.Postgres {
-			writers[1] = NewWriter(dbtest.OpenAgain(t, s))
-		}
+		writers := twoInstances(t, s)
 		var wg sync.WaitGroup
 		results := make(chan Result, 16)
 		for c := range 16 {
@@ -129,10 +136,7 @@ func TestRetriesInOneGroup(t *testing.T) {
 func TestAnswerFollowsTheRollups(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, s *models.Store) {
 		ctx := context.Background()
-		writers := []*Writer{NewWriter(s), NewWriter(s)}
-		if s.Dialect() == models.Postgres {
-			writers[1] = NewWriter(dbtest.OpenAgain(t, s))
-		}
+		writers := twoInstances(t, s)
 		const clients, batches, size = 8, 6, 25
 		var wg sync.WaitGroup
 		errs := make(chan error, clients*batches)
@@ -434,10 +438,7 @@ func TestDayStoredMeanwhile(t *testing.T) {
 func TestConcurrentGroupsShareNewDays(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, s *models.Store) {
 		ctx := context.Background()
-		writers := []*Writer{NewWriter(s), NewWriter(s)}
-		if s.Dialect() == models.Postgres {
-			writers[1] = NewWriter(dbtest.OpenAgain(t, s))
-		}
+		writers := twoInstances(t, s)
 		day := time.Now().UTC().Truncate(24 * time.Hour)
 		var wg sync.WaitGroup
 		for c := range 16 {

@@ -257,11 +257,18 @@ func keyIDs(group []*request) []int64 {
 	return out
 }
 
-// revokedAmong returns the keys of want that live does not hold, as an error (nil
-// when there are none).
-func revokedAmong(want, live []int64) error {
+// checkKeys returns the keys that are not live as a revokedKeys error (nil when all
+// are): in SQLite's transaction, and on PostgreSQL once keysLiveSQL failed its.
+func checkKeys(db *gorm.DB, keys []int64) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	var live []int64
+	if err := db.Raw("SELECT id FROM write_keys WHERE id IN ? AND revoked_at IS NULL", keys).Scan(&live).Error; err != nil {
+		return fmt.Errorf("ingest: unable to check write keys: %w", err)
+	}
 	var revoked revokedKeys
-	for _, id := range want {
+	for _, id := range keys {
 		if !slices.Contains(live, id) {
 			if revoked == nil {
 				revoked = revokedKeys{}
@@ -274,9 +281,6 @@ func revokedAmong(want, live []int64) error {
 	}
 	return revoked
 }
-
-// liveKeysSQL reads which of a group's write keys are not revoked.
-const liveKeysSQL = "SELECT id FROM write_keys WHERE id = ANY($1::bigint[]) AND revoked_at IS NULL"
 
 func retryable(err error) bool {
 	var pgErr *pgconn.PgError
@@ -343,18 +347,18 @@ func (w *Writer) commitPG(ctx context.Context, msgs []*Message, owner []*request
 			updates = membershipUpdates(msgs)
 		}
 		var created map[string]bool
-		var opening []models.Statement
-		cached, uncached, first := w.cachedUsers(msgs)
+		opening := openingPG(keys)
+		ids, uncached, first := w.cachedUsers(msgs)
 		if len(uncached) == 0 && !lookup {
 			// Every user is known and every message taken as new: nothing to read first,
 			// so the whole transaction goes in one write, opened by the key check.
-			known, ids, opening = map[string]bool{}, cached, openingPG(keys)
+			known = map[string]bool{}
 		} else {
 			var err error
-			known, ids, created, err = w.beginGroupPG(ctx, pc, msgs, keys, lookup, updates, cached, uncached, first)
-			if err != nil {
+			if known, created, err = w.beginGroupPG(ctx, pc, opening, msgs, lookup, updates, ids, uncached, first); err != nil {
 				return err
 			}
+			opening = nil // sent
 		}
 		freshIdx := make([]int, 0, len(msgs))
 		freshMsgs := make([]*Message, 0, len(msgs)) // request by request, each by messageId: ties in the membership rules go to the later one
@@ -384,18 +388,20 @@ func (w *Writer) commitPG(ctx context.Context, msgs []*Message, owner []*request
 		if err := injectedFault(); err != nil {
 			return err
 		}
-		err := finishPG(ctx, pc, opening, data.bytes(), usageStatementsPG(freshMsgs, ids, updates, created))
-		var pgErr *pgconn.PgError
-		if opening != nil && errors.As(err, &pgErr) && pgErr.Code == keyRevokedCode {
-			return revokedKeysPG(ctx, pc, keys)
-		}
-		return err
+		return finishPG(ctx, pc, opening, data.bytes(), usageStatementsPG(freshMsgs, ids, updates, created))
 	})
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == keyRevokedCode {
+		// The transaction is rolled back: read which keys were revoked.
+		if err = checkKeys(w.store.DB().WithContext(ctx), keys); err == nil {
+			err = errors.New("ingest: a write key was revoked and restored meanwhile")
+		}
+	}
 	return known, ids, err
 }
 
-// openingPG begins a group's transaction that goes in one write: BEGIN, indexPlans,
-// and the check of its write keys, which fails when one is revoked.
+// openingPG begins a group's transaction: BEGIN, indexPlans, and the check of its
+// write keys, which fails when one is revoked.
 func openingPG(keys []int64) []models.Statement {
 	out := []models.Statement{{SQL: "BEGIN"}, {SQL: indexPlans}}
 	if len(keys) > 0 {
@@ -405,35 +411,23 @@ func openingPG(keys []int64) []models.Statement {
 }
 
 // keysLiveSQL divides by zero unless every write key of $1 is live: an error, unlike
-// a row to read, stops the rest of a transaction sent in one write. Nothing else a
-// group runs divides.
+// a row to read, also stops the rest of a transaction sent in one write. Nothing else
+// a group runs divides.
 const (
 	keysLiveSQL    = "SELECT 1 / (count(*) = cardinality($1::bigint[]))::int FROM write_keys WHERE id = ANY($1::bigint[]) AND revoked_at IS NULL"
 	keyRevokedCode = "22012" // division_by_zero
 )
 
-// revokedKeysPG tells which of the keys were revoked, once keysLiveSQL found one.
-func revokedKeysPG(ctx context.Context, pc *pgx.Conn, keys []int64) error {
-	rows, _ := pc.Query(ctx, liveKeysSQL, keys)
-	live, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-	if err != nil {
-		return fmt.Errorf("ingest: unable to check write keys: %w", err)
-	}
-	if err := revokedAmong(keys, live); err != nil {
-		return err
-	}
-	return errors.New("ingest: a write key was revoked and restored meanwhile")
-}
-
-// beginGroupPG is round trip 1 of commitPG: it returns the known messageIds (when
-// looked up), the id of every user of the group, and the users it created, which it
-// inserts with their group and traits from updates (when given).
-func (w *Writer) beginGroupPG(ctx context.Context, pc *pgx.Conn, msgs []*Message, writeKeys []int64, lookup bool, updates []userUpdate,
-	ids map[string]int64, keys []string, first map[string]time.Time) (known map[string]bool, _ map[string]int64, created map[string]bool, err error) {
+// beginGroupPG is round trip 1 of commitPG: the opening statements, then it returns
+// the known messageIds (when looked up) and the users it created (keys: those not
+// cached, first seen at first), which it inserts with their group and traits from
+// updates (when given); it adds their ids to ids.
+func (w *Writer) beginGroupPG(ctx context.Context, pc *pgx.Conn, opening []models.Statement, msgs []*Message, lookup bool, updates []userUpdate,
+	ids map[string]int64, keys []string, first map[string]time.Time) (known, created map[string]bool, err error) {
 	b := &pgx.Batch{}
-	b.Queue("BEGIN")
-	b.Queue(indexPlans)
-	b.Queue(liveKeysSQL, writeKeys)
+	for _, st := range opening {
+		b.Queue(st.SQL, st.Args...)
+	}
 	if lookup {
 		msgIDs := make([]string, len(msgs))
 		for i, m := range msgs {
@@ -448,18 +442,10 @@ func (w *Writer) beginGroupPG(ctx context.Context, pc *pgx.Conn, msgs []*Message
 	}
 	br := pc.SendBatch(ctx, b)
 	defer br.Close()
-	for range 2 { // BEGIN, indexPlans
+	for range opening {
 		if _, err := br.Exec(); err != nil {
-			return nil, nil, nil, fmt.Errorf("ingest: unable to begin: %w", err)
+			return nil, nil, fmt.Errorf("ingest: unable to begin: %w", err)
 		}
-	}
-	var live []int64
-	rows, _ := br.Query()
-	if live, err = pgx.CollectRows(rows, pgx.RowTo[int64]); err != nil {
-		return nil, nil, nil, fmt.Errorf("ingest: unable to check write keys: %w", err)
-	}
-	if err := revokedAmong(writeKeys, live); err != nil {
-		return nil, nil, nil, err
 	}
 	known = map[string]bool{}
 	created = map[string]bool{}
@@ -467,25 +453,25 @@ func (w *Writer) beginGroupPG(ctx context.Context, pc *pgx.Conn, msgs []*Message
 		var id string
 		rows, _ := br.Query()
 		if _, err := pgx.ForEachRow(rows, []any{&id}, func() error { known[id] = true; return nil }); err != nil {
-			return nil, nil, nil, fmt.Errorf("ingest: unable to look up messages: %w", err)
+			return nil, nil, fmt.Errorf("ingest: unable to look up messages: %w", err)
 		}
 	}
 	if len(keys) > 0 {
 		var key string
 		rows, _ := br.Query()
 		if _, err := pgx.ForEachRow(rows, []any{&key}, func() error { created[key] = true; return nil }); err != nil {
-			return nil, nil, nil, fmt.Errorf("ingest: unable to create end users: %w", err)
+			return nil, nil, fmt.Errorf("ingest: unable to create end users: %w", err)
 		}
 		var id int64
 		rows, _ = br.Query()
 		if _, err := pgx.ForEachRow(rows, []any{&id, &key}, func() error { ids[key] = id; return nil }); err != nil {
-			return nil, nil, nil, fmt.Errorf("ingest: unable to read end users: %w", err)
+			return nil, nil, fmt.Errorf("ingest: unable to read end users: %w", err)
 		}
 	}
 	if err := br.Close(); err != nil {
-		return nil, nil, nil, fmt.Errorf("ingest: unable to begin: %w", err)
+		return nil, nil, fmt.Errorf("ingest: unable to begin: %w", err)
 	}
-	return known, ids, created, nil
+	return known, created, nil
 }
 
 const (
@@ -499,14 +485,8 @@ func (w *Writer) commitSQLite(ctx context.Context, msgs []*Message, owner []*req
 	var ids map[string]int64
 	err := w.store.Transaction(ctx, func(tx *gorm.DB) error {
 		db := tx.WithContext(ctx)
-		if len(keys) > 0 {
-			var live []int64
-			if err := db.Raw("SELECT id FROM write_keys WHERE id IN ? AND revoked_at IS NULL", keys).Scan(&live).Error; err != nil { // liveKeysSQL
-				return fmt.Errorf("ingest: unable to check write keys: %w", err)
-			}
-			if err := revokedAmong(keys, live); err != nil {
-				return err
-			}
+		if err := checkKeys(db, keys); err != nil {
+			return err
 		}
 		wks := make([]any, len(msgs))
 		for i := range msgs {
