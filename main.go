@@ -38,7 +38,8 @@ Usage:
   sightline migrate                                 apply database migrations and exit
   sightline snapshot [--as-of YYYY-MM-DD] [--days N] compute and store every account's daily health snapshot (and refresh the /features weeks)
   sightline token create --role ROLE --name NAME    print a new API token
-  sightline writekey create --name NAME             print a new ingest write key
+  sightline writekey create --name NAME [--origins https://app.example.com,…] [--rate-limit N]
+                                                   print a new ingest write key
   sightline user create --email E --role ROLE --password-stdin [--name N]
 
 Environment:
@@ -147,11 +148,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer, 
 	case "writekey":
 		fs := flag.NewFlagSet("writekey create", flag.ContinueOnError)
 		name := fs.String("name", "", "which product or source sends with this key")
+		origins := fs.String("origins", "", "browser origins allowed to send with it, comma-separated (default: any)")
+		rateLimit := fs.Int("rate-limit", 0, "requests a minute it may send, across all processes (default 0: no limit)")
 		if err := fs.Parse(rest); err != nil {
 			return err
 		}
 		return withStore(ctx, log, func(s *models.Store) error {
-			plain, _, err := s.CreateWriteKey(ctx, *name, nil) // refuses an empty name
+			in := models.WriteKeyInput{Name: *name, Origins: *origins, RateLimit: *rateLimit}
+			plain, _, err := s.CreateWriteKey(ctx, in, nil) // refuses an empty name
 			if err == nil {
 				fmt.Fprintln(stdout, plain)
 			}

@@ -3,6 +3,8 @@ package handlers
 import (
 	"sync"
 	"time"
+
+	"sightline/models"
 )
 
 // seenKeys remembers the write keys ingestion has found live, by hash, so a request
@@ -18,7 +20,14 @@ type seenKeys struct {
 type seenKey struct {
 	id       int64
 	lastUsed *time.Time // as last recorded: the touch is due when it is stale
+	// The key's limits as read at checked; re-read after writeKeyRecheck, so an
+	// admin's change reaches every process within it.
+	key     *models.WriteKey
+	checked time.Time
 }
+
+// writeKeyRecheck is how long a process trusts the origins and rate limit it read.
+const writeKeyRecheck = 10 * time.Second
 
 // maxSeenKeys bounds the memory an endless stream of distinct keys could take; live
 // keys are a handful, created by admins.
@@ -50,5 +59,6 @@ func (k *seenKeys) forget(hash string) {
 type writeKeyOf struct {
 	id         int64
 	hash       string
-	remembered bool // authenticated from seenKeys, not by a query
+	remembered bool   // authenticated from seenKeys, not by a query
+	body       []byte // the request body, read (and gunzipped) by requireWriteKey
 }

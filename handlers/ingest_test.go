@@ -39,7 +39,7 @@ func (a *testApp) send(path, writeKey, body string, headers ...string) response 
 
 func (a *testApp) writeKey() (string, int64) {
 	a.t.Helper()
-	plain, wk, err := a.store.CreateWriteKey(context.Background(), "test", nil)
+	plain, wk, err := a.store.CreateWriteKey(context.Background(), models.WriteKeyInput{Name: "test"}, nil)
 	if err != nil {
 		a.t.Fatal(err)
 	}
@@ -325,7 +325,7 @@ func TestSegmentGoSDK(t *testing.T) {
 		srv := httptest.NewServer(handlers.NewRouter(handlers.Deps{Store: s, SessionSecret: testSecret,
 			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}))
 		defer srv.Close()
-		plain, _, err := s.CreateWriteKey(context.Background(), "sdk", nil)
+		plain, _, err := s.CreateWriteKey(context.Background(), models.WriteKeyInput{Name: "sdk"}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

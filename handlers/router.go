@@ -27,6 +27,9 @@ type Deps struct {
 	LoginFailureDelay time.Duration
 	// Now is the clock for "today" on pages; nil means time.Now.
 	Now func() time.Time
+	// Monitor counts what arrives per write key for the Sources page; nil makes one
+	// (main passes its own to report the last counts at shutdown).
+	Monitor *ingest.Monitor
 }
 
 // server holds the dependencies the handlers share.
@@ -41,6 +44,7 @@ type server struct {
 	registry *prometheus.Registry
 	// writeKeys are the write keys ingestion has found live (see seenKeys).
 	writeKeys seenKeys
+	monitor   *ingest.Monitor
 }
 
 // NewRouter builds the whole HTTP application; main and every test use it.
@@ -58,7 +62,11 @@ func NewRouter(d Deps) *echo.Echo {
 	if d.LoginFailureDelay == 0 {
 		d.LoginFailureDelay = 400 * time.Millisecond
 	}
+	if d.Monitor == nil {
+		d.Monitor = ingest.NewMonitor(d.Store, d.Logger)
+	}
 	s := &server{
+		monitor:  d.Monitor,
 		store:    d.Store,
 		writer:   ingest.NewWriter(d.Store),
 		log:      d.Logger,
@@ -78,6 +86,7 @@ func NewRouter(d Deps) *echo.Echo {
 		s.logRequests,
 		middleware.Recover(),
 		securityHeaders,
+		ingestCORS,
 		middleware.CSRFWithConfig(middleware.CSRFConfig{
 			TokenLookup:    "form:_csrf,header:X-CSRF-Token",
 			CookieName:     "sightline_csrf",

@@ -78,6 +78,9 @@ func (s *server) routeTable() []struct {
 		page(http.MethodGet, "/settings/writekeys", models.PermAdmin, s.writeKeyList),
 		page(http.MethodPost, "/settings/writekeys", models.PermAdmin, s.writeKeyCreate),
 		page(http.MethodPost, "/settings/writekeys/:id/revoke", models.PermAdmin, s.writeKeyRevoke),
+		page(http.MethodGet, "/settings/writekeys/:id", models.PermAdmin, s.writeKeyShow),
+		page(http.MethodPost, "/settings/writekeys/:id", models.PermAdmin, s.writeKeyUpdate),
+		page(http.MethodGet, "/settings/writekeys/:id/activity", models.PermAdmin, s.writeKeyActivity),
 		page(http.MethodGet, "/settings/catalog", models.PermAdmin, s.catalogShow),
 		page(http.MethodPost, "/settings/catalog", models.PermAdmin, s.featureCreate),
 		page(http.MethodPost, "/settings/catalog/:key", models.PermAdmin, s.featureUpdate),
@@ -88,11 +91,22 @@ func (s *server) routeTable() []struct {
 		page(http.MethodGet, "/settings/export/:kind", models.PermAdmin, s.apiExport),
 
 		// Usage ingestion, Segment-compatible (SPEC §3).
+		// The short forms are analytics.js's; screen and alias are stored, not counted.
+		// Every /v1 answer carries CORS headers, and preflights are answered (ingestCORS).
 		ingestRoute("/v1/batch", s.ingestBatch),
+		ingestRoute("/v1/b", s.ingestBatch),
 		ingestRoute("/v1/track", s.ingestSingle("track")),
+		ingestRoute("/v1/t", s.ingestSingle("track")),
 		ingestRoute("/v1/identify", s.ingestSingle("identify")),
+		ingestRoute("/v1/i", s.ingestSingle("identify")),
 		ingestRoute("/v1/group", s.ingestSingle("group")),
+		ingestRoute("/v1/g", s.ingestSingle("group")),
 		ingestRoute("/v1/page", s.ingestSingle("page")),
+		ingestRoute("/v1/p", s.ingestSingle("page")),
+		ingestRoute("/v1/screen", s.ingestSingle("screen")),
+		ingestRoute("/v1/s", s.ingestSingle("screen")),
+		ingestRoute("/v1/alias", s.ingestSingle("alias")),
+		ingestRoute("/v1/a", s.ingestSingle("alias")),
 
 		// REST API (SPEC §4).
 		// Every /api/v1 route must also be in handlers/openapi.json (a test checks it).

@@ -5,10 +5,12 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"sightline/models"
 	"sightline/views"
 )
 
-// writeKeyList is /settings/writekeys: ingest write keys by newest.
+// writeKeyList is /settings/writekeys: the sources of usage, newest key first, with
+// what arrived with each.
 func (s *server) writeKeyList(c echo.Context) error {
 	v, err := s.writeKeysView(c)
 	if err != nil {
@@ -17,7 +19,19 @@ func (s *server) writeKeyList(c echo.Context) error {
 	return render(c, http.StatusOK, views.WriteKeysPage(v), views.WriteKeysSection(v))
 }
 
-func (s *server) writeKeysView(c echo.Context) (views.SecretsView, error) {
-	keys, err := s.store.ListWriteKeys(c.Request().Context())
-	return views.SecretsView{WriteKeys: keys, Errors: views.FormErrors{}}, err
+func (s *server) writeKeysView(c echo.Context) (views.SourcesView, error) {
+	ctx := c.Request().Context()
+	keys, err := s.store.ListWriteKeys(ctx)
+	if err != nil {
+		return views.SourcesView{}, err
+	}
+	sums, err := s.store.SourceSummaries(ctx, models.DateOf(s.now()))
+	if err != nil {
+		return views.SourcesView{}, err
+	}
+	v := views.SourcesView{Errors: views.FormErrors{}}
+	for _, k := range keys {
+		v.Keys = append(v.Keys, views.SourceRowView{Key: k, Summary: sums[k.ID]})
+	}
+	return v, nil
 }

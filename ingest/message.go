@@ -50,6 +50,8 @@ type Message struct {
 	Traits    Traits
 	HasTraits bool
 	Payload   []byte // the message as received, with the batch context merged in
+	// Duplicate is set by Writer.Write when the messageId was stored before.
+	Duplicate bool
 }
 
 // Traits are the identify traits Sightline keeps (latest identify wins).
@@ -93,6 +95,7 @@ type wire struct {
 	MessageID         jsontext.Value `json:"messageId"`
 	Timestamp         jsontext.Value `json:"timestamp"`
 	OriginalTimestamp jsontext.Value `json:"originalTimestamp"`
+	SentAt            jsontext.Value `json:"sentAt"`
 	Properties        wireProperties `json:"properties"` // a value: one allocation less a message
 	Traits            *wireTraits    `json:"traits"`
 	Context           jsontext.Value `json:"context"`
@@ -124,6 +127,7 @@ type wireDevice struct {
 type batchEnvelope struct {
 	Batch   []jsontext.Value `json:"batch"`
 	Context jsontext.Value   `json:"context"`
+	SentAt  jsontext.Value   `json:"sentAt"`
 }
 
 // ParseBatch reads a /v1/batch body. Every message is checked; when any is invalid
@@ -148,7 +152,7 @@ func ParseBatch(body []byte, received time.Time) ([]Message, error) {
 	} else if len(bytes.TrimSpace(outer)) == 0 || bytes.TrimSpace(outer)[0] != '{' {
 		return nil, &RequestError{Status: 400, Message: "the batch context must be an object"}
 	}
-	return parseAll(env.Batch, outer, "", received, true)
+	return parseAll(env.Batch, outer, env.SentAt, "", received, true)
 }
 
 // ParseSingle reads the body of /v1/track, /v1/identify, /v1/group or /v1/page; the
@@ -157,15 +161,16 @@ func ParseSingle(body []byte, typ string, received time.Time) ([]Message, error)
 	if len(body) > MaxBodyBytes {
 		return nil, &RequestError{Status: 413, Message: fmt.Sprintf("request body is %d bytes; the limit is %d", len(body), MaxBodyBytes)}
 	}
-	return parseAll([]jsontext.Value{body}, nil, typ, received, false)
+	return parseAll([]jsontext.Value{body}, nil, nil, typ, received, false)
 }
 
 // parseAll parses each message; validated tells that the batch decoder has checked
 // they are valid JSON, which the fast path (scan.go) relies on.
-func parseAll(raws []jsontext.Value, outer jsontext.Value, routeType string, received time.Time, validated bool) ([]Message, error) {
+func parseAll(raws []jsontext.Value, outer, sentAt jsontext.Value, routeType string, received time.Time, validated bool) ([]Message, error) {
 	msgs := make([]Message, 0, len(raws))
 	var problems []Problem
 	b := newBatchContext(outer) // the same for every message: read once
+	b.sentAt = sentAt
 	tooBig := false
 	for i, raw := range raws {
 		if len(raw) > MaxMessageBytes {
@@ -199,6 +204,7 @@ type batchContext struct {
 	// The members mergedPayload adds: as the message's context when it has none of its
 	// own, beside it otherwise (nil without a batch context).
 	asContext, besideContext []byte
+	sentAt                   jsontext.Value // the batch's, for messages without their own
 }
 
 func newBatchContext(outer jsontext.Value) *batchContext {
@@ -213,6 +219,10 @@ func newBatchContext(outer jsontext.Value) *batchContext {
 
 // parseOne validates one message; it returns a reason (and 400 or 413) when invalid.
 func parseOne(raw jsontext.Value, b *batchContext, routeType string, received time.Time, validated bool) (Message, int, string) {
+	if bytes.Contains(raw, []byte(`"writeKey"`)) {
+		// Browser SDKs put the write key in each message: it is a secret, not usage.
+		raw = dropMember(raw, "writeKey")
+	}
 	var w wire
 	if !validated || !fastParse || !scanWire(raw, &w) {
 		w = wire{}
@@ -294,20 +304,9 @@ func parseOne(raw jsontext.Value, b *batchContext, routeType string, received ti
 		}
 	}
 
-	m.Timestamp = received
-	for _, field := range []struct {
-		name string
-		raw  jsontext.Value
-	}{{"timestamp", w.Timestamp}, {"originalTimestamp", w.OriginalTimestamp}} {
-		if isNull(field.raw) {
-			continue
-		}
-		t, err := parseTime(field.raw)
-		if err != nil {
-			return m, 400, field.name + ": " + err.Error()
-		}
-		m.Timestamp = t
-		break
+	var reason string
+	if m.Timestamp, reason = eventTime(&w, b.sentAt, received); reason != "" {
+		return m, 400, reason
 	}
 	if m.Timestamp.After(received.Add(MaxFutureSkew)) {
 		return m, 400, fmt.Sprintf("timestamp %s is more than 24 h in the future", m.Timestamp.UTC().Format(time.RFC3339))
@@ -336,6 +335,69 @@ func parseOne(raw jsontext.Value, b *batchContext, routeType string, received ti
 		m.MessageID = "sha256:" + hex.EncodeToString(sum[:20])
 	}
 	return m, 0, ""
+}
+
+// eventTime is the message's time (SPEC §3): its timestamp as sent; else its
+// originalTimestamp, corrected for the device's clock by the sentAt of the message or
+// its batch (received − (sentAt − originalTimestamp)); else the time received.
+func eventTime(w *wire, batchSentAt jsontext.Value, received time.Time) (time.Time, string) {
+	if !isNull(w.Timestamp) {
+		t, err := parseTime(w.Timestamp)
+		if err != nil {
+			return t, "timestamp: " + err.Error()
+		}
+		return t, ""
+	}
+	if isNull(w.OriginalTimestamp) {
+		return received, ""
+	}
+	orig, err := parseTime(w.OriginalTimestamp)
+	if err != nil {
+		return orig, "originalTimestamp: " + err.Error()
+	}
+	name, sent := "sentAt", w.SentAt
+	if isNull(sent) {
+		name, sent = "batch sentAt", batchSentAt
+	}
+	if isNull(sent) {
+		return orig, ""
+	}
+	sentAt, err := parseTime(sent)
+	if err != nil {
+		return orig, name + ": " + err.Error()
+	}
+	return received.Add(-sentAt.Sub(orig)), ""
+}
+
+// dropMember returns a JSON object without its members of this name (the object as
+// it was when it cannot be read: the parser then says why).
+func dropMember(raw jsontext.Value, name string) jsontext.Value {
+	dec := jsontext.NewDecoder(bytes.NewReader(raw), jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
+	var out bytes.Buffer
+	enc := jsontext.NewEncoder(&out, jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
+	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '{' || enc.WriteToken(jsontext.BeginObject) != nil {
+		return raw
+	}
+	for dec.PeekKind() != '}' {
+		key, err := dec.ReadToken()
+		if err != nil {
+			return raw
+		}
+		val, err := dec.ReadValue()
+		if err != nil {
+			return raw
+		}
+		if key.String() == name {
+			continue
+		}
+		if enc.WriteToken(key) != nil || enc.WriteValue(val) != nil {
+			return raw
+		}
+	}
+	if _, err := dec.ReadToken(); err != nil || enc.WriteToken(jsontext.EndObject) != nil {
+		return raw
+	}
+	return bytes.TrimSpace(out.Bytes())
 }
 
 // contextIDs are what a context gives: groupId and device.id, or why it is unusable

@@ -27,11 +27,11 @@ func TestGroupRefusesRevokedKeys(t *testing.T) {
 
 func testRevokedKeyInAGroup(t *testing.T, store *models.Store, knownUsers bool) {
 	ctx := context.Background()
-	_, live, err := store.CreateWriteKey(ctx, "live", nil)
+	_, live, err := store.CreateWriteKey(ctx, models.WriteKeyInput{Name: "live"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, gone, err := store.CreateWriteKey(ctx, "gone", nil)
+	_, gone, err := store.CreateWriteKey(ctx, models.WriteKeyInput{Name: "gone"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +71,7 @@ func testRevokedKeyInAGroup(t *testing.T, store *models.Store, knownUsers bool) 
 			t.Fatalf("request %d: %v", i, group[i].err)
 		}
 	}
-	if group[0].res != (Result{Accepted: 2}) || group[2].res != (Result{Accepted: 1, Duplicates: 1}) {
+	if group[0].res != (Result{Accepted: 2, Counted: 2}) || group[2].res != (Result{Accepted: 1, Counted: 1, Duplicates: 1}) {
 		t.Fatalf("results %+v, %+v", group[0].res, group[2].res)
 	}
 	var ids []string

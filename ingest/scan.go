@@ -29,6 +29,7 @@ const (
 	nMessageID         = "MESSAGEID"
 	nTimestamp         = "TIMESTAMP"
 	nOriginalTimestamp = "ORIGINALTIMESTAMP"
+	nSentAt            = "SENTAT"
 	nProperties        = "PROPERTIES"
 	nTraits            = "TRAITS"
 	nContext           = "CONTEXT"
@@ -79,6 +80,8 @@ func scanWire(raw []byte, w *wire) bool {
 			bit, dst = 1<<8, &w.OriginalTimestamp
 		case nContext:
 			bit, dst = 1<<9, &w.Context
+		case nSentAt:
+			bit, dst = 1<<12, &w.SentAt
 		case nProperties:
 			bit = 1 << 10
 			if !isNull(val) {

@@ -18,7 +18,8 @@ import (
 
 // Result tells what a stored request changed.
 type Result struct {
-	Accepted   int // messages new to Sightline, now counted
+	Accepted   int // messages new to Sightline, now stored (and counted if usage)
+	Counted    int // of those, usage messages (track and page)
 	Duplicates int // messages whose messageId was seen before: acknowledged, not counted
 }
 
@@ -185,8 +186,12 @@ func (w *Writer) commitGroup(group []*request) {
 			for i, m := range msgs {
 				if known[m.MessageID] {
 					owner[i].res.Duplicates++
+					m.Duplicate = true
 				} else {
 					owner[i].res.Accepted++
+					if countsAsUsage(m) {
+						owner[i].res.Counted++
+					}
 				}
 			}
 		}
@@ -214,6 +219,7 @@ func gather(group []*request) ([]*Message, []*request) {
 		for _, m := range r.msgs {
 			if seen[m.MessageID] {
 				r.res.Duplicates++
+				m.Duplicate = true
 				continue
 			}
 			seen[m.MessageID] = true
@@ -302,6 +308,7 @@ func uniqueMessages(msgs []Message) ([]*Message, int) {
 	for i := range msgs {
 		if seen[msgs[i].MessageID] {
 			dups++
+			msgs[i].Duplicate = true
 			continue
 		}
 		seen[msgs[i].MessageID] = true

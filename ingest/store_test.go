@@ -82,7 +82,7 @@ func TestRawMessagesAreStoredAsReceived(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, wk, err := store.CreateWriteKey(context.Background(), "k", nil)
+		_, wk, err := store.CreateWriteKey(context.Background(), models.WriteKeyInput{Name: "k"}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -117,7 +117,7 @@ func TestRollupsAccumulate(t *testing.T) {
 func TestSecretsAreStoredHashed(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, s *models.Store) {
 		ctx := context.Background()
-		plain, wk, err := s.CreateWriteKey(ctx, "web app", nil)
+		plain, wk, err := s.CreateWriteKey(ctx, models.WriteKeyInput{Name: "web app"}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -115,23 +115,78 @@ type WriteKey struct {
 	CreatedAt  time.Time  `gorm:"column:created_at"`
 	LastUsedAt *time.Time `gorm:"column:last_used_at"`
 	RevokedAt  *time.Time `gorm:"column:revoked_at"`
+	// AllowedOrigins are the browser origins the key may send from, space-separated
+	// (see ParseOrigins); empty allows every origin.
+	AllowedOrigins string `gorm:"column:allowed_origins"`
+	// RateLimit is how many requests a minute the key may send, across all
+	// processes; 0 is no limit.
+	RateLimit int `gorm:"column:rate_limit"`
 }
 
 // TableName maps the struct to its table.
 func (WriteKey) TableName() string { return "write_keys" }
 
+// WriteKeyInput is what an admin sets on a write key.
+type WriteKeyInput struct {
+	Name string
+	// Origins lists the allowed browser origins, separated by commas or spaces.
+	Origins   string
+	RateLimit int
+}
+
+// validate checks the input and returns the origins in their stored form.
+func (in WriteKeyInput) validate(verr *ValidationError) (origins string) {
+	origins, err := ParseOrigins(in.Origins)
+	if err != nil {
+		verr.Add("origins", err.Error())
+	}
+	if in.RateLimit < 0 {
+		verr.Add("rate_limit", "must be 0 (no limit) or more requests a minute")
+	}
+	return origins
+}
+
 // CreateWriteKey makes an ingest key and returns its plain text, which is never stored.
-func (s *Store) CreateWriteKey(ctx context.Context, name string, createdBy *int64) (string, *WriteKey, error) {
-	name = strings.TrimSpace(name)
+func (s *Store) CreateWriteKey(ctx context.Context, in WriteKeyInput, createdBy *int64) (string, *WriteKey, error) {
+	verr := &ValidationError{Message: "invalid write key"}
+	name := strings.TrimSpace(in.Name)
 	if name == "" {
-		return "", nil, &ValidationError{Message: "invalid write key", Fields: []FieldError{{Field: "name", Message: "is required"}}}
+		verr.Add("name", "is required")
+	}
+	origins := in.validate(verr)
+	if err := verr.OrNil(); err != nil {
+		return "", nil, err
 	}
 	plain, hash := newSecret("wk_")
-	k := &WriteKey{Name: name, KeyHash: hash, KeyPrefix: displayPrefix(plain), CreatedBy: createdBy, CreatedAt: time.Now().UTC()}
+	k := &WriteKey{Name: name, KeyHash: hash, KeyPrefix: displayPrefix(plain), CreatedBy: createdBy,
+		CreatedAt: time.Now().UTC(), AllowedOrigins: origins, RateLimit: in.RateLimit}
 	if err := s.db.WithContext(ctx).Create(k).Error; err != nil {
 		return "", nil, fmt.Errorf("store: unable to create write key: %w", err)
 	}
 	return plain, k, nil
+}
+
+// UpdateWriteKeyLimits changes a live key's allowed origins and rate limit; every
+// process applies them within WriteKeyRecheck.
+func (s *Store) UpdateWriteKeyLimits(ctx context.Context, id int64, in WriteKeyInput) (*WriteKey, error) {
+	verr := &ValidationError{Message: "invalid write key"}
+	origins := in.validate(verr)
+	if err := verr.OrNil(); err != nil {
+		return nil, err
+	}
+	res := s.db.WithContext(ctx).Model(&WriteKey{}).Where("id = ? AND revoked_at IS NULL", id).
+		Updates(map[string]any{"allowed_origins": origins, "rate_limit": in.RateLimit})
+	if res.Error != nil {
+		return nil, fmt.Errorf("store: unable to update write key: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return nil, ErrNotFound
+	}
+	var k WriteKey
+	if err := s.db.WithContext(ctx).Take(&k, id).Error; err != nil {
+		return nil, fmt.Errorf("store: unable to read write key: %w", notFound(err))
+	}
+	return &k, nil
 }
 
 // WriteKeyBySecret finds the live write key behind a Basic-auth user name.
@@ -143,9 +198,11 @@ func (s *Store) WriteKeyBySecret(ctx context.Context, plain string) (*WriteKey, 
 func (s *Store) WriteKeyByHash(ctx context.Context, hash string) (*WriteKey, error) {
 	// Plain database/sql, not GORM's reflection: ingestion asks this often.
 	var k WriteKey
-	err := s.SQL().QueryRowContext(ctx, `SELECT id, name, key_hash, key_prefix, created_by, created_at, last_used_at, revoked_at
+	err := s.SQL().QueryRowContext(ctx, `SELECT id, name, key_hash, key_prefix, created_by, created_at, last_used_at, revoked_at,
+		allowed_origins, rate_limit
 		FROM write_keys WHERE key_hash = $1 AND revoked_at IS NULL`, hash).
-		Scan(&k.ID, &k.Name, &k.KeyHash, &k.KeyPrefix, &k.CreatedBy, &k.CreatedAt, &k.LastUsedAt, &k.RevokedAt)
+		Scan(&k.ID, &k.Name, &k.KeyHash, &k.KeyPrefix, &k.CreatedBy, &k.CreatedAt, &k.LastUsedAt, &k.RevokedAt,
+			&k.AllowedOrigins, &k.RateLimit)
 	if err != nil {
 		return nil, fmt.Errorf("store: unable to find write key: %w", notFound(err))
 	}
