@@ -50,6 +50,8 @@ func browser(t *testing.T) (context.Context, *[]string) {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("no-first-run", true),
+		// Nothing but loopback resolves: a stray request to the internet fails loudly.
+		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"),
 		chromedp.UserDataDir(t.TempDir()),
 	)
 	// Collect uncaught exceptions and console errors: a page that breaks fails the test.

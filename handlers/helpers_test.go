@@ -16,25 +16,30 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"sightline/handlers"
+	"sightline/ingest"
 	"sightline/models"
 )
 
 // testApp is the full router over a real database.
 type testApp struct {
-	t     *testing.T
-	e     *echo.Echo
-	store *models.Store
+	t       *testing.T
+	e       *echo.Echo
+	store   *models.Store
+	monitor *ingest.Monitor // flush it to see ingestion on the Sources page
 }
 
 var testSecret = []byte("0123456789abcdef0123456789abcdef-test")
 
 func newApp(t *testing.T, store *models.Store) *testApp {
 	t.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	monitor := ingest.NewMonitor(store, log)
+	monitor.FlushDelay = time.Hour // tests flush when they look
 	e := handlers.NewRouter(handlers.Deps{
-		Store: store, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		SessionSecret: testSecret, LoginFailureDelay: time.Millisecond,
+		Store: store, Logger: log, SessionSecret: testSecret, LoginFailureDelay: time.Millisecond,
+		Monitor: monitor,
 	})
-	return &testApp{t: t, e: e, store: store}
+	return &testApp{t: t, e: e, store: store, monitor: monitor}
 }
 
 // member creates a login with password "pw-<role>".

@@ -118,6 +118,7 @@ type wireTraits struct {
 type wireContext struct {
 	GroupID jsontext.Value `json:"groupId"`
 	Device  wireDevice     `json:"device"`
+	Traits  jsontext.Value `json:"traits"` // read for identify calls only
 }
 
 type wireDevice struct {
@@ -320,6 +321,13 @@ func parseOne(raw jsontext.Value, b *batchContext, routeType string, received ti
 			m.Quantity = number(w.Properties.Quantity)
 		}
 	}
+	if m.Type == "identify" && w.Traits == nil && !isNull(w.Context) && !isNull(own.traits) {
+		// RudderStack's browser SDK sends identify traits in context.traits alone.
+		var t wireTraits
+		if jsonv2.Unmarshal(own.traits, &t, lenient) == nil {
+			w.Traits = &t
+		}
+	}
 	if m.Type == "identify" && w.Traits != nil {
 		m.HasTraits = true
 		m.Traits.Email, _ = idString(w.Traits.Email)
@@ -383,14 +391,15 @@ func dropMember(raw jsontext.Value, name string) jsontext.Value {
 		if err != nil {
 			return raw
 		}
+		member := key.String() // before the next read voids the token
 		val, err := dec.ReadValue()
 		if err != nil {
 			return raw
 		}
-		if key.String() == name {
+		if member == name {
 			continue
 		}
-		if enc.WriteToken(key) != nil || enc.WriteValue(val) != nil {
+		if enc.WriteToken(jsontext.String(member)) != nil || enc.WriteValue(val) != nil {
 			return raw
 		}
 	}
@@ -406,6 +415,7 @@ func dropMember(raw jsontext.Value, name string) jsontext.Value {
 type contextIDs struct {
 	groupID, deviceID   string
 	reason, groupReason string
+	traits              jsontext.Value
 }
 
 // readContext reads a context that was checked as JSON (by the batch decoder or the
@@ -423,7 +433,7 @@ func readContext(raw jsontext.Value, ids *contextIDs) *contextIDs {
 			return ids
 		}
 	}
-	*ids = contextIDs{}
+	*ids = contextIDs{traits: c.Traits}
 	var err error
 	if ids.groupID, err = idString(c.GroupID); err != nil {
 		ids.groupID, ids.groupReason = "", "context.groupId: "+err.Error()

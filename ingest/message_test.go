@@ -165,3 +165,55 @@ func FuzzParseBatch(f *testing.F) {
 		}
 	})
 }
+
+// TestBrowserSDKShapes: what the browser SDKs send differently from the server ones.
+func TestBrowserSDKShapes(t *testing.T) {
+	// RudderStack's browser SDK: identify traits in context.traits alone; a
+	// message's own top-level traits win over them.
+	msgs, err := ParseBatch(batch(
+		`{"type":"identify","userId":"u1","messageId":"i1","context":{"traits":{"level":"executive","department":"Legal"}}}`,
+		`{"type":"identify","userId":"u2","messageId":"i2","traits":{"level":"manager"},"context":{"traits":{"level":"executive"}}}`,
+		`{"type":"identify","userId":"u3","messageId":"i3","context":{"traits":"not an object"}}`,
+	), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := msgs[0]; !m.HasTraits || m.Traits.Level != "executive" || m.Traits.Department != "Legal" {
+		t.Fatalf("context traits: %+v", m)
+	}
+	if m := msgs[1]; m.Traits.Level != "manager" {
+		t.Fatalf("top-level traits lost to context's: %+v", m)
+	}
+	if m := msgs[2]; m.HasTraits {
+		t.Fatalf("unreadable context traits taken: %+v", m)
+	}
+
+	// analytics.js puts the write key in every message: it is not stored.
+	msgs, err = ParseSingle([]byte(`{"writeKey":"wk_secret","userId":"u","event":"e","messageId":"t1","properties":{"writeKey":"kept"}}`), "track", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := string(msgs[0].Payload); strings.Contains(p, "wk_secret") || !strings.Contains(p, `"properties":{"writeKey":"kept"}`) || !strings.Contains(p, `"event":"e"`) {
+		t.Fatalf("stored payload %s", p)
+	}
+
+	// originalTimestamp corrected by sentAt; the batch's sentAt when the message has none.
+	msgs, err = ParseBatch([]byte(`{"sentAt":"2026-11-20T15:00:00Z","batch":[
+		{"type":"track","userId":"u","event":"e","messageId":"a","originalTimestamp":"2026-11-20T14:50:00Z"},
+		{"type":"track","userId":"u","event":"e","messageId":"b","originalTimestamp":"2026-11-20T14:50:00Z","sentAt":"2026-11-20T14:51:00Z"},
+		{"type":"track","userId":"u","event":"e","messageId":"c","timestamp":"2026-11-20T09:00:00Z","originalTimestamp":"2026-11-20T14:50:00Z"}]}`), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []time.Time{now.Add(-10 * time.Minute), now.Add(-time.Minute), time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)} {
+		if !msgs[i].Timestamp.Equal(want) {
+			t.Fatalf("message %d at %s, want %s", i, msgs[i].Timestamp, want)
+		}
+	}
+	// A correction cannot carry a message past the future limit: the device's own
+	// sentAt brings it back to the time received.
+	msgs, err = ParseBatch(batch(`{"type":"track","userId":"u","event":"e","originalTimestamp":"2030-01-01T00:00:00Z","sentAt":"2030-01-01T00:00:05Z"}`), now)
+	if err != nil || !msgs[0].Timestamp.Equal(now.Add(-5*time.Second)) {
+		t.Fatalf("a device clock years fast: %v, %v", msgs, err)
+	}
+}

@@ -118,9 +118,15 @@ func scanWire(raw []byte, w *wire) bool {
 
 // scanContext fills c from a context known to be valid JSON, or reports false.
 func scanContext(raw []byte, c *wireContext) bool {
-	var seenGroup, seenDevice bool
+	var seenGroup, seenDevice, seenTraits bool
 	return scanObject(raw, func(name, val []byte) bool {
 		switch {
+		case folded(name, nTraits):
+			if seenTraits {
+				return false
+			}
+			seenTraits = true
+			c.Traits = jsontext.Value(val)
 		case folded(name, nGroupID):
 			if seenGroup {
 				return false
