@@ -80,7 +80,7 @@ func TestShortRoutesAndBodyKey(t *testing.T) {
 		}
 		// The key is a secret: it is not kept in the stored messages.
 		var withKey int
-		s.DB().Raw("SELECT count(*) FROM usage_messages WHERE payload" + textCast(s) + " LIKE ?", "%"+key+"%").Scan(&withKey)
+		s.DB().Raw("SELECT count(*) FROM usage_messages WHERE payload"+textCast(s)+" LIKE ?", "%"+key+"%").Scan(&withKey)
 		if withKey != 0 {
 			t.Fatalf("%d stored messages still hold the write key", withKey)
 		}
