@@ -23,9 +23,11 @@ import (
 	"syscall"
 	"time"
 
+	"sightline/alerts"
 	"sightline/demo"
 	"sightline/handlers"
 	"sightline/ingest"
+	"sightline/jobs"
 	"sightline/metrics"
 	"sightline/models"
 )
@@ -41,6 +43,8 @@ Usage:
   sightline writekey create --name NAME [--origins https://app.example.com,…] [--rate-limit N]
                                                    print a new ingest write key
   sightline user create --email E --role ROLE --password-stdin [--name N]
+  sightline alerts evaluate                        evaluate the alert rules at every account now
+  sightline digest send                            send every member their alert digest now
 
 Environment:
   DATABASE_URL    postgres://… or sqlite:PATH (default sqlite:data/sightline.db; demo: sqlite:data/demo.db)
@@ -48,7 +52,10 @@ Environment:
   SESSION_SECRET  secret for session cookies (generated and stored in the database when unset)
   SECURE_COOKIES  set to 1 behind HTTPS
   LOG_LEVEL       debug, info, warn or error (default info)
-  SNAPSHOT_JOB    "off" stops serve's daily health snapshots (when a cron or another instance runs them)
+  SNAPSHOT_JOB    "off": this process takes no background work (snapshots, alerts, webhooks, digests, retention)
+  BASE_URL        where people reach Sightline, for links in e-mails and webhooks
+  SMTP_URL        smtp://user:pass@host:port (STARTTLS when offered) or smtps://… for the alert digests
+  MAIL_FROM       the digests' sender address
   PPROF_ADDR      serve Go profiles on this address, e.g. 127.0.0.1:6060 (off by default)
   RAW_RETENTION_DAYS  days raw usage messages are kept (default 400; rollups are kept for ever)
 `
@@ -185,6 +192,53 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer, 
 			}
 			return err
 		})
+	case "alerts":
+		if len(rest) == 0 || rest[0] != "evaluate" {
+			return errors.New("usage: sightline alerts evaluate")
+		}
+		return withStore(ctx, log, func(s *models.Store) error {
+			q, err := newQueue(ctx, s, log, false)
+			if err != nil {
+				return err
+			}
+			defer q.Close()
+			res, err := s.EvaluateAlerts(ctx, models.Today())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "%d accounts evaluated in %s: %d alerts opened, %d updated, %d resolved, %d back from snooze\n",
+				res.Accounts, res.Took.Round(time.Millisecond), res.Opened, res.Updated, res.Resolved, res.Woken)
+			return nil
+		})
+	case "digest":
+		if len(rest) == 0 || rest[0] != "send" {
+			return errors.New("usage: sightline digest send")
+		}
+		return withStore(ctx, log, func(s *models.Store) error {
+			mailer, err := mailerFromEnv()
+			if err != nil {
+				return err
+			}
+			if mailer == nil {
+				return errors.New("set SMTP_URL and MAIL_FROM to send digests")
+			}
+			members, err := s.DigestMembers(ctx, models.Today(), false)
+			if err != nil {
+				return err
+			}
+			till, sent := time.Now().UTC(), 0
+			for _, m := range members {
+				ok, err := jobs.SendDigest(ctx, s, mailer, m, till)
+				if err != nil {
+					return err
+				}
+				if ok {
+					sent++
+				}
+			}
+			fmt.Fprintf(stdout, "%d digests sent (%d members with a digest on)\n", sent, len(members))
+			return nil
+		})
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -266,9 +320,8 @@ func serve(ctx context.Context, log *slog.Logger, withDemo bool) error {
 		return err
 	}
 	defer store.Close()
-	seeded := false // the demo just wrote today's snapshots and feature tables
 	if withDemo {
-		if seeded, err = prepareDemo(ctx, store, log); err != nil {
+		if _, err = prepareDemo(ctx, store, log); err != nil {
 			return err
 		}
 	}
@@ -276,9 +329,18 @@ func serve(ctx context.Context, log *slog.Logger, withDemo bool) error {
 	if err != nil {
 		return err
 	}
+	// Background work (River): this process takes its share unless told not to.
+	background := os.Getenv("SNAPSHOT_JOB") != "off"
+	queue, err := newQueue(ctx, store, log, background)
+	if err != nil {
+		return err
+	}
+	defer queue.Close()
+	monitor := ingest.NewMonitor(store, log)
 	router := handlers.NewRouter(handlers.Deps{
 		Store: store, Logger: log, SessionSecret: secret,
 		SecureCookies: os.Getenv("SECURE_COOKIES") == "1",
+		Monitor:       monitor,
 	})
 	addr := os.Getenv("ADDR")
 	if addr == "" {
@@ -304,13 +366,10 @@ func serve(ctx context.Context, log *slog.Logger, withDemo bool) error {
 		}
 		fmt.Println()
 	}
-	retention := ingest.DefaultRetention
-	if days, err := strconv.Atoi(os.Getenv("RAW_RETENTION_DAYS")); err == nil && days > 0 {
-		retention = time.Duration(days) * 24 * time.Hour
-	}
-	go ingest.RunRetention(ctx, store, retention, log)
-	if os.Getenv("SNAPSHOT_JOB") != "off" { // off where another instance or a cron runs `snapshot`
-		go runSnapshots(ctx, store, log, seeded)
+	if background {
+		if err := queue.Start(ctx); err != nil {
+			return err
+		}
 	}
 	if pprofAddr := os.Getenv("PPROF_ADDR"); pprofAddr != "" {
 		// Profiling on its own listener (keep it on loopback), never on the public one.
@@ -333,6 +392,10 @@ func serve(ctx context.Context, log *slog.Logger, withDemo bool) error {
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
+	if background {
+		queue.Stop(shutdownCtx)
+	}
+	monitor.Flush(shutdownCtx)
 	log.Info("stopped")
 	return nil
 }
@@ -388,41 +451,27 @@ func prepareDemo(ctx context.Context, store *models.Store, log *slog.Logger) (bo
 	return n == 0, nil
 }
 
-// runSnapshots keeps the daily health snapshots current: yesterday (final now that
-// its usage is in) and today at start, then the same shortly after each UTC midnight.
-func runSnapshots(ctx context.Context, store *models.Store, log *slog.Logger, seeded bool) {
-	// A demo seeded just now has written today already: start tomorrow.
-	if seeded && !sleepUntilTomorrow(ctx) {
-		return
+// newQueue builds the job queue (River) over the store; with schedule, this process
+// takes part in the periodic work (River elects one process to schedule it).
+func newQueue(ctx context.Context, store *models.Store, log *slog.Logger, schedule bool) (*jobs.Queue, error) {
+	store.SetBaseURL(os.Getenv("BASE_URL"))
+	mailer, err := mailerFromEnv()
+	if err != nil {
+		return nil, err
 	}
-	for {
-		today := models.Today()
-		start := time.Now()
-		if n, err := store.SnapshotHealth(ctx, today.AddDays(-1), today); err != nil {
-			log.Warn("health snapshots", "err", err)
-		} else {
-			log.Info("health snapshots written", "snapshots", n, "took", time.Since(start).Round(time.Millisecond).String())
-		}
-		// The /features page's weeks and 30-day windows covering the same two days.
-		start = time.Now()
-		if err := store.RefreshFeatureWeeks(ctx, today.AddDays(-1), today); err != nil {
-			log.Warn("feature weeks", "err", err)
-		} else {
-			log.Info("feature weeks refreshed", "took", time.Since(start).Round(time.Millisecond).String())
-		}
-		if !sleepUntilTomorrow(ctx) {
-			return
-		}
+	retention := ingest.DefaultRetention
+	if days, err := strconv.Atoi(os.Getenv("RAW_RETENTION_DAYS")); err == nil && days > 0 {
+		retention = time.Duration(days) * 24 * time.Hour
 	}
+	return jobs.New(ctx, store, jobs.Options{Logger: log, DatabaseURL: databaseURL(""), Mailer: mailer,
+		RawRetention: retention, Schedule: schedule})
 }
 
-// sleepUntilTomorrow waits until ten past the next UTC midnight; false when ctx ends first.
-func sleepUntilTomorrow(ctx context.Context) bool {
-	next := models.Today().AddDays(1).Time().Add(10 * time.Minute)
-	select {
-	case <-ctx.Done():
-		return false
-	case <-time.After(time.Until(next)):
-		return true
+// mailerFromEnv reads SMTP_URL and MAIL_FROM; nil when e-mail is not configured.
+func mailerFromEnv() (*alerts.Mailer, error) {
+	smtpURL := os.Getenv("SMTP_URL")
+	if smtpURL == "" {
+		return nil, nil
 	}
+	return alerts.NewMailer(smtpURL, os.Getenv("MAIL_FROM"))
 }

@@ -163,13 +163,6 @@ func (r Rules) Validate() []Problem {
 	return ps
 }
 
-// Entitlement is what the rules need of an entitlement beyond its position.
-type Entitlement struct {
-	Key      string
-	StartsOn metrics.Day // 0: no start date
-	EndsOn   metrics.Day // 0: open-ended
-}
-
 // Goal is an open goal's measured status.
 type Goal struct {
 	ID       int64
@@ -189,7 +182,7 @@ type Input struct {
 	AsOf    metrics.Day
 	// Health returns the account's SPEC §5 result as of a day (AsOf, or days before it).
 	Health       func(day metrics.Day) metrics.Result
-	Entitlements []Entitlement
+	Entitlements []metrics.Entitlement // for their terms
 	RenewalOn    metrics.Day // 0: none
 	Goals        []Goal      // open goals only
 	// UsageMessages counts the account's usage messages (track and page) from one day to another.
@@ -213,7 +206,7 @@ type Condition struct {
 func Conditions(in Input, r Rules) []Condition {
 	var out []Condition
 	now := in.Health(in.AsOf)
-	terms := map[string]Entitlement{}
+	terms := map[string]metrics.Entitlement{}
 	for _, e := range in.Entitlements {
 		terms[e.Key] = e
 	}
@@ -323,7 +316,7 @@ func reached(u float64, ts []Threshold) (Threshold, bool) {
 	return best, ok
 }
 
-func termOf(e Entitlement) string {
+func termOf(e metrics.Entitlement) string {
 	if e.StartsOn == 0 {
 		return ""
 	}

@@ -53,7 +53,7 @@ func TestConsumptionThresholds(t *testing.T) {
 		{150, 1.2, SeverityCritical, ""},
 	} {
 		in := account(map[metrics.Day]metrics.Result{today: {Entitlements: []metrics.Position{position("core-seats", "user", 100, tc.consumed, 90, "")}}})
-		in.Entitlements = []Entitlement{{Key: "core-seats", StartsOn: today - 100}}
+		in.Entitlements = []metrics.Entitlement{{Key: "core-seats", StartsOn: today - 100}}
 		cs := only(t, Conditions(in, DefaultRules()), KindConsumption)
 		if tc.at == 0 {
 			if len(cs) != 0 {
@@ -93,7 +93,7 @@ func TestUnderuseNeedsThirtyDays(t *testing.T) {
 		want  bool
 	}{{today - 29, false}, {today - 30, true}, {0, true}} {
 		in := account(map[metrics.Day]metrics.Result{today: {Entitlements: []metrics.Position{position("core-seats", "user", 100, 20, 10, metrics.StatusUnderused)}}})
-		in.Entitlements = []Entitlement{{Key: "core-seats", StartsOn: tc.start}}
+		in.Entitlements = []metrics.Entitlement{{Key: "core-seats", StartsOn: tc.start}}
 		cs := only(t, Conditions(in, DefaultRules()), KindUnderuse)
 		if (len(cs) == 1) != tc.want {
 			t.Fatalf("started %v: %+v", tc.start, cs)

@@ -3,7 +3,6 @@ package ingest
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"sightline/models"
@@ -28,24 +27,6 @@ func PruneRaw(ctx context.Context, store *models.Store, olderThan time.Duration)
 		total += res.RowsAffected
 		if res.RowsAffected < 10000 {
 			return total, nil
-		}
-	}
-}
-
-// RunRetention prunes once an hour until ctx ends.
-func RunRetention(ctx context.Context, store *models.Store, olderThan time.Duration, log *slog.Logger) {
-	tick := time.NewTicker(time.Hour)
-	defer tick.Stop()
-	for {
-		if n, err := PruneRaw(ctx, store, olderThan); err != nil {
-			log.Warn("retention", "err", err)
-		} else if n > 0 {
-			log.Info("retention: raw messages pruned", "deleted", n, "older_than", olderThan.String())
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
 		}
 	}
 }

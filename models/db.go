@@ -51,6 +51,10 @@ type Store struct {
 	// filling lets concurrent misses of a cached copy wait for one read instead of
 	// each repeating it (every client's first view after a start or a change).
 	filling *singleflight.Group
+	// jobs takes the background work a change needs, in the change's transaction.
+	jobs Jobs
+	// baseURL is where people reach Sightline, for links in webhooks and e-mails.
+	baseURL string
 }
 
 // ParseDatabaseURL splits DATABASE_URL into its dialect and the driver's DSN:

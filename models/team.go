@@ -23,6 +23,9 @@ type TeamMember struct {
 	PasswordHash string     `gorm:"column:password_hash"`
 	CreatedAt    time.Time  `gorm:"column:created_at"`
 	DisabledAt   *time.Time `gorm:"column:disabled_at"`
+	// Digest is how often the member gets their alert digest: daily, weekly or off.
+	Digest       string     `gorm:"column:digest;default:daily"`
+	DigestSentAt *time.Time `gorm:"column:digest_sent_at"`
 }
 
 // TableName maps the struct to its table.

@@ -82,6 +82,13 @@ CREATE TRIGGER entitlements_alert_dirty AFTER INSERT OR UPDATE OR DELETE ON enti
 CREATE TRIGGER goals_alert_dirty AFTER INSERT OR UPDATE OR DELETE ON goals
     FOR EACH ROW EXECUTE FUNCTION mark_alert_dirty();
 
+-- What a background job carries from one run to the next (e.g. the alert evaluation's
+-- usage watermark), as JSON. Not in settings: writing there bumps the settings version.
+CREATE TABLE job_state (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
 -- Webhooks. The signing secret must be read to sign, so it is stored as it is (shown
 -- to the admin once, never returned again).
 CREATE TABLE webhooks (
@@ -141,6 +148,7 @@ DROP TRIGGER entitlements_alert_dirty ON entitlements;
 DROP TRIGGER accounts_alert_dirty ON accounts;
 DROP FUNCTION mark_account_alert_dirty();
 DROP FUNCTION mark_alert_dirty();
+DROP TABLE job_state;
 DROP TABLE alert_dirty;
 DROP TABLE alert_events;
 DROP TABLE alerts;

@@ -61,6 +61,13 @@ BEGIN INSERT INTO alert_dirty (account_id) VALUES (NEW.account_id) ON CONFLICT D
 CREATE TRIGGER goals_alert_dirty_delete AFTER DELETE ON goals
 BEGIN INSERT INTO alert_dirty (account_id) VALUES (OLD.account_id) ON CONFLICT DO NOTHING; END;
 
+-- What a background job carries from one run to the next (e.g. the alert evaluation's
+-- usage watermark), as JSON. Not in settings: writing there bumps the settings version.
+CREATE TABLE job_state (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
 CREATE TABLE webhooks (
     id         INTEGER PRIMARY KEY,
     key        TEXT     NOT NULL UNIQUE,
@@ -118,6 +125,7 @@ DROP TRIGGER entitlements_alert_dirty_update;
 DROP TRIGGER entitlements_alert_dirty_insert;
 DROP TRIGGER accounts_alert_dirty_update;
 DROP TRIGGER accounts_alert_dirty_insert;
+DROP TABLE job_state;
 DROP TABLE alert_dirty;
 DROP TABLE alert_events;
 DROP TABLE alerts;
