@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -24,7 +25,7 @@ type Monitor struct {
 
 	mu        sync.Mutex
 	days      map[dayOfKey]*models.SourceDay
-	messages  map[int64][]models.SourceMessage // oldest first, ≤ SourceTailSize a key
+	tails     map[int64][]tailBatch // per key, oldest first, holding the newest SourceTailSize messages
 	refusals  map[int64][]models.SourceRefusal
 	scheduled bool
 	flushing  sync.Mutex // one report at a time, in order
@@ -33,6 +34,13 @@ type Monitor struct {
 type dayOfKey struct {
 	key int64
 	day int
+}
+
+// tailBatch is an accepted request's messages, kept by reference (not copied) until
+// the next report: the tail costs a request one slice header.
+type tailBatch struct {
+	msgs []Message
+	at   time.Time
 }
 
 // maxTailPayload bounds the payload the tail keeps of a message.
@@ -60,23 +68,20 @@ func (m *Monitor) Accepted(keyID int64, msgs []Message, res Result, now time.Tim
 		t := now
 		d.LastMessageAt = &t
 	}
-	if m.messages == nil {
-		m.messages = map[int64][]models.SourceMessage{}
+	if m.tails == nil {
+		m.tails = map[int64][]tailBatch{}
 	}
-	tail := m.messages[keyID]
-	from := max(0, len(msgs)-models.SourceTailSize)
-	for i := from; i < len(msgs); i++ {
-		msg := &msgs[i]
-		tail = append(tail, models.SourceMessage{
-			WriteKeyID: keyID, ReceivedAt: now, Type: msg.Type, Event: msg.Event, UserKey: msg.UserKey,
-			GroupKey: msg.GroupID, MessageID: msg.MessageID, Timestamp: msg.Timestamp,
-			Duplicate: msg.Duplicate, Payload: truncate(msg.Payload, maxTailPayload),
-		})
+	tail := append(m.tails[keyID], tailBatch{msgs, now})
+	// Drop the oldest batches the newer ones make unneeded.
+	kept := 0
+	for i := len(tail) - 1; i >= 0; i-- {
+		if kept >= models.SourceTailSize {
+			tail = append(tail[:0], tail[i+1:]...)
+			break
+		}
+		kept += len(tail[i].msgs)
 	}
-	if over := len(tail) - models.SourceTailSize; over > 0 {
-		tail = append(tail[:0], tail[over:]...)
-	}
-	m.messages[keyID] = tail
+	m.tails[keyID] = tail
 	m.schedule()
 }
 
@@ -152,16 +157,34 @@ func (m *Monitor) Flush(ctx context.Context) error {
 	for _, d := range m.days {
 		a.Days = append(a.Days, *d)
 	}
-	for _, tail := range m.messages {
-		a.Messages = append(a.Messages, tail...)
+	for keyID, tail := range m.tails {
+		a.Messages = append(a.Messages, tailMessages(keyID, tail)...)
 	}
 	for _, list := range m.refusals {
 		a.Refusals = append(a.Refusals, list...)
 	}
-	m.days, m.messages, m.refusals = nil, nil, nil
+	m.days, m.tails, m.refusals = nil, nil, nil
 	m.scheduled = false
 	m.mu.Unlock()
 	return m.store.AddSourceActivity(ctx, a)
+}
+
+// tailMessages are a key's newest SourceTailSize messages, oldest first.
+func tailMessages(keyID int64, tail []tailBatch) []models.SourceMessage {
+	out := make([]models.SourceMessage, 0, models.SourceTailSize)
+	for bi := len(tail) - 1; bi >= 0 && len(out) < models.SourceTailSize; bi-- {
+		b := tail[bi]
+		for i := len(b.msgs) - 1; i >= 0 && len(out) < models.SourceTailSize; i-- {
+			msg := &b.msgs[i]
+			out = append(out, models.SourceMessage{
+				WriteKeyID: keyID, ReceivedAt: b.at, Type: msg.Type, Event: msg.Event, UserKey: msg.UserKey,
+				GroupKey: msg.GroupID, MessageID: msg.MessageID, Timestamp: msg.Timestamp,
+				Duplicate: msg.Duplicate, Payload: truncate(msg.Payload, maxTailPayload),
+			})
+		}
+	}
+	slices.Reverse(out)
+	return out
 }
 
 func truncate(b []byte, n int) string {
