@@ -40,6 +40,11 @@ func (s *server) accountShow(c echo.Context) error {
 	if v.RiskFlags, err = s.store.AccountRiskFlags(ctx, health, asOf); err != nil {
 		return err
 	}
+	if !isHTMXSwap(c.Request()) {
+		if v.Alerts, err = s.accountAlertRows(c, account.Key); err != nil {
+			return err
+		}
+	}
 	return render(c, http.StatusOK, views.AccountPage(v), views.AccountHealth(v))
 }
 
@@ -54,4 +59,26 @@ func windowParam(c echo.Context) (int, error) {
 		return 0, echo.NewHTTPError(http.StatusBadRequest, "window: want 30, 60 or 90 days, got "+strconv.Quote(raw))
 	}
 	return n, nil
+}
+
+// accountAlertRows are the account's unresolved alerts, most severe first, as rows the
+// viewer can act on.
+func (s *server) accountAlertRows(c echo.Context, key string) ([]views.AlertRowView, error) {
+	list, err := s.store.ListAlerts(c.Request().Context(), models.AlertFilter{Accounts: []string{key},
+		States: []string{models.AlertOpen, models.AlertSnoozed}})
+	if err != nil {
+		return nil, err
+	}
+	sortAlerts(list)
+	base, err := s.alertRowBase(c)
+	if err != nil {
+		return nil, err
+	}
+	base.Context, base.Compact = "open,snoozed", true
+	rows := make([]views.AlertRowView, len(list))
+	for i, a := range list {
+		rows[i] = base
+		rows[i].Alert = a
+	}
+	return rows, nil
 }

@@ -73,7 +73,12 @@ func (s *server) loadViewer(next echo.HandlerFunc) echo.HandlerFunc {
 		ctx := c.Request().Context()
 		if m := s.sessions.member(c); m != nil {
 			c.Set(memberKey, m)
-			ctx = views.WithViewer(ctx, views.Viewer{Email: m.Email, Name: m.Name, Role: m.Role})
+			v := views.Viewer{Email: m.Email, Name: m.Name, Role: m.Role}
+			if c.Request().Method == http.MethodGet && !isHTMXSwap(c.Request()) {
+				// Full pages show the count; a failure to count shows none.
+				v.OpenAlerts, _ = s.store.OpenAlertCount(ctx, m.Email)
+			}
+			ctx = views.WithViewer(ctx, v)
 		}
 		if tok, ok := c.Get("csrf").(string); ok {
 			ctx = views.WithCSRF(ctx, tok)

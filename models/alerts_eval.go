@@ -359,9 +359,13 @@ func (s *Store) reconcile(ctx context.Context, tx *gorm.DB, accounts []alertAcco
 			c, ok := holds[key]
 			if a := k.unresolved; a != nil {
 				if !ok {
-					err := tx.Model(&Alert{}).Where("id = ?", a.ID).Updates(map[string]any{"state": AlertResolved,
-						"resolution": ResolutionCleared, "resolved_at": now, "updated_at": now, "snoozed_until": nil,
-						"condition_cleared": true}).Error
+					upd := tx.Model(&Alert{}).Where("id = ? AND state <> ?", a.ID, AlertResolved).Updates(map[string]any{
+						"state": AlertResolved, "resolution": ResolutionCleared, "resolved_at": now, "updated_at": now,
+						"snoozed_until": nil, "condition_cleared": true})
+					err := upd.Error
+					if err == nil && upd.RowsAffected == 0 {
+						continue // another evaluation resolved it first
+					}
 					if err == nil {
 						err = addAlertEvent(tx, a.ID, Sightline, "resolved", map[string]FieldChange{
 							"state": {a.State, AlertResolved}, "resolution": {nil, ResolutionCleared}}, "The condition no longer holds.", now)
@@ -401,8 +405,12 @@ func (s *Store) reconcile(ctx context.Context, tx *gorm.DB, accounts []alertAcco
 				if len(changes) > 0 {
 					fields["updated_at"] = now
 				}
-				if err := tx.Model(&Alert{}).Where("id = ?", a.ID).Updates(fields).Error; err != nil {
-					return res, fmt.Errorf("store: unable to update alert: %w", err)
+				upd := tx.Model(&Alert{}).Where("id = ? AND state = ?", a.ID, a.State).Updates(fields)
+				if upd.Error != nil {
+					return res, fmt.Errorf("store: unable to update alert: %w", upd.Error)
+				}
+				if upd.RowsAffected == 0 {
+					continue // changed meanwhile (by a person or another evaluation)
 				}
 				if len(changes) > 0 {
 					note := ""
@@ -444,8 +452,14 @@ func (s *Store) reconcile(ctx context.Context, tx *gorm.DB, accounts []alertAcco
 				owner := acct.CSMEmail
 				a.OwnerEmail = &owner
 			}
-			if err := tx.Omit("account_key", "account_name").Create(&a).Error; err != nil {
-				return res, fmt.Errorf("store: unable to open alert: %w", err)
+			// Another evaluation may open it at the same moment: the unique index keeps
+			// one, and this one then does nothing.
+			ins := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&a)
+			if ins.Error != nil {
+				return res, fmt.Errorf("store: unable to open alert: %w", ins.Error)
+			}
+			if ins.RowsAffected == 0 {
+				continue
 			}
 			if err := addAlertEvent(tx, a.ID, Sightline, "opened", nil, "", now); err != nil {
 				return res, err

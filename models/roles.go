@@ -33,14 +33,16 @@ const (
 	PermCommentGoals Permission = "comment_goals" // comment on goals
 	PermManageGoals  Permission = "manage_goals"  // create, edit, close goals
 	PermAssignCSM    Permission = "assign_csm"    // assign accounts to CSMs
-	PermAdmin        Permission = "admin"         // users, tokens, write keys, scorecard, catalog, entitlements
+	PermActOnAlerts  Permission = "act_on_alerts" // snooze, resolve, reopen alerts; take their ownership
+	PermAssignAlerts Permission = "assign_alerts" // give an alert to anyone
+	PermAdmin        Permission = "admin"         // users, tokens, write keys, scorecard, catalog, entitlements, alert rules, webhooks
 )
 
 var matrix = map[Role][]Permission{
 	RolePM:      {PermRead},
-	RoleCSM:     {PermRead, PermWriteNotes, PermCommentGoals},
-	RoleManager: {PermRead, PermWriteNotes, PermCommentGoals, PermManageGoals, PermAssignCSM},
-	RoleAdmin:   {PermRead, PermWriteNotes, PermCommentGoals, PermManageGoals, PermAssignCSM, PermAdmin},
+	RoleCSM:     {PermRead, PermWriteNotes, PermCommentGoals, PermActOnAlerts},
+	RoleManager: {PermRead, PermWriteNotes, PermCommentGoals, PermManageGoals, PermAssignCSM, PermActOnAlerts, PermAssignAlerts},
+	RoleAdmin:   {PermRead, PermWriteNotes, PermCommentGoals, PermManageGoals, PermAssignCSM, PermActOnAlerts, PermAssignAlerts, PermAdmin},
 }
 
 // Can reports whether the role holds the permission.

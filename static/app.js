@@ -20,6 +20,11 @@
     showNotice("Sightline cannot be reached. Check your connection and try again.");
   });
 
+  // Actions say what they did: HX-Trigger: {"notice": "Snoozed until …"}.
+  document.body.addEventListener("notice", function (evt) {
+    showNotice(evt.detail && evt.detail.value ? evt.detail.value : "Done.");
+  });
+
   function showNotice(text) {
     var box = document.getElementById("notice");
     if (!box) return;

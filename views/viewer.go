@@ -14,6 +14,8 @@ type Viewer struct {
 	Email string
 	Name  string
 	Role  models.Role
+	// OpenAlerts counts the open alerts the viewer owns, for the navigation.
+	OpenAlerts int
 }
 
 // Can reports whether the viewer holds a permission; pages hide what they may not do.
