@@ -143,10 +143,13 @@ func (q *Queue) Close() {
 func (q *Queue) Client() *river.Client[*sql.Tx] { return q.client }
 
 // DeliverWebhooksTx queues deliveries in the transaction that created them.
-func (q *Queue) DeliverWebhooksTx(ctx context.Context, tx *sql.Tx, ids []int64) error {
+func (q *Queue) DeliverWebhooksTx(ctx context.Context, tx *sql.Tx, ids []int64, manual bool) error {
 	params := make([]river.InsertManyParams, len(ids))
 	for i, id := range ids {
-		params[i] = river.InsertManyParams{Args: DeliveryArgs{DeliveryID: id}}
+		params[i] = river.InsertManyParams{Args: DeliveryArgs{DeliveryID: id, Manual: manual}}
+		if manual {
+			params[i].InsertOpts = &river.InsertOpts{MaxAttempts: 1}
+		}
 	}
 	if _, err := q.client.InsertManyTx(ctx, tx, params); err != nil {
 		return fmt.Errorf("jobs: unable to queue webhook deliveries: %w", err)

@@ -22,7 +22,9 @@ import (
 // that needs it, so the work exists if and only if the change commits (package jobs
 // implements it with River).
 type Jobs interface {
-	DeliverWebhooksTx(ctx context.Context, tx *sql.Tx, deliveryIDs []int64) error
+	// DeliverWebhooksTx sends deliveries, retried until answered; manual is an
+	// admin's resend: one attempt.
+	DeliverWebhooksTx(ctx context.Context, tx *sql.Tx, deliveryIDs []int64, manual bool) error
 }
 
 // SetJobs connects the store to the job queue; without it, deliveries wait as pending.
@@ -273,7 +275,7 @@ func (s *Store) queueWebhooks(ctx context.Context, tx *gorm.DB, event string, al
 	if !ok {
 		return fmt.Errorf("store: webhook deliveries need a database/sql transaction")
 	}
-	return s.jobs.DeliverWebhooksTx(ctx, t, ids)
+	return s.jobs.DeliverWebhooksTx(ctx, t, ids, false)
 }
 
 // slackText words an event for a Slack incoming webhook (mrkdwn).
@@ -355,7 +357,7 @@ func (s *Store) ResendDelivery(ctx context.Context, id int64) error {
 		if !ok {
 			return fmt.Errorf("store: resending needs a database/sql transaction")
 		}
-		return s.jobs.DeliverWebhooksTx(ctx, t, []int64{id})
+		return s.jobs.DeliverWebhooksTx(ctx, t, []int64{id}, true)
 	})
 }
 

@@ -181,3 +181,15 @@ func OpenAgain(t testing.TB, s *models.Store) *models.Store {
 	urlsMu.Unlock()
 	return open(t, url)
 }
+
+// URLOf is the DATABASE_URL of a store this package opened.
+func URLOf(t testing.TB, s *models.Store) string {
+	t.Helper()
+	urlsMu.Lock()
+	defer urlsMu.Unlock()
+	u, ok := urls[s]
+	if !ok {
+		t.Fatal("dbtest: URLOf a store dbtest did not open")
+	}
+	return u
+}
