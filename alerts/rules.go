@@ -183,8 +183,8 @@ type Input struct {
 	// Health returns the account's SPEC §5 result as of a day (AsOf, or days before it).
 	Health       func(day metrics.Day) metrics.Result
 	Entitlements []metrics.Entitlement // for their terms
-	RenewalOn    metrics.Day // 0: none
-	Goals        []Goal      // open goals only
+	RenewalOn    metrics.Day           // 0: none
+	Goals        []Goal                // open goals only
 	// UsageMessages counts the account's usage messages (track and page) from one day to another.
 	UsageMessages func(from, to metrics.Day) int
 	// UnderusedBelow is the scorecard's underuse line, for the wording.

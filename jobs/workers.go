@@ -289,4 +289,3 @@ func (w *retentionWorker) Work(ctx context.Context, job *river.Job[RetentionArgs
 	}
 	return nil
 }
-

@@ -484,4 +484,3 @@ func sqlTx(tx *gorm.DB) (*sql.Tx, bool) {
 	t, ok := tx.Statement.ConnPool.(*sql.Tx)
 	return t, ok
 }
-

@@ -42,9 +42,9 @@ func (s *Store) PutAlertRules(ctx context.Context, r alerts.Rules) error {
 
 // EvaluationResult counts what an evaluation did.
 type EvaluationResult struct {
-	Full                                   bool
+	Full                                       bool
 	Accounts, Opened, Updated, Resolved, Woken int
-	Took                                   time.Duration
+	Took                                       time.Duration
 }
 
 func (r *EvaluationResult) add(o EvaluationResult) {

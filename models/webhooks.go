@@ -410,4 +410,3 @@ func (s *Store) RecentDeliveries(ctx context.Context, perWebhook int) ([]Webhook
 	}
 	return out, nil
 }
-
