@@ -80,8 +80,18 @@ func alertRulesForm(c echo.Context) (alerts.Rules, *models.ValidationError) {
 	r.GoneDark.QuietDays = integer("gone_dark_quiet_days", "gone_dark.quiet_days")
 	r.GoneDark.LookbackDays = integer("gone_dark_lookback_days", "gone_dark.lookback_days")
 	r.ExecutiveLost.Enabled, r.ExecutiveLost.Days = on("executive_lost_enabled"), integer("executive_lost_days", "executive_lost.days")
-	if len(verr.Fields) > 0 {
-		return r, verr
+	if len(verr.Fields) == 0 {
+		return r, nil
 	}
-	return r, nil
+	// Say what else is wrong too, beside the fields that could be read.
+	unread := map[string]bool{}
+	for _, f := range verr.Fields {
+		unread[f.Field] = true
+	}
+	for _, p := range r.Validate() {
+		if field, _, _ := strings.Cut(p.Field, "["); !unread[field] {
+			verr.Add(p.Field, p.Message)
+		}
+	}
+	return r, verr
 }
