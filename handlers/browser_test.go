@@ -8,10 +8,12 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
@@ -67,12 +69,22 @@ func browser(t *testing.T) (context.Context, *[]string) {
 			if e.Type == runtime.ConsoleAPICalledTypeError {
 				*problems = append(*problems, "console error")
 			}
+		case *cdplog.EventEntryAdded:
+			// A form refused with 422 or 409 is a normal htmx exchange the test checks.
+			expected := e.Entry.Source == cdplog.EntrySourceNetwork &&
+				(strings.Contains(e.Entry.Text, "status of 422") || strings.Contains(e.Entry.Text, "status of 409"))
+			if e.Entry.Level == cdplog.EntryLevelError && !expected {
+				*problems = append(*problems, "browser error: "+e.Entry.Text)
+			}
 		}
 	}
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelCtx := chromedp.NewContext(actx, chromedp.WithListener(listen))
 	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
 	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
+	if err := chromedp.Do(ctx, enableLog()); err != nil {
+		t.Fatal(err)
+	}
 	return ctx, problems
 }
 

@@ -23,12 +23,12 @@ import (
 	"sightline/models/dbtest"
 )
 
-// The real SDKs, pinned in testdata/sdks/package-lock.json and installed there with
+// The real SDKs, pinned in testdata/npm/package-lock.json and installed there with
 // `npm ci` (.ci/run does), send usage to a Sightline on 127.0.0.1, each as its
 // documentation says; the counts are then read through the health API. See
-// testdata/sdks/README.md for what each one sends.
+// testdata/npm/README.md for what each one sends.
 
-const sdkDir = "testdata/sdks"
+const sdkDir = "testdata/npm"
 
 // needSDKs skips when the npm packages are not installed, or fails where CI requires them.
 func needSDKs(t *testing.T) {

@@ -10,7 +10,7 @@ import (
 	"io/fs"
 )
 
-//go:embed *.css *.js vendor/*.js
+//go:embed *.css *.js *.svg vendor/*.js
 var FS embed.FS
 
 var hashes = func() map[string]string {

@@ -95,12 +95,18 @@ func measureValue(key string, v *float64) string {
 	return percent(v)
 }
 
-// barWidth is a CSS width for a bar of a fraction, capped at 100%.
-func barWidth(v *float64) string {
+// barGeometry lays a fraction out on a 0–100 bar drawn in SVG (attributes, which the
+// Content-Security-Policy allows, unlike inline styles). Above 1 the scale stretches
+// to the value and a line marks 100%, so 150% reads as half again past the limit.
+func barGeometry(v *float64) (fill, limit string, over bool) {
 	if v == nil {
-		return "width: 0%"
+		return "0", "", false
 	}
-	return fmt.Sprintf("width: %.1f%%", math.Max(0, math.Min(*v, 1))*100)
+	x := math.Max(0, *v)
+	if x <= 1 {
+		return fmt.Sprintf("%.1f", x*100), "", false
+	}
+	return "100", fmt.Sprintf("%.1f", 100/x), true
 }
 
 func share(n, of int) *float64 {

@@ -477,7 +477,7 @@ func PortfolioTable(v PortfolioView) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 38, "\" hx-boost=\"false\" download data-testid=\"export-csv\">Export CSV</a></div><div class=\"table-wrap\"><table class=\"data\" data-testid=\"portfolio\"><caption class=\"sr-only\">Accounts, sorted by ")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 38, "\" hx-boost=\"false\" download data-testid=\"export-csv\">Export CSV</a></div><div class=\"table-wrap\" tabindex=\"0\" role=\"region\" aria-label=\"Scrollable table\"><table class=\"data\" data-testid=\"portfolio\"><caption class=\"sr-only\">Accounts, sorted by ")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
