@@ -320,6 +320,14 @@ func serve(ctx context.Context, log *slog.Logger, withDemo bool) error {
 		return err
 	}
 	defer store.Close()
+	// Background work (River): this process takes its share unless told not to. The
+	// queue exists before the demo is seeded, so the demo's webhook deliveries are queued.
+	background := os.Getenv("SNAPSHOT_JOB") != "off"
+	queue, err := newQueue(ctx, store, log, background)
+	if err != nil {
+		return err
+	}
+	defer queue.Close()
 	if withDemo {
 		if _, err = prepareDemo(ctx, store, log); err != nil {
 			return err
@@ -329,13 +337,6 @@ func serve(ctx context.Context, log *slog.Logger, withDemo bool) error {
 	if err != nil {
 		return err
 	}
-	// Background work (River): this process takes its share unless told not to.
-	background := os.Getenv("SNAPSHOT_JOB") != "off"
-	queue, err := newQueue(ctx, store, log, background)
-	if err != nil {
-		return err
-	}
-	defer queue.Close()
 	monitor := ingest.NewMonitor(store, log)
 	router := handlers.NewRouter(handlers.Deps{
 		Store: store, Logger: log, SessionSecret: secret,
@@ -445,6 +446,9 @@ func prepareDemo(ctx context.Context, store *models.Store, log *slog.Logger) (bo
 	}
 	if n == 0 {
 		if _, err := demo.SeedGoals(ctx, store, models.Today(), log); err != nil {
+			return false, err
+		}
+		if _, err := demo.SeedAlerts(ctx, store, models.Today(), log); err != nil {
 			return false, err
 		}
 	}

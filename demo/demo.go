@@ -110,6 +110,9 @@ type demoAccount struct {
 	devices    bool
 	outcome    bool
 	concurrent bool
+	// quietDays: the account has sent nothing for this many days (it went dark);
+	// execsQuietDays: its executives have not, so none is active any more.
+	quietDays, execsQuietDays int
 }
 
 // Seed fills the database. It refuses a database that already has accounts.
@@ -204,10 +207,10 @@ func makeAccounts(rng *rand.Rand, n int, today models.Date) []demoAccount {
 		a.CSMEmail = csms[i%len(csms)]
 		a.RenewalOn = today.AddDays(rng.IntN(420) - 20)
 		if a.LifecycleStage == "renewal" {
-			a.RenewalOn = today.AddDays(5 + rng.IntN(85))
+			a.RenewalOn = today.AddDays(5 + rng.IntN(150))
 		}
 		// Some accounts buy more seats than they use, some fewer.
-		a.users = max(2, int(float64(a.seats)*(0.45+rng.Float64()*0.9)))
+		a.users = max(2, int(float64(a.seats)*(0.4+rng.Float64()*0.7)))
 		a.trend = trend(rng.IntN(3))
 		a.level = 0.25 + rng.Float64()*0.5
 		a.products = []string{"platform"}
@@ -222,6 +225,20 @@ func makeAccounts(rng *rand.Rand, n int, today models.Date) []demoAccount {
 		a.outcome = rng.Float64() < 0.1
 		a.concurrent = rng.Float64() < 0.15
 		out = append(out, a)
+	}
+	// Two stories the alerts should catch: a customer that went quiet, and one whose
+	// executives stopped logging in a month ago.
+	for i := range out {
+		if i >= 8 && out[i].LifecycleStage == "adoption" {
+			out[i].quietDays = 9
+			break
+		}
+	}
+	for i := range out {
+		if i >= 8 && out[i].Segment == "enterprise" && out[i].quietDays == 0 {
+			out[i].execsQuietDays = 33
+			break
+		}
 	}
 	return out
 }
@@ -244,30 +261,30 @@ func makeEntitlements(rng *rand.Rand, a *demoAccount, today models.Date) []model
 		StartsOn: termStart, EndsOn: termEnd})
 	for _, p := range a.products[1:] {
 		e := models.Entitlement{Key: p + "-seats", Product: p, Model: "user",
-			Quantity: float64(max(2, a.seats/2+rng.IntN(a.seats/2+1))), Unit: "seats",
+			Quantity: float64(max(3, a.seats*3/4+rng.IntN(a.seats/2+1))), Unit: "seats",
 			UnitPrice: float64(200 + rng.IntN(400)), StartsOn: termStart, EndsOn: termEnd}
 		if p == "insights" && rng.Float64() < 0.3 {
 			// A package of selected features, not the whole product.
 			e.Features = []string{"forecasting", "funnels", "ai-assistant"}
 		}
 		if p == "connect" && rng.Float64() < 0.3 {
-			e.Model, e.Quantity, e.Unit, e.EndsOn = "perpetual", float64(max(2, a.seats/4)), "licenses", models.Date{}
+			e.Model, e.Quantity, e.Unit, e.EndsOn = "perpetual", float64(max(3, a.seats/2+rng.IntN(a.seats/2+1))), "licenses", models.Date{}
 		}
 		es = append(es, e)
 	}
 	if a.metered {
 		es = append(es, models.Entitlement{Key: "api-calls", Product: "platform", Model: "metered",
-			Quantity: float64(20000 * (1 + rng.IntN(10))), Unit: "api_calls", UnitPrice: 0.002,
+			Quantity: math.Round(float64(a.users*(5000+rng.IntN(9000)))/10000+1) * 10000, Unit: "api_calls", UnitPrice: 0.002,
 			StartsOn: today.AddDays(-60 - rng.IntN(30)), EndsOn: termEnd})
 	}
 	if a.devices {
 		es = append(es, models.Entitlement{Key: "mobile-devices", Product: "platform", Model: "device",
-			Quantity: float64(max(2, a.users/4)), Unit: "devices", UnitPrice: 60,
+			Quantity: float64(max(3, a.users/2+rng.IntN(a.users/3+1))), Unit: "devices", UnitPrice: 60,
 			StartsOn: termStart, EndsOn: termEnd})
 	}
 	if a.concurrent {
 		es = append(es, models.Entitlement{Key: "concurrent-analysts", Product: "insights", Model: "concurrent",
-			Quantity: float64(max(1, a.users/6)), Unit: "sessions", UnitPrice: 900,
+			Quantity: float64(max(2, a.users/3+rng.IntN(a.users/4+1))), Unit: "sessions", UnitPrice: 900,
 			StartsOn: termStart, EndsOn: termEnd})
 	}
 	if a.outcome {
@@ -310,6 +327,7 @@ type demoUser struct {
 	propensity float64
 	features   []featureSpec
 	device     string
+	executive  bool
 }
 
 func makeUsage(ctx context.Context, tx *gorm.DB, rng *rand.Rand, accounts []demoAccount, today models.Date, days int) (int, int, error) {
@@ -350,7 +368,7 @@ func makeUsage(ctx context.Context, tx *gorm.DB, rng *rand.Rand, accounts []demo
 			return 0, 0, fmt.Errorf("demo: users of %s: %w", a.Key, err)
 		}
 		for _, eu := range batch {
-			du := demoUser{id: eu.ID, account: a, propensity: 0.3 + rng.Float64()*1.2}
+			du := demoUser{id: eu.ID, account: a, propensity: 0.3 + rng.Float64()*1.2, executive: eu.Level == "executive"}
 			for _, f := range featureSpecs {
 				if entitled[f.product] && rng.Float64() < f.popularity {
 					du.features = append(du.features, f)
@@ -368,7 +386,11 @@ func makeUsage(ctx context.Context, tx *gorm.DB, rng *rand.Rand, accounts []demo
 		day := first.AddDays(d)
 		weekend := day.Weekday() == time.Saturday || day.Weekday() == time.Sunday
 		r := models.NewRollups()
+		ago := days - 1 - d
 		for _, u := range users {
+			if ago < u.account.quietDays || (u.executive && ago < u.account.execsQuietDays) {
+				continue
+			}
 			p := activeShare(u.account, d, days) * u.propensity
 			if weekend {
 				p *= 0.12

@@ -102,3 +102,41 @@ func TestDemoIsDeterministicAndHasWeekendRhythm(t *testing.T) {
 		t.Fatalf("weekend %d vs weekdays %d active user-days", weekend, weekdays)
 	}
 }
+
+// TestDemoAlerts: the demo opens alerts of every kind its data calls for, some with a
+// person's snooze or resolution and a note, and queues them to its webhook.
+func TestDemoAlerts(t *testing.T) {
+	s := dbtest.SQLite(t)
+	ctx := context.Background()
+	today := models.Today()
+	if _, err := demo.Seed(ctx, s, today, demo.Options{Accounts: 60, Days: 45}, quiet()); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range demo.Logins {
+		if _, err := s.CreateTeamMember(ctx, l.Email, l.Name, l.Role, "demo"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := demo.SeedAlerts(ctx, s, today, quiet())
+	if err != nil || n == 0 {
+		t.Fatalf("%d alerts, %v", n, err)
+	}
+	var kinds []string
+	s.DB().Raw("SELECT DISTINCT kind FROM alerts ORDER BY kind").Scan(&kinds)
+	for _, want := range []string{"consumption", "executive_lost", "gone_dark", "renewal_risk", "underuse"} {
+		found := false
+		for _, k := range kinds {
+			found = found || k == want
+		}
+		if !found {
+			t.Errorf("no %s alert in the demo (kinds: %v)", want, kinds)
+		}
+	}
+	var snoozed, resolved, deliveries int
+	s.DB().Raw("SELECT count(*) FROM alerts WHERE state = 'snoozed' AND note <> ''").Scan(&snoozed)
+	s.DB().Raw("SELECT count(*) FROM alerts WHERE state = 'resolved' AND resolution IN ('acted', 'no_action') AND note <> ''").Scan(&resolved)
+	s.DB().Raw("SELECT count(*) FROM webhook_deliveries").Scan(&deliveries)
+	if snoozed < 1 || resolved < 1 || deliveries < n {
+		t.Fatalf("snoozed %d, resolved %d, deliveries %d for %d alerts", snoozed, resolved, deliveries, n)
+	}
+}

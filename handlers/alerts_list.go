@@ -11,8 +11,9 @@ import (
 	"sightline/views"
 )
 
-// inboxTeamLimit bounds the team's list: the filters narrow it.
-const inboxTeamLimit = 100
+// inboxTeamLimit bounds the team's list unless all of it is asked for (?team=all):
+// the viewer's own come first, the rest is context.
+const inboxTeamLimit = 10
 
 // alertsList is /alerts, the inbox: the viewer's alerts first, most severe and newest
 // first, then the team's; filtered by state (default open), kind, severity and text.
@@ -36,13 +37,13 @@ func (s *server) alertsList(c echo.Context) error {
 		return err
 	}
 	base.Context = strings.Join(f.States, ",")
-	v := views.AlertsView{Filter: f}
+	v := views.AlertsView{Filter: f, AllTeam: c.QueryParam("team") == "all"}
 	for _, a := range list {
 		r := base
 		r.Alert = a
 		if a.Owner() == me.Email {
 			v.Mine = append(v.Mine, r)
-		} else if len(v.Team) < inboxTeamLimit {
+		} else if v.AllTeam || len(v.Team) < inboxTeamLimit {
 			v.Team = append(v.Team, r)
 		} else {
 			v.TeamMore++

@@ -97,7 +97,9 @@ func New(ctx context.Context, store *models.Store, opts Options) (*Queue, error)
 	river.AddWorker(workers, &snapshotWorker{q: q})
 	river.AddWorker(workers, &retentionWorker{q: q})
 	cfg := &river.Config{
-		Logger:  opts.Logger.With("part", "jobs"),
+		// River reports each failed attempt; ours say what failed (webhook deliveries are
+		// kept with every attempt), so only River's warnings reach the log.
+		Logger:  slog.New(atLeast{opts.Logger.Handler(), slog.LevelWarn}).With("part", "jobs"),
 		Queues:  map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 4}},
 		Workers: workers,
 		// Completed unique jobs block duplicates while kept: a day's run must stay
@@ -222,3 +224,17 @@ func periodicJobs(now func() time.Time) []*river.PeriodicJob {
 			}, &river.PeriodicJobOpts{ID: "digests", RunOnStart: true}),
 	}
 }
+
+// atLeast passes on the records of a handler from a level up.
+type atLeast struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h atLeast) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+func (h atLeast) WithAttrs(as []slog.Attr) slog.Handler { return atLeast{h.Handler.WithAttrs(as), h.min} }
+
+func (h atLeast) WithGroup(name string) slog.Handler { return atLeast{h.Handler.WithGroup(name), h.min} }
