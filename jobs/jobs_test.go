@@ -463,3 +463,22 @@ func TestBackgroundWorkRunsOnce(t *testing.T) {
 		}
 	})
 }
+
+// TestScheduleRunsOnStart: serve's schedule evaluates the alerts and writes the day's
+// snapshots as soon as a process starts, without anyone asking.
+func TestScheduleRunsOnStart(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, s *models.Store) {
+		overusedAccount(t, s, "casey@example.com")
+		queue(t, s, jobs.Options{Schedule: true})
+		ctx := context.Background()
+		waitFor(t, "the alert to open on its own", func() bool {
+			list, _ := s.ListAlerts(ctx, models.AlertFilter{Kinds: []string{"consumption"}})
+			return len(list) == 1
+		})
+		waitFor(t, "today's snapshot", func() bool {
+			var n int64
+			s.DB().Raw("SELECT count(*) FROM health_snapshots WHERE day = ?", models.Today()).Scan(&n)
+			return n == 1
+		})
+	})
+}
