@@ -37,7 +37,7 @@ func (s *server) accountShow(c echo.Context) error {
 			return err
 		}
 	}
-	if v.RiskFlags, err = s.store.AccountRiskFlags(ctx, health, asOf); err != nil {
+	if v.RiskFlags, err = s.store.AccountRiskFlags(ctx, account.ID); err != nil {
 		return err
 	}
 	if !isHTMXSwap(c.Request()) {

@@ -37,26 +37,48 @@ func seedDemoHealth(t *testing.T, s *models.Store, accounts, days int) models.Da
 	if _, err := demo.SeedGoals(ctx, s, today, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := s.EvaluateAlerts(ctx, today); err != nil {
+		t.Fatal(err)
+	}
 	return today
 }
 
-// expectedFlags derives an account's risk flags from its snapshot, independently of
+// expectedFlags derives an account's flags from its open alerts, independently of
 // the portfolio query.
-func expectedFlags(a models.Account, r metrics.Result, today models.Date, goalsAtRisk int) []string {
-	flags := []string{}
-	for _, want := range []string{metrics.StatusOverused, metrics.StatusUnderused} {
-		if slices.ContainsFunc(r.Entitlements, func(p metrics.Position) bool { return p.Status == want }) {
-			flags = append(flags, want)
+func expectedFlags(t *testing.T, s *models.Store, key string) []string {
+	t.Helper()
+	open, err := s.ListAlerts(context.Background(), models.AlertFilter{Accounts: []string{key}, States: []string{"open"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raised := map[string]bool{}
+	for _, a := range open {
+		switch a.Kind {
+		case "consumption":
+			if *a.Threshold >= 1 {
+				raised[models.RiskOverused] = true
+			} else {
+				raised[models.RiskNearLimit] = true
+			}
+		case "underuse":
+			raised[models.RiskUnderused] = true
+		case "renewal_risk":
+			raised[models.RiskRenewal] = true
+		case "health_drop":
+			raised[models.RiskHealthDrop] = true
+		case "gone_dark":
+			raised[models.RiskGoneDark] = true
+		case "executive_lost":
+			raised[models.RiskExecLost] = true
+		case "goal_at_risk":
+			raised[models.RiskGoals] = true
 		}
 	}
-	if d := today.DaysUntil(a.RenewalOn); !a.RenewalOn.IsZero() && d >= 0 && d <= 90 && r.Health.Color == "red" {
-		flags = append(flags, models.RiskRenewal)
-	}
-	if r.Exposure.Executive == 0 {
-		flags = append(flags, models.RiskNoExecutive)
-	}
-	if goalsAtRisk > 0 {
-		flags = append(flags, models.RiskGoals)
+	flags := []string{}
+	for _, f := range models.RiskFlags {
+		if raised[f] {
+			flags = append(flags, f)
+		}
 	}
 	return flags
 }
@@ -74,7 +96,7 @@ func TestPortfolioHealthColumnsSortsFiltersAndExport(t *testing.T) {
 		app := newApp(t, s)
 		today := seedDemoHealth(t, s, 24, 14)
 		// A red account renewing soon is at risk; an account added after the snapshots has none.
-		accounts, err := s.ExportPortfolio(ctx, models.PortfolioQuery{Sort: "name"}, today)
+		accounts, err := s.ExportPortfolio(ctx, models.PortfolioQuery{Sort: "name"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -87,19 +109,14 @@ func TestPortfolioHealthColumnsSortsFiltersAndExport(t *testing.T) {
 			}
 		}
 		seedAccounts(t, s, models.Account{Key: "zz-new", Name: "Zz New", ARR: 5})
+		if _, err := s.EvaluateAlerts(ctx, today); err != nil {
+			t.Fatal(err)
+		}
 
-		// What each account should show, from its stored snapshots.
+		// What each account should show, from its stored snapshots and open alerts.
 		type want struct {
 			score, color, usage, activation, trend string
 			flags                                  []string
-		}
-		goalsAtRisk := map[int64]int{}
-		risky, err := s.ListGoals(ctx, models.GoalFilter{Status: metrics.GoalAtRisk}, today)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, g := range risky {
-			goalsAtRisk[g.AccountID]++
 		}
 		wants := map[string]want{}
 		byColor, byFlag := map[string][]string{}, map[string][]string{}
@@ -117,7 +134,7 @@ func TestPortfolioHealthColumnsSortsFiltersAndExport(t *testing.T) {
 				t.Fatal(err)
 			}
 			w := want{score: strconv.FormatFloat(math.Round(*res.Health.Score), 'f', 0, 64), color: res.Health.Color,
-				usage: pct(res.DailyUsageRate), activation: pct(res.SeatActivation), flags: expectedFlags(*a, res, today, goalsAtRisk[a.ID])}
+				usage: pct(res.DailyUsageRate), activation: pct(res.SeatActivation), flags: expectedFlags(t, s, a.Key)}
 			switch d := *hist[7].Score - *hist[0].Score; {
 			case d >= 1:
 				w.trend = "up"
@@ -132,7 +149,7 @@ func TestPortfolioHealthColumnsSortsFiltersAndExport(t *testing.T) {
 				byFlag[f] = append(byFlag[f], a.Key)
 			}
 		}
-		for _, f := range models.RiskFlags {
+		for _, f := range []string{models.RiskOverused, models.RiskUnderused, models.RiskRenewal, models.RiskGoals} {
 			if len(byFlag[f]) == 0 || len(byFlag[f]) == len(accounts) {
 				t.Fatalf("demo data does not exercise flag %q: %v", f, byFlag[f])
 			}
@@ -240,7 +257,7 @@ func TestPortfolioHealthColumnsSortsFiltersAndExport(t *testing.T) {
 func TestPortfolioPagesFollowTheSortOrder(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, s *models.Store) {
 		ctx := context.Background()
-		today := seedDemoHealth(t, s, 24, 14)
+		seedDemoHealth(t, s, 24, 14)
 		seedAccounts(t, s, models.Account{Key: "zz-new", Name: "Zz New", ARR: 5})
 		describe := func(r models.PortfolioRow) string {
 			score := "none"
@@ -252,7 +269,7 @@ func TestPortfolioPagesFollowTheSortOrder(t *testing.T) {
 		for _, sort := range []string{"health", "usage", "name", "arr"} {
 			for _, desc := range []bool{false, true} {
 				q := models.PortfolioQuery{Sort: sort, Desc: desc, PerPage: 7}
-				all, err := s.ExportPortfolio(ctx, q, today)
+				all, err := s.ExportPortfolio(ctx, q)
 				if err != nil || len(all) != 25 {
 					t.Fatalf("export: %d rows, %v", len(all), err)
 				}
@@ -261,7 +278,7 @@ func TestPortfolioPagesFollowTheSortOrder(t *testing.T) {
 					want = append(want, describe(r))
 				}
 				for q.Page = 1; q.Page <= 5; q.Page++ {
-					page, err := s.ListPortfolio(ctx, q, today)
+					page, err := s.ListPortfolio(ctx, q)
 					if err != nil || page.Total != 25 {
 						t.Fatalf("page %d: total %d, %v", q.Page, page.Total, err)
 					}
@@ -285,7 +302,7 @@ func TestAccountHealthPage(t *testing.T) {
 		ctx := context.Background()
 		app := newApp(t, s)
 		today := seedDemoHealth(t, s, 6, 40)
-		accounts, err := s.ExportPortfolio(ctx, models.PortfolioQuery{Sort: "name"}, today)
+		accounts, err := s.ExportPortfolio(ctx, models.PortfolioQuery{Sort: "name"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -412,8 +429,8 @@ func TestAccountPageShowsRiskFlags(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, s *models.Store) {
 		ctx := context.Background()
 		app := newApp(t, s)
-		today := seedDemoHealth(t, s, 24, 14)
-		rows, err := s.ExportPortfolio(ctx, models.PortfolioQuery{Sort: "name"}, today)
+		seedDemoHealth(t, s, 24, 14)
+		rows, err := s.ExportPortfolio(ctx, models.PortfolioQuery{Sort: "name"})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -20,7 +20,7 @@ var portfolioExportColumns = []string{"account_key", "account_name", "health_sco
 // filters and sort as the page (not just one page), as CSV.
 func (s *server) portfolioExport(c echo.Context) error {
 	q := models.ParsePortfolioQuery(c.QueryParams())
-	rows, err := s.store.ExportPortfolio(c.Request().Context(), q, models.DateOf(s.now()))
+	rows, err := s.store.ExportPortfolio(c.Request().Context(), q)
 	if err != nil {
 		return err
 	}

@@ -13,7 +13,7 @@ import (
 func (s *server) portfolioList(c echo.Context) error {
 	ctx := c.Request().Context()
 	q := models.ParsePortfolioQuery(c.QueryParams())
-	page, err := s.store.ListPortfolio(ctx, q, models.DateOf(s.now()))
+	page, err := s.store.ListPortfolio(ctx, q)
 	if err != nil {
 		return err
 	}

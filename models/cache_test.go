@@ -152,7 +152,7 @@ func TestPortfolioCacheFollowsWritesOfOtherProcesses(t *testing.T) {
 		}
 		view := func(sort string, desc bool) string {
 			t.Helper()
-			page, err := a.ListPortfolio(ctx, models.PortfolioQuery{Sort: sort, Desc: desc}, today)
+			page, err := a.ListPortfolio(ctx, models.PortfolioQuery{Sort: sort, Desc: desc})
 			mustDo(err)
 			var keys []string
 			for _, r := range page.Rows {

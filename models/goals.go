@@ -538,21 +538,6 @@ func (s *Store) GoalOwners(ctx context.Context) ([]string, error) {
 	return emails, nil
 }
 
-// GoalsAtRiskByAccount counts each account's open goals at risk (account id → count;
-// accounts without any are absent), measured like ListGoals: from stored snapshots in
-// a few batched queries, so it stays cheap for the whole portfolio.
-func (s *Store) GoalsAtRiskByAccount(ctx context.Context) (map[int64]int, error) {
-	goals, err := s.ListGoals(ctx, GoalFilter{Status: metrics.GoalAtRisk}, Today())
-	if err != nil {
-		return nil, err
-	}
-	out := map[int64]int{}
-	for _, g := range goals {
-		out[g.AccountID]++
-	}
-	return out, nil
-}
-
 // maxGoalPathDays bounds how far back a goal's path is drawn.
 const maxGoalPathDays = 3 * 366
 

@@ -152,16 +152,18 @@ func TestGoalLifecycleAndPacingFromSnapshots(t *testing.T) {
 			}
 			t.Fatal("list not measured or sorted by urgency")
 		}
-		atRisk, err := s.GoalsAtRiskByAccount(ctx)
-		if err != nil || len(atRisk) != 1 || atRisk[globex.ID] != 1 {
-			t.Fatalf("at risk by account: %v %v", atRisk, err)
+		// The goal at risk opens an alert, which flags the account in the portfolio.
+		if _, err := s.EvaluateAlerts(ctx, today); err != nil {
+			t.Fatal(err)
 		}
-		// The portfolio flags the account and filters by the flag.
-		page, err := s.ListPortfolio(ctx, models.ParsePortfolioQuery(url.Values{"risk": {models.RiskGoals}}), today)
+		if open, _ := s.ListAlerts(ctx, models.AlertFilter{Kinds: []string{"goal_at_risk"}, States: []string{"open"}}); len(open) != 1 || open[0].AccountID != globex.ID {
+			t.Fatalf("goal alerts %+v", open)
+		}
+		page, err := s.ListPortfolio(ctx, models.ParsePortfolioQuery(url.Values{"risk": {models.RiskGoals}}))
 		if err != nil || page.Total != 1 || page.Rows[0].Key != "globex" || !slices.Contains(page.Rows[0].RiskFlags, models.RiskGoals) {
 			t.Fatalf("portfolio goals-at-risk filter: %+v %v", page, err)
 		}
-		if all, _ := s.ListPortfolio(ctx, models.ParsePortfolioQuery(url.Values{}), today); slices.ContainsFunc(all.Rows, func(r models.PortfolioRow) bool {
+		if all, _ := s.ListPortfolio(ctx, models.ParsePortfolioQuery(url.Values{})); slices.ContainsFunc(all.Rows, func(r models.PortfolioRow) bool {
 			return r.Key == "acme" && slices.Contains(r.RiskFlags, models.RiskGoals)
 		}) {
 			t.Fatal("an account without goals at risk is flagged")
@@ -190,8 +192,11 @@ func TestGoalLifecycleAndPacingFromSnapshots(t *testing.T) {
 		if err != nil || closed.Open() || closed.Events[0].Kind != "closed" {
 			t.Fatalf("close: %v %+v", err, closed)
 		}
-		if atRisk, _ := s.GoalsAtRiskByAccount(ctx); len(atRisk) != 0 {
-			t.Fatalf("closed goal still at risk: %v", atRisk)
+		if _, err := s.EvaluateAlerts(ctx, today); err != nil {
+			t.Fatal(err)
+		}
+		if flags, _ := s.AccountRiskFlags(ctx, globex.ID); slices.Contains(flags, models.RiskGoals) {
+			t.Fatalf("closed goal still flagged: %v", flags)
 		}
 	})
 }

@@ -10,7 +10,6 @@ import (
 
 	"gorm.io/gorm"
 
-	"sightline/metrics"
 )
 
 // PortfolioQuery is what the portfolio is filtered, sorted and paged by. It round-trips
@@ -28,19 +27,62 @@ type PortfolioQuery struct {
 	PerPage int
 }
 
-// Risk flags of a portfolio row, worded as the page shows them.
+// Flags of a portfolio row, worded as the page shows them. They come from the
+// account's open alerts, so the portfolio, the account page and the inbox agree. The
+// first two are opportunities (more was used than sold), the rest risks.
 const (
 	RiskOverused     = "overused"
+	RiskNearLimit    = "nearing limit"
 	RiskUnderused    = "underused"
 	RiskRenewal      = "renewal at risk"
-	RiskNoExecutive  = "no executive active"
+	RiskHealthDrop   = "health dropped"
+	RiskGoneDark     = "gone dark"
+	RiskExecLost     = "executive lost"
 	RiskGoals        = "goals at risk"
-	RenewalRiskDays  = 90 // a renewal this close with red health is at risk
 	PortfolioPerPage = 50
 )
 
-// RiskFlags lists the portfolio's risk flags in display order.
-var RiskFlags = []string{RiskOverused, RiskUnderused, RiskRenewal, RiskNoExecutive, RiskGoals}
+// RiskFlags lists the portfolio's flags in display order.
+var RiskFlags = []string{RiskOverused, RiskNearLimit, RiskUnderused, RiskRenewal, RiskHealthDrop, RiskGoneDark, RiskExecLost, RiskGoals}
+
+// Opportunity tells the flags that are a chance to sell more, not a risk.
+func Opportunity(flag string) bool { return flag == RiskOverused || flag == RiskNearLimit }
+
+// flagAlerts is the SQL condition on an open alert (alias al) behind each flag.
+var flagAlerts = map[string]string{
+	RiskOverused:   "al.kind = 'consumption' AND al.threshold >= 1",
+	RiskNearLimit:  "al.kind = 'consumption' AND al.threshold < 1",
+	RiskUnderused:  "al.kind = 'underuse'",
+	RiskRenewal:    "al.kind = 'renewal_risk'",
+	RiskHealthDrop: "al.kind = 'health_drop'",
+	RiskGoneDark:   "al.kind = 'gone_dark'",
+	RiskExecLost:   "al.kind = 'executive_lost'",
+	RiskGoals:      "al.kind = 'goal_at_risk'",
+}
+
+// flagOf is the flag an open alert raises.
+func flagOf(a Alert) string {
+	switch a.Kind {
+	case "consumption":
+		if a.Threshold != nil && *a.Threshold < 1 {
+			return RiskNearLimit
+		}
+		return RiskOverused
+	case "underuse":
+		return RiskUnderused
+	case "renewal_risk":
+		return RiskRenewal
+	case "health_drop":
+		return RiskHealthDrop
+	case "gone_dark":
+		return RiskGoneDark
+	case "executive_lost":
+		return RiskExecLost
+	case "goal_at_risk":
+		return RiskGoals
+	}
+	return ""
+}
 
 // HealthColors are the colours a health score can have.
 var HealthColors = []string{"green", "yellow", "red"}
@@ -137,10 +179,8 @@ type PortfolioRow struct {
 	Executives     *float64 `gorm:"column:executives"`
 	Overused       bool     `gorm:"column:overused"`
 	Underused      bool     `gorm:"column:underused"`
-	// RiskFlags are the row's flags (RiskFlags order), set by riskFlags.
+	// RiskFlags are the row's flags (RiskFlags order), from its open alerts.
 	RiskFlags []string `gorm:"-"`
-	// GoalsAtRisk counts the account's open goals whose status is at_risk.
-	GoalsAtRisk int `gorm:"-"`
 }
 
 // PortfolioTrendDays is how far back the portfolio's trend arrow compares.
@@ -161,49 +201,29 @@ func (r PortfolioRow) Trend() string {
 	return "flat"
 }
 
-// riskFlags is the one place a row's risk flags are decided; asOf is the day the
-// renewal window counts from. (A "goals at risk" flag belongs here too.)
-func riskFlags(r PortfolioRow, asOf Date) []string {
+// riskFlags is the one place a row's flags are decided: from its open alerts, in
+// RiskFlags order.
+func riskFlags(open []Alert) []string {
+	raised := map[string]bool{}
+	for _, a := range open {
+		raised[flagOf(a)] = true
+	}
 	flags := []string{}
-	if r.Overused {
-		flags = append(flags, RiskOverused)
-	}
-	if r.Underused {
-		flags = append(flags, RiskUnderused)
-	}
-	if renewalAtRisk(r.RenewalOn, r.HealthColor, asOf) {
-		flags = append(flags, RiskRenewal)
-	}
-	if r.Executives != nil && *r.Executives == 0 {
-		flags = append(flags, RiskNoExecutive)
-	}
-	if r.GoalsAtRisk > 0 {
-		flags = append(flags, RiskGoals)
+	for _, f := range RiskFlags {
+		if raised[f] {
+			flags = append(flags, f)
+		}
 	}
 	return flags
 }
 
-// AccountRiskFlags are the portfolio's risk flags for one account: from its health on
-// the page's day and its open goals at risk today.
-func (s *Store) AccountRiskFlags(ctx context.Context, v *HealthView, asOf Date) ([]string, error) {
-	atRisk, err := s.ListGoals(ctx, GoalFilter{Status: metrics.GoalAtRisk, AccountID: v.Account.ID}, Today())
+// AccountRiskFlags are the portfolio's flags of one account, from its open alerts.
+func (s *Store) AccountRiskFlags(ctx context.Context, accountID int64) ([]string, error) {
+	open, err := s.OpenAlertsByAccount(ctx, []int64{accountID})
 	if err != nil {
 		return nil, err
 	}
-	r := PortfolioRow{Account: v.Account, HealthColor: v.Health.Health.Color, GoalsAtRisk: len(atRisk)}
-	executives := float64(v.Health.Exposure.Executive)
-	r.Executives = &executives
-	r.Overused, r.Underused = positionFlags(v.Health.Result)
-	return riskFlags(r, asOf), nil
-}
-
-// renewalAtRisk is a renewal within RenewalRiskDays of asOf with red health.
-func renewalAtRisk(renewal Date, color string, asOf Date) bool {
-	if renewal.IsZero() || color != "red" {
-		return false
-	}
-	days := asOf.DaysUntil(renewal)
-	return days >= 0 && days <= RenewalRiskDays
+	return riskFlags(open[accountID]), nil
 }
 
 // PortfolioPage is one page of the filtered portfolio and the total it was cut from.
@@ -234,8 +254,8 @@ func (s *Store) portfolioRowsByID(ctx context.Context, ids []int64) *gorm.DB {
 		Select(portfolioColumns).Where("a.id IN ?", ids)
 }
 
-// filteredPortfolio applies the query's filters; asOf anchors "renewal at risk".
-func (s *Store) filteredPortfolio(ctx context.Context, q PortfolioQuery, asOf Date, atRisk map[int64]int) *gorm.DB {
+// filteredPortfolio applies the query's filters.
+func (s *Store) filteredPortfolio(ctx context.Context, q PortfolioQuery) *gorm.DB {
 	db := s.db.WithContext(ctx).Table("(?) a", s.portfolioRows(ctx))
 	if q.Search != "" {
 		like := "%" + escapeLike(strings.ToLower(q.Search)) + "%"
@@ -253,21 +273,8 @@ func (s *Store) filteredPortfolio(ctx context.Context, q PortfolioQuery, asOf Da
 	if q.Color != "" {
 		db = db.Where("a.health_color = ?", q.Color)
 	}
-	switch q.Risk {
-	case RiskOverused:
-		db = db.Where("a.overused")
-	case RiskUnderused:
-		db = db.Where("a.underused")
-	case RiskRenewal:
-		db = db.Where("a.health_color = 'red' AND a.renewal_on BETWEEN ? AND ?", asOf, asOf.AddDays(RenewalRiskDays))
-	case RiskNoExecutive:
-		db = db.Where("a.executives = 0")
-	case RiskGoals:
-		ids := []int64{0} // never empty: IN () is not valid SQL
-		for id := range atRisk {
-			ids = append(ids, id)
-		}
-		db = db.Where("a.id IN ?", ids)
+	if cond, ok := flagAlerts[q.Risk]; ok {
+		db = db.Where("EXISTS (SELECT 1 FROM alerts al WHERE al.account_id = a.id AND al.state = 'open' AND " + cond + ")")
 	}
 	return db
 }
@@ -292,12 +299,8 @@ func portfolioOrder(q PortfolioQuery) string {
 // judged on (today). The sort and the paging run on the account ids alone (a deep
 // page's top-N sort of whole rows cost several times more), then the page's rows are
 // read by id. Without filters the ids come in order from the process's copy.
-func (s *Store) ListPortfolio(ctx context.Context, q PortfolioQuery, asOf Date) (PortfolioPage, error) {
+func (s *Store) ListPortfolio(ctx context.Context, q PortfolioQuery) (PortfolioPage, error) {
 	var page PortfolioPage
-	atRisk, err := s.GoalsAtRiskByAccount(ctx)
-	if err != nil {
-		return page, err
-	}
 	if q.PerPage <= 0 {
 		q.PerPage = PortfolioPerPage
 	}
@@ -311,10 +314,10 @@ func (s *Store) ListPortfolio(ctx context.Context, q PortfolioQuery, asOf Date) 
 		page.Total = int64(len(all))
 		ids = all[min(offset, len(all)):min(offset+q.PerPage, len(all))]
 	} else {
-		if err := s.filteredPortfolio(ctx, q, asOf, atRisk).Count(&page.Total).Error; err != nil {
+		if err := s.filteredPortfolio(ctx, q).Count(&page.Total).Error; err != nil {
 			return page, fmt.Errorf("store: unable to count portfolio: %w", err)
 		}
-		err = s.filteredPortfolio(ctx, q, asOf, atRisk).Order(portfolioOrder(q)).
+		err := s.filteredPortfolio(ctx, q).Order(portfolioOrder(q)).
 			Limit(q.PerPage).Offset(offset).Pluck("a.id", &ids).Error
 		if err != nil {
 			return page, fmt.Errorf("store: unable to list portfolio: %w", err)
@@ -327,6 +330,10 @@ func (s *Store) ListPortfolio(ctx context.Context, q PortfolioQuery, asOf Date) 
 	if err := s.portfolioRowsByID(ctx, ids).Scan(&rows).Error; err != nil {
 		return page, fmt.Errorf("store: unable to list portfolio: %w", err)
 	}
+	open, err := s.OpenAlertsByAccount(ctx, ids)
+	if err != nil {
+		return page, err
+	}
 	byID := make(map[int64]PortfolioRow, len(rows))
 	for _, r := range rows {
 		byID[r.ID] = r
@@ -336,8 +343,7 @@ func (s *Store) ListPortfolio(ctx context.Context, q PortfolioQuery, asOf Date) 
 		if !ok {
 			continue // deleted since the ids were read
 		}
-		r.GoalsAtRisk = atRisk[r.ID]
-		r.RiskFlags = riskFlags(r, asOf)
+		r.RiskFlags = riskFlags(open[r.ID])
 		page.Rows = append(page.Rows, r)
 	}
 	return page, nil
@@ -385,19 +391,22 @@ func (s *Store) sortedPortfolio(ctx context.Context, q PortfolioQuery) ([]int64,
 
 // ExportPortfolio returns every row the query's filters keep, in its sort order, for
 // the CSV export (no paging).
-func (s *Store) ExportPortfolio(ctx context.Context, q PortfolioQuery, asOf Date) ([]PortfolioRow, error) {
+func (s *Store) ExportPortfolio(ctx context.Context, q PortfolioQuery) ([]PortfolioRow, error) {
 	var rows []PortfolioRow
-	atRisk, err := s.GoalsAtRiskByAccount(ctx)
-	if err != nil {
-		return nil, err
-	}
-	err = s.filteredPortfolio(ctx, q, asOf, atRisk).Select("a.*").Order(portfolioOrder(q)).Scan(&rows).Error
+	err := s.filteredPortfolio(ctx, q).Select("a.*").Order(portfolioOrder(q)).Scan(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("store: unable to export portfolio: %w", err)
 	}
+	ids := make([]int64, len(rows))
+	for i, r := range rows {
+		ids[i] = r.ID
+	}
+	open, err := s.OpenAlertsByAccount(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
 	for i := range rows {
-		rows[i].GoalsAtRisk = atRisk[rows[i].ID]
-		rows[i].RiskFlags = riskFlags(rows[i], asOf)
+		rows[i].RiskFlags = riskFlags(open[rows[i].ID])
 	}
 	return rows, nil
 }
