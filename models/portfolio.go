@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"gorm.io/gorm"
-
 )
 
 // PortfolioQuery is what the portfolio is filtered, sorted and paged by. It round-trips
