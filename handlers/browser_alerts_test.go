@@ -2,7 +2,9 @@ package handlers_test
 
 import (
 	"context"
+	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -87,4 +89,48 @@ func TestBrowserInboxSnooze(t *testing.T) {
 	b.must(chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/settings/writekeys/"+strconv.FormatInt(keys[0].ID, 10)),
 		chromedp.WaitVisible(css("[data-testid=source-activity]"))))
 	checkPage(b, problems, "source")
+}
+
+// TestBrowserSourcesLiveTail: an admin watching a source sees a message and a refused
+// batch arrive within seconds, without reloading.
+func TestBrowserSourcesLiveTail(t *testing.T) {
+	ctx, problems := browser(t)
+	store := dbtest.SQLite(t)
+	if _, err := store.CreateTeamMember(context.Background(), "admin@test.example", "Ada", models.RoleAdmin, "demo"); err != nil {
+		t.Fatal(err)
+	}
+	key, wk, err := store.CreateWriteKey(context.Background(), models.WriteKeyInput{Name: "web app"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := browserServer(t, store)
+	b := tab{t: t, ctx: ctx, timeout: 15 * time.Second}
+	css := func(sel string) chromedp.CSS { return chromedp.CSS(sel) }
+	b.must(chromedp.Do(ctx,
+		chromedp.Navigate(srv.URL+"/settings/writekeys/"+strconv.FormatInt(wk.ID, 10)),
+		chromedp.WaitVisible(css("#email")),
+		chromedp.SendKeys(css("#email"), "admin@test.example"),
+		chromedp.SendKeys(css("#password"), "demo"),
+		chromedp.Submit(css("#password")),
+		chromedp.WaitVisible(css("[data-testid=no-messages]")),
+	))
+	post := func(body string) {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/batch", strings.NewReader(body))
+		req.SetBasicAuth(key, "")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+	}
+	post(`{"batch":[{"type":"track","userId":"u1","event":"Report Run"}]}`)
+	post(`{"batch":[{"type":"track","userId":"u1"}]}`)
+	b.waitFor(`document.querySelectorAll('[data-testid=tail-message]').length === 1`)
+	b.waitFor(`(document.querySelector('[data-testid=refusal]') || {}).textContent?.includes('message 0: track without event')`)
+	if got := b.text("[data-testid=today-received]"); got != "1 messages" {
+		t.Fatalf("received today %q", got)
+	}
+	if len(*problems) > 0 {
+		t.Fatalf("browser problems: %v", *problems)
+	}
 }
