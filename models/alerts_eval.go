@@ -243,12 +243,14 @@ func (s *Store) evaluateAccounts(ctx context.Context, ids []int64, all bool, asO
 func (s *Store) evaluateChunk(ctx context.Context, accounts []alertAccount, asOf Date, rules alerts.Rules,
 	cfg metrics.Config, catalog []metrics.Feature, goalsOf map[int64][]alerts.Goal) (EvaluationResult, error) {
 	day := metricsDay(asOf)
-	back := max(rules.HealthDrop.Days, rules.ExecutiveLost.Days, rules.GoneDark.LookbackDays)
+	// The days the rules read: the windows of today and of the day they compare with,
+	// and gone_dark's lookback.
+	back := max(max(rules.HealthDrop.Days, rules.ExecutiveLost.Days)+metrics.WindowDays-1, rules.GoneDark.LookbackDays-1)
 	has := make([]healthAccount, len(accounts))
 	for i, a := range accounts {
 		has[i] = healthAccount{ID: a.ID, Key: a.Key}
 	}
-	ins, _, err := s.loadHealthInputs(ctx, has, day-metrics.Day(back+metrics.WindowDays), day, catalog)
+	ins, _, err := s.loadHealthInputs(ctx, has, day-metrics.Day(back), day, catalog)
 	if err != nil {
 		return EvaluationResult{}, err
 	}
