@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -68,7 +69,7 @@ func (s *server) alertAction(action string) echo.HandlerFunc {
 			if rowErr != "" {
 				return echo.NewHTTPError(http.StatusUnprocessableEntity, rowErr)
 			}
-			return c.Redirect(http.StatusSeeOther, safeNext(strings.TrimPrefix(c.Request().Referer(), "http://"+c.Request().Host)))
+			return c.Redirect(http.StatusSeeOther, backTo(c.Request()))
 		}
 		if rowErr != "" {
 			a, err = s.store.AlertByID(c.Request().Context(), id)
@@ -105,4 +106,13 @@ func containsState(list, state string) bool {
 		}
 	}
 	return false
+}
+
+// backTo is the page a form was sent from, on this site ("/alerts" otherwise).
+func backTo(r *http.Request) string {
+	u, err := url.Parse(r.Referer())
+	if err != nil || u.Host != r.Host || u.Path == "" {
+		return "/alerts"
+	}
+	return safeNext(u.RequestURI())
 }

@@ -26,9 +26,8 @@ func ingestCORS(next echo.HandlerFunc) echo.HandlerFunc {
 		h := c.Response().Header()
 		h.Add(echo.HeaderVary, echo.HeaderOrigin)
 		if origin := req.Header.Get(echo.HeaderOrigin); origin != "" {
+			// No Allow-Credentials: the SDKs send none, and no cookie means anything here.
 			h.Set(echo.HeaderAccessControlAllowOrigin, origin)
-			// RudderStack's SDK sends with credentials; no cookie is read here.
-			h.Set(echo.HeaderAccessControlAllowCredentials, "true")
 		} else {
 			h.Set(echo.HeaderAccessControlAllowOrigin, "*")
 		}

@@ -96,6 +96,7 @@ type wire struct {
 	Timestamp         jsontext.Value `json:"timestamp"`
 	OriginalTimestamp jsontext.Value `json:"originalTimestamp"`
 	SentAt            jsontext.Value `json:"sentAt"`
+	WriteKey          jsontext.Value `json:"writeKey"` // analytics.js sends it in every message
 	Properties        wireProperties `json:"properties"` // a value: one allocation less a message
 	Traits            *wireTraits    `json:"traits"`
 	Context           jsontext.Value `json:"context"`
@@ -220,16 +221,17 @@ func newBatchContext(outer jsontext.Value) *batchContext {
 
 // parseOne validates one message; it returns a reason (and 400 or 413) when invalid.
 func parseOne(raw jsontext.Value, b *batchContext, routeType string, received time.Time, validated bool) (Message, int, string) {
-	if bytes.Contains(raw, []byte(`"writeKey"`)) {
-		// Browser SDKs put the write key in each message: it is a secret, not usage.
-		raw = dropMember(raw, "writeKey")
-	}
 	var w wire
 	if !validated || !fastParse || !scanWire(raw, &w) {
 		w = wire{}
 		if err := jsonv2.Unmarshal(raw, &w, lenient); err != nil {
 			return Message{}, 400, "bad JSON: " + jsonReason(err)
 		}
+	}
+	if w.WriteKey != nil {
+		// Browser SDKs put the write key in each message: it is a secret, not usage,
+		// and is not stored. (The members read above are unchanged by dropping it.)
+		raw = dropMember(raw, "writeKey")
 	}
 	sentType := w.Type
 	if routeType != "" {

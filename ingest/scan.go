@@ -30,6 +30,7 @@ const (
 	nTimestamp         = "TIMESTAMP"
 	nOriginalTimestamp = "ORIGINALTIMESTAMP"
 	nSentAt            = "SENTAT"
+	nWriteKey          = "WRITEKEY"
 	nProperties        = "PROPERTIES"
 	nTraits            = "TRAITS"
 	nContext           = "CONTEXT"
@@ -82,6 +83,8 @@ func scanWire(raw []byte, w *wire) bool {
 			bit, dst = 1<<9, &w.Context
 		case nSentAt:
 			bit, dst = 1<<12, &w.SentAt
+		case nWriteKey:
+			bit, dst = 1<<13, &w.WriteKey
 		case nProperties:
 			bit = 1 << 10
 			if !isNull(val) {
