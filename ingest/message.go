@@ -96,7 +96,7 @@ type wire struct {
 	Timestamp         jsontext.Value `json:"timestamp"`
 	OriginalTimestamp jsontext.Value `json:"originalTimestamp"`
 	SentAt            jsontext.Value `json:"sentAt"`
-	WriteKey          jsontext.Value `json:"writeKey"` // analytics.js sends it in every message
+	WriteKey          jsontext.Value `json:"writeKey"`   // analytics.js sends it in every message
 	Properties        wireProperties `json:"properties"` // a value: one allocation less a message
 	Traits            *wireTraits    `json:"traits"`
 	Context           jsontext.Value `json:"context"`
