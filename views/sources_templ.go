@@ -46,7 +46,7 @@ func sourcePath(id int64, rest string) string { return idPath("/settings/writeke
 
 func count(n int64) string { return strconv.FormatInt(n, 10) }
 
-// ago says how long before now t was, for a glance ("12 s ago").
+// ago says how long before now t was, for a glance ("12 s ago", "3 days ago").
 func ago(t *time.Time, now time.Time) string {
 	if t == nil {
 		return "never"
@@ -62,7 +62,7 @@ func ago(t *time.Time, now time.Time) string {
 	case d < 48*time.Hour:
 		return strconv.Itoa(int(d.Hours())) + " h ago"
 	}
-	return t.UTC().Format("2006-01-02 15:04")
+	return strconv.Itoa(int(d.Hours()/24)) + " days ago"
 }
 
 func originsOr(k models.WriteKey) string {
