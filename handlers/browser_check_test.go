@@ -51,6 +51,13 @@ func checkPage(b tab, problems *[]string, name string) {
 				document.querySelectorAll('body *').forEach(el => { const r = el.getBoundingClientRect();
 					if (r.right > w + 1 && out.length < 5 && !clipped(el)) out.push(el.tagName.toLowerCase() + '.' + el.className + ' ' + Math.round(r.right)); });
 				return out.join('; '); })()`)
+			if wide == "" {
+				// Everything too wide is inside a scrolling box: name what reaches furthest.
+				wide = b.evalString(`(() => { let best = null, right = 0;
+					document.querySelectorAll('body *').forEach(el => { const r = el.getBoundingClientRect().right; if (r > right) { right = r; best = el; } });
+					const path = []; for (let p = best; p && p !== document.body; p = p.parentElement) path.unshift(p.tagName.toLowerCase() + (p.className ? '.' + String(p.className).split(' ')[0] : '') + '@' + Math.round(p.getBoundingClientRect().right) + '/' + getComputedStyle(p).overflowX);
+					return path.join(' > ') + ' ' + Math.round(right); })()`)
+			}
 			t.Errorf("%s at %d px scrolls sideways by %d px: %s", name, width, over, wide)
 		}
 		if dir := os.Getenv("SIGHTLINE_SCREENSHOTS"); dir != "" {
