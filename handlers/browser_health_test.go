@@ -47,7 +47,8 @@ func TestBrowserPortfolioHealthAndAccountWindow(t *testing.T) {
 	const colors = "[...document.querySelectorAll('[data-testid=account-row] [data-testid=health]')].map(td => td.dataset.color)"
 
 	must(chromedp.Do(ctx,
-		chromedp.Navigate(srv.URL+"/"),
+		// The whole portfolio, not the CSM's own book (where a bare "/" lands them).
+		chromedp.Navigate(srv.URL+"/?sort=name"),
 		chromedp.WaitVisible(css("#email")),
 		chromedp.SendKeys(css("#email"), "csm@demo.test"),
 		chromedp.SendKeys(css("#password"), "demo"),

@@ -115,7 +115,7 @@ func TestBrowserLoginPortfolioAndAccount(t *testing.T) {
 		chromedp.Submit(css("#password")),
 		// Login brings us back to the page we asked for.
 		chromedp.WaitVisible(css("[data-testid=account-name]")),
-		chromedp.Navigate(srv.URL+"/"),
+		chromedp.Navigate(srv.URL+"/?sort=name"), // the whole portfolio, not the CSM's book
 		chromedp.WaitVisible(css("[data-testid=portfolio]")),
 	))
 	version, err := chromedp.Run(ctx, chromedp.Evaluate[string]("htmx.version"))

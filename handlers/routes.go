@@ -57,6 +57,8 @@ func (s *server) routeTable() []struct {
 		// Pages.
 		page(http.MethodGet, "/", models.PermRead, s.portfolioList),
 		page(http.MethodGet, "/portfolio.csv", models.PermRead, s.portfolioExport),
+		page(http.MethodPost, "/views", models.PermRead, s.viewSave),
+		page(http.MethodPost, "/views/:id/delete", models.PermRead, s.viewDelete),
 		page(http.MethodGet, "/accounts/:key", models.PermRead, s.accountShow),
 		page(http.MethodPost, "/accounts/:key/notes", models.PermWriteNotes, s.noteCreate),
 		page(http.MethodPost, "/accounts/:key/csm", models.PermAssignCSM, s.accountAssignCSM),

@@ -1,14 +1,18 @@
 package models
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"math"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 
 	"gorm.io/gorm"
+
+	"sightline/metrics"
 )
 
 // PortfolioQuery is what the portfolio is filtered, sorted and paged by. It round-trips
@@ -20,6 +24,9 @@ type PortfolioQuery struct {
 	CSM     string
 	Color   string // one of HealthColors, "" for all
 	Risk    string // one of RiskFlags, "" for all
+	// Renews keeps the accounts renewing within this many days from today (one of
+	// RenewalWindows; 0 for all).
+	Renews  int
 	Sort    string // one of PortfolioSorts
 	Desc    bool
 	Page    int // 1-based
@@ -83,6 +90,9 @@ func flagOf(a Alert) string {
 	return ""
 }
 
+// RenewalWindows are the "renews within" choices, in days.
+var RenewalWindows = []int{30, 60, 90, 180}
+
 // HealthColors are the colours a health score can have.
 var HealthColors = []string{"green", "yellow", "red"}
 
@@ -99,7 +109,16 @@ var PortfolioSorts = map[string]string{
 	"health":     "a.health_score",
 	"usage":      "a.daily_usage_rate",
 	"activation": "a.seat_activation",
+	"attention":  attentionOrder,
 }
+
+// attentionOrder puts first what needs someone: the weight of the account's open
+// alerts (a critical one outweighs any number of warnings, a warning any number of
+// notes), then the lowest health, then the nearest renewal.
+const attentionOrder = `(SELECT COALESCE(sum(CASE al.severity WHEN 'critical' THEN 10000 WHEN 'warning' THEN 100 ELSE 1 END), 0)
+	FROM alerts al WHERE al.account_id = a.id AND al.state = 'open') DESC,
+	CASE WHEN a.health_score IS NULL THEN 1 ELSE 0 END, a.health_score ASC,
+	CASE WHEN a.renewal_on IS NULL THEN 1 ELSE 0 END, a.renewal_on ASC`
 
 // nullsLast are the sorts whose column may be NULL (no snapshot, or no value).
 var nullsLast = map[string]bool{"health": true, "usage": true, "activation": true, "renewal": true}
@@ -125,6 +144,9 @@ func ParsePortfolioQuery(v url.Values) PortfolioQuery {
 	}
 	if !slices.Contains(RiskFlags, q.Risk) {
 		q.Risk = ""
+	}
+	if n, _ := strconv.Atoi(v.Get("renews")); slices.Contains(RenewalWindows, n) {
+		q.Renews = n
 	}
 	q.Page, _ = strconv.Atoi(v.Get("page"))
 	if q.Page < 1 {
@@ -152,6 +174,9 @@ func (q PortfolioQuery) Values() url.Values {
 	set("csm", q.CSM)
 	set("color", q.Color)
 	set("risk", q.Risk)
+	if q.Renews > 0 {
+		v.Set("renews", strconv.Itoa(q.Renews))
+	}
 	if q.Sort != "name" || q.Desc {
 		v.Set("sort", q.Sort)
 		if q.Desc {
@@ -178,8 +203,25 @@ type PortfolioRow struct {
 	Executives     *float64 `gorm:"column:executives"`
 	Overused       bool     `gorm:"column:overused"`
 	Underused      bool     `gorm:"column:underused"`
-	// RiskFlags are the row's flags (RiskFlags order), from its open alerts.
-	RiskFlags []string `gorm:"-"`
+	// RiskFlags are the row's flags (RiskFlags order), from its open alerts;
+	// FlagSubjects names, per flag, the entitlements it is about.
+	RiskFlags    []string            `gorm:"-"`
+	FlagSubjects map[string][]string `gorm:"-"`
+	// OpenAlerts counts the account's open alerts; WorstSeverity is the gravest.
+	OpenAlerts    int    `gorm:"-"`
+	WorstSeverity string `gorm:"-"`
+}
+
+// setAlerts fills a row's flags and alert counts from its open alerts.
+func (r *PortfolioRow) setAlerts(open []Alert) {
+	r.RiskFlags, r.FlagSubjects = riskFlags(open)
+	r.OpenAlerts = len(open)
+	rank := map[string]int{"info": 1, "warning": 2, "critical": 3}
+	for _, a := range open {
+		if rank[a.Severity] > rank[r.WorstSeverity] {
+			r.WorstSeverity = a.Severity
+		}
+	}
 }
 
 // PortfolioTrendDays is how far back the portfolio's trend arrow compares.
@@ -201,11 +243,16 @@ func (r PortfolioRow) Trend() string {
 }
 
 // riskFlags is the one place a row's flags are decided: from its open alerts, in
-// RiskFlags order.
-func riskFlags(open []Alert) []string {
+// RiskFlags order, with the entitlements each is about.
+func riskFlags(open []Alert) ([]string, map[string][]string) {
 	raised := map[string]bool{}
+	subjects := map[string][]string{}
 	for _, a := range open {
-		raised[flagOf(a)] = true
+		f := flagOf(a)
+		raised[f] = true
+		if (a.Kind == "consumption" || a.Kind == "underuse") && !slices.Contains(subjects[f], a.Subject) {
+			subjects[f] = append(subjects[f], a.Subject)
+		}
 	}
 	flags := []string{}
 	for _, f := range RiskFlags {
@@ -213,7 +260,7 @@ func riskFlags(open []Alert) []string {
 			flags = append(flags, f)
 		}
 	}
-	return flags
+	return flags, subjects
 }
 
 // AccountRiskFlags are the portfolio's flags of one account, from its open alerts.
@@ -222,13 +269,15 @@ func (s *Store) AccountRiskFlags(ctx context.Context, accountID int64) ([]string
 	if err != nil {
 		return nil, err
 	}
-	return riskFlags(open[accountID]), nil
+	flags, _ := riskFlags(open[accountID])
+	return flags, nil
 }
 
 // PortfolioPage is one page of the filtered portfolio and the total it was cut from.
 type PortfolioPage struct {
 	Rows  []PortfolioRow
 	Total int64
+	ARR   float64 // of every account the filters keep
 }
 
 // portfolioRows is every account with its latest snapshot's figures as plain columns,
@@ -275,6 +324,10 @@ func (s *Store) filteredPortfolio(ctx context.Context, q PortfolioQuery) *gorm.D
 	if cond, ok := flagAlerts[q.Risk]; ok {
 		db = db.Where("EXISTS (SELECT 1 FROM alerts al WHERE al.account_id = a.id AND al.state = 'open' AND " + cond + ")")
 	}
+	if q.Renews > 0 {
+		today := Today()
+		db = db.Where("a.renewal_on BETWEEN ? AND ?", today, today.AddDays(q.Renews))
+	}
 	return db
 }
 
@@ -286,6 +339,9 @@ func portfolioOrder(q PortfolioQuery) string {
 	col := PortfolioSorts[q.Sort]
 	if col == "" {
 		col = PortfolioSorts["name"]
+	}
+	if q.Sort == "attention" {
+		return attentionOrder + ", a.key ASC" // one direction only: most in need first
 	}
 	order := col + " " + dir
 	if nullsLast[q.Sort] {
@@ -305,17 +361,27 @@ func (s *Store) ListPortfolio(ctx context.Context, q PortfolioQuery) (PortfolioP
 	}
 	offset := (max(q.Page, 1) - 1) * q.PerPage
 	var ids []int64
+	// The count and ARR of the whole filtered set (one small aggregate).
+	var sums struct {
+		N   int64
+		ARR float64
+	}
+	totals := s.filteredPortfolio(ctx, q)
 	if q.unfiltered() {
+		totals = s.db.WithContext(ctx).Table("accounts a") // no join needed
+	}
+	if err := totals.Select("count(*) AS n, COALESCE(sum(a.arr), 0) AS arr").Scan(&sums).Error; err != nil {
+		return page, fmt.Errorf("store: unable to count portfolio: %w", err)
+	}
+	page.Total, page.ARR = sums.N, sums.ARR
+	// The attention order follows the alerts, which the cached orders do not watch.
+	if q.unfiltered() && q.Sort != "attention" {
 		all, err := s.sortedPortfolio(ctx, q)
 		if err != nil {
 			return page, err
 		}
-		page.Total = int64(len(all))
 		ids = all[min(offset, len(all)):min(offset+q.PerPage, len(all))]
 	} else {
-		if err := s.filteredPortfolio(ctx, q).Count(&page.Total).Error; err != nil {
-			return page, fmt.Errorf("store: unable to count portfolio: %w", err)
-		}
 		err := s.filteredPortfolio(ctx, q).Order(portfolioOrder(q)).
 			Limit(q.PerPage).Offset(offset).Pluck("a.id", &ids).Error
 		if err != nil {
@@ -342,7 +408,7 @@ func (s *Store) ListPortfolio(ctx context.Context, q PortfolioQuery) (PortfolioP
 		if !ok {
 			continue // deleted since the ids were read
 		}
-		r.RiskFlags = riskFlags(open[r.ID])
+		r.setAlerts(open[r.ID])
 		page.Rows = append(page.Rows, r)
 	}
 	return page, nil
@@ -405,7 +471,7 @@ func (s *Store) ExportPortfolio(ctx context.Context, q PortfolioQuery) ([]Portfo
 		return nil, err
 	}
 	for i := range rows {
-		rows[i].RiskFlags = riskFlags(open[rows[i].ID])
+		rows[i].setAlerts(open[rows[i].ID])
 	}
 	return rows, nil
 }
@@ -413,4 +479,69 @@ func (s *Store) ExportPortfolio(ctx context.Context, q PortfolioQuery) ([]Portfo
 // escapeLike makes user input literal inside a LIKE pattern.
 func escapeLike(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// PortfolioChange is an account whose health moved in the last week.
+type PortfolioChange struct {
+	Key, Name            string
+	Score, Previous      float64
+	Color, PreviousColor string
+}
+
+// Worse tells a colour that got worse.
+func (c PortfolioChange) Worse() bool { return colorRank(c.Color) > colorRank(c.PreviousColor) }
+
+func colorRank(c string) int {
+	switch c {
+	case "yellow":
+		return 1
+	case "red":
+		return 2
+	}
+	return 0
+}
+
+// changesMaxAccounts bounds the sets whose week is summed up: a book, not all 10,000.
+const changesMaxAccounts = 1000
+
+// PortfolioChanges lists the accounts the query keeps whose colour changed, or whose
+// score moved by minPoints or more, against the snapshot 7 days before the latest:
+// colours that got worse first, then the largest moves. Nil for sets larger than a
+// book (changesMaxAccounts).
+func (s *Store) PortfolioChanges(ctx context.Context, q PortfolioQuery, total int64, minPoints float64, limit int) ([]PortfolioChange, error) {
+	if total > changesMaxAccounts {
+		return nil, nil
+	}
+	cfg, err := s.Scorecard(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var rows []struct {
+		Key, Name                  string
+		HealthScore, PreviousScore float64
+		HealthColor                string
+	}
+	err = s.filteredPortfolio(ctx, q).Select("a.key, a.name, a.health_score, a.previous_score, a.health_color").
+		Where("a.health_score IS NOT NULL AND a.previous_score IS NOT NULL").Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("store: unable to read the week's changes: %w", err)
+	}
+	var out []PortfolioChange
+	for _, r := range rows {
+		c := PortfolioChange{Key: r.Key, Name: r.Name, Score: r.HealthScore, Previous: r.PreviousScore,
+			Color: r.HealthColor, PreviousColor: metrics.Color(r.PreviousScore, cfg)}
+		if c.Color != c.PreviousColor || math.Abs(c.Score-c.Previous) >= minPoints {
+			out = append(out, c)
+		}
+	}
+	slices.SortFunc(out, func(a, b PortfolioChange) int {
+		if a.Worse() != b.Worse() {
+			if a.Worse() {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Compare(math.Abs(b.Score-b.Previous), math.Abs(a.Score-a.Previous))
+	})
+	return out[:min(len(out), limit)], nil
 }
