@@ -86,4 +86,3 @@ func (s *Store) DeleteView(ctx context.Context, memberID, id int64) error {
 	}
 	return nil
 }
-
