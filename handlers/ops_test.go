@@ -83,3 +83,15 @@ func TestUnknownPageIsAFriendly404(t *testing.T) {
 		t.Fatal("404 is not the friendly page")
 	}
 }
+
+func TestFavicon(t *testing.T) {
+	app := newApp(t, dbtest.SQLite(t))
+	r := app.client().get("/favicon.ico").expect(http.StatusMovedPermanently)
+	loc := r.Header().Get("Location")
+	if !strings.HasPrefix(loc, "/static/favicon.svg?v=") {
+		t.Fatalf("favicon at %q", loc)
+	}
+	if got := app.client().get(loc).expect(http.StatusOK); !strings.Contains(got.Body.String(), "<svg") {
+		t.Fatal("the favicon is not an SVG")
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"sightline/models"
+	"sightline/static"
 )
 
 // Route is one registered route and the permission that guards it (SPEC §1).
@@ -48,6 +49,10 @@ func (s *server) routeTable() []struct {
 		public(http.MethodGet, "/readyz", s.readyz),
 		public(http.MethodGet, "/metrics", s.promMetrics),
 		public(http.MethodGet, "/static/*", serveStatic),
+		public(http.MethodGet, "/favicon.ico", func(c echo.Context) error {
+			// Browsers ask for it before reading the page's <link rel="icon">.
+			return c.Redirect(http.StatusMovedPermanently, static.URL("favicon.svg"))
+		}),
 
 		// Login.
 		public(http.MethodGet, "/login", s.loginShow),

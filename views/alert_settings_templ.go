@@ -969,9 +969,9 @@ func WebhooksSection(v WebhooksView) templ.Component {
 							return templ_7745c5c3_Err
 						}
 						var templ_7745c5c3_Var43 string
-						templ_7745c5c3_Var43, templ_7745c5c3_Err = templ.JoinStringErrs(a.AttemptedAt.UTC().Format("2006-01-02 15:04:05"))
+						templ_7745c5c3_Var43, templ_7745c5c3_Err = templ.JoinStringErrs(momentSeconds(a.AttemptedAt))
 						if templ_7745c5c3_Err != nil {
-							return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/alert_settings.templ`, Line: 217, Col: 66}
+							return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/alert_settings.templ`, Line: 217, Col: 45}
 						}
 						_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var43))
 						if templ_7745c5c3_Err != nil {
@@ -984,7 +984,7 @@ func WebhooksSection(v WebhooksView) templ.Component {
 						var templ_7745c5c3_Var44 string
 						templ_7745c5c3_Var44, templ_7745c5c3_Err = templ.JoinStringErrs(statusText(a.Status))
 						if templ_7745c5c3_Err != nil {
-							return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/alert_settings.templ`, Line: 217, Col: 92}
+							return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/alert_settings.templ`, Line: 217, Col: 71}
 						}
 						_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var44))
 						if templ_7745c5c3_Err != nil {

@@ -5,6 +5,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 
 	"sightline/models"
 )
@@ -72,3 +73,9 @@ func orDash(s string) string {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// moment formats a time as every page does: "20 Nov 2026 14:05 UTC".
+func moment(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04") + " UTC" }
+
+// momentSeconds is moment to the second, where seconds tell messages apart.
+func momentSeconds(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04:05") + " UTC" }
