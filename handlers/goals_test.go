@@ -4,9 +4,12 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/PuerkitoBio/goquery"
 
 	"sightline/models"
 	"sightline/models/dbtest"
@@ -177,6 +180,40 @@ func TestGoalPagesWithHTMX(t *testing.T) {
 		mgr.post("/accounts/acme/goals/"+id, url.Values{"_csrf": {tok}, "closed": {"true"}}).expect(http.StatusSeeOther)
 		if n := pm.get("/goals").doc().Find("[data-testid=goals-row]").Length(); n != 0 {
 			t.Fatalf("closed goal still listed as open: %d", n)
+		}
+	})
+}
+
+// TestGoalsPageCountsAndRenewals: /goals counts goals by status under the other
+// filters, sums the accounts' ARR once each, and keeps accounts renewing soon.
+func TestGoalsPageCountsAndRenewals(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, s *models.Store) {
+		app := newApp(t, s)
+		today := models.Today()
+		seedAccounts(t, s, models.Account{Key: "soon", Name: "Soon", ARR: 1000, RenewalOn: today.AddDays(20)},
+			models.Account{Key: "later", Name: "Later", ARR: 5000, RenewalOn: today.AddDays(200)})
+		manager := app.token(models.RoleManager)
+		due := today.AddDays(90).String()
+		for _, k := range []string{"soon", "soon", "later"} {
+			app.api(http.MethodPost, "/api/v1/accounts/"+k+"/goals", manager, body(goalBody("50", due))).expect(http.StatusCreated)
+		}
+		c := app.loggedIn(models.RolePM)
+		doc := c.get("/goals").expect(http.StatusOK).doc()
+		total := 0
+		doc.Find("[data-testid=status-counts] a[data-testid^=count-]").Each(func(_ int, a *goquery.Selection) {
+			n, _ := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(a.Text()), strings.TrimSpace(a.Find(".badge").Text()))))
+			total += n
+		})
+		if total != 3 || doc.Find("[data-testid=goals-arr]").Text() != "$6,000 ARR" {
+			t.Fatalf("counts sum to %d, ARR %q", total, doc.Find("[data-testid=goals-arr]").Text())
+		}
+		doc = c.get("/goals?renews=30").expect(http.StatusOK).doc()
+		if n := doc.Find("[data-testid=goals-row]").Length(); n != 2 || doc.Find("[data-testid=goals-arr]").Text() != "$1,000 ARR" ||
+			!strings.Contains(doc.Find("[data-testid=goals-renewal]").First().Text(), "in 20 days") {
+			t.Fatalf("renewing within 30 days: %d rows, %q", n, doc.Find("[data-testid=goals-arr]").Text())
+		}
+		if doc.Find(`[data-testid=filter-due] option`).Length() != 17 {
+			t.Fatal("the due filter does not list the months")
 		}
 	})
 }

@@ -31,10 +31,12 @@ type Goal struct {
 	UpdatedAt time.Time  `gorm:"column:updated_at"`
 
 	// Read with the goal, never written.
-	AccountKey  string `gorm:"->;column:account_key"`
-	AccountName string `gorm:"->;column:account_name"`
-	CSMEmail    string `gorm:"->;column:csm_email"`
-	OwnerEmail  string `gorm:"->;column:owner_email"`
+	AccountKey  string  `gorm:"->;column:account_key"`
+	AccountName string  `gorm:"->;column:account_name"`
+	CSMEmail    string  `gorm:"->;column:csm_email"`
+	OwnerEmail  string  `gorm:"->;column:owner_email"`
+	AccountARR  float64 `gorm:"->;column:account_arr"`
+	RenewalOn   *Date   `gorm:"->;column:renewal_on"`
 }
 
 // TableName maps the struct to its table.
@@ -383,7 +385,8 @@ func (s *Store) AddGoalComment(ctx context.Context, accountKey string, id int64,
 // goalsQuery selects goals with their account, CSM and owner.
 func (s *Store) goalsQuery(ctx context.Context) *gorm.DB {
 	return s.db.WithContext(ctx).Table("goals g").
-		Select("g.*, a.key AS account_key, a.name AS account_name, a.csm_email AS csm_email, COALESCE(m.email, '') AS owner_email").
+		Select("g.*, a.key AS account_key, a.name AS account_name, a.csm_email AS csm_email, COALESCE(m.email, '') AS owner_email, " +
+			"a.arr AS account_arr, a.renewal_on AS renewal_on").
 		Joins("JOIN accounts a ON a.id = g.account_id").
 		Joins("LEFT JOIN team_members m ON m.id = g.owner_id")
 }
@@ -476,6 +479,7 @@ type GoalFilter struct {
 	OwnerEmail string
 	CSMEmail   string
 	DueMonth   string // YYYY-MM
+	Renews     int    // the account renews within this many days (0: any)
 	Closed     bool   // list closed goals instead of open ones
 	AccountID  int64  // one account's goals; 0 for every account
 }
@@ -505,6 +509,9 @@ func (s *Store) ListGoals(ctx context.Context, f GoalFilter, today Date) ([]Meas
 			return nil, &ValidationError{Message: "invalid filter", Fields: []FieldError{{Field: "due", Message: "want a month as YYYY-MM"}}}
 		}
 		q = q.Where("g.due_on >= ? AND g.due_on < ?", DateOf(start), DateOf(start.AddDate(0, 1, 0)))
+	}
+	if f.Renews > 0 {
+		q = q.Where("a.renewal_on BETWEEN ? AND ?", today, today.AddDays(f.Renews))
 	}
 	var gs []Goal
 	if err := q.Order("g.due_on, g.id").Scan(&gs).Error; err != nil {

@@ -79,3 +79,11 @@ func moment(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04") + " 
 
 // momentSeconds is moment to the second, where seconds tell messages apart.
 func momentSeconds(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04:05") + " UTC" }
+
+// boolCurrent marks the current choice of a set of links (aria-current="page").
+func boolCurrent(current bool) string {
+	if current {
+		return "page"
+	}
+	return ""
+}
