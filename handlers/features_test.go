@@ -88,6 +88,34 @@ func TestFeatureAdoptionEndToEnd(t *testing.T) {
 				t.Errorf("%s: got %q, want %q", k, got[k], w)
 			}
 		}
+		// A week in which the entitled account had nobody active has no basis: its
+		// rates are null (a gap in the chart), in the API and in the CSV, not 0.
+		gap := -1
+		for w, p := range doc.Features[0].Series {
+			if p.EntitledAccounts > 0 && p.ActiveUsers == 0 {
+				if p.AccountRate != nil || p.UserRate != nil {
+					t.Fatalf("week %s without basis has rates %v / %v", p.Week, p.AccountRate, p.UserRate)
+				}
+				gap = w
+			}
+		}
+		if gap < 0 {
+			t.Fatal("the data has no week without basis")
+		}
+		csvBody := app.loggedIn(models.RoleCSM).get("/features/adoption.csv").expect(http.StatusOK).Body.String()
+		row := doc.Features[0].Feature + "," // feature,product,cohort,week,entitled,adopting,account_rate,…
+		matched := 0
+		for _, line := range strings.Split(csvBody, "\n") {
+			if strings.HasPrefix(line, row) && strings.Contains(line, ","+doc.Weeks[gap]+",") {
+				matched++
+				if cells := strings.Split(line, ","); len(cells) < 10 || cells[6] != "" || cells[9] != "" {
+					t.Fatalf("CSV row of a week without basis: %q", line)
+				}
+			}
+		}
+		if matched != 1 {
+			t.Fatalf("%d CSV rows for week %s", matched, doc.Weeks[gap])
+		}
 		// Another segment has no entitled account: rates are null, not 0.
 		r = app.api(http.MethodGet, "/api/v1/features/adoption?segment=smb", pm, nil).expect(http.StatusOK)
 		if !strings.Contains(r.Body.String(), `"account_rate":null`) || strings.Contains(r.Body.String(), `"entitled_accounts":1`) {

@@ -3,6 +3,7 @@ package handlers_test
 import (
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"math"
@@ -449,6 +450,43 @@ func TestAccountPageShowsRiskFlags(t *testing.T) {
 		}
 		if !sawGoals {
 			t.Fatal("no account page showed goals at risk")
+		}
+	})
+}
+
+// TestAccountChartsLeaveOutDaysWithoutBasis: days whose 30-day window starts before the
+// account's usage began are gaps in the charts, not a ramp up from zero.
+func TestAccountChartsLeaveOutDaysWithoutBasis(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, s *models.Store) {
+		app := newApp(t, s)
+		seedDemoHealth(t, s, 3, 40) // usage began 39 days ago
+		rows, err := s.ExportPortfolio(context.Background(), models.PortfolioQuery{Sort: "name"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc := app.loggedIn(models.RolePM).get("/accounts/" + rows[0].Key + "?window=90").expect(http.StatusOK).doc()
+		if !strings.Contains(doc.Find("[data-testid=basis-note]").Text(), "left out") {
+			t.Fatal("no note says which days are left out")
+		}
+		spec, _ := doc.Find(`[aria-labelledby=usage-title] canvas`).Attr("data-chart")
+		var chart struct {
+			Series []struct {
+				Data []*float64 `json:"data"`
+			} `json:"series"`
+		}
+		if err := json.Unmarshal([]byte(spec), &chart); err != nil || len(chart.Series) == 0 {
+			t.Fatalf("chart %q: %v", spec, err)
+		}
+		data := chart.Series[0].Data
+		// 90 days; the first 90−40+29 = 79 have a window reaching before the usage.
+		nulls := 0
+		for _, v := range data {
+			if v == nil {
+				nulls++
+			}
+		}
+		if len(data) != 90 || nulls != 79 || data[0] != nil || data[89] == nil {
+			t.Fatalf("%d points, %d gaps", len(data), nulls)
 		}
 	})
 }

@@ -104,12 +104,17 @@ func (t *AdoptionTotals) Add(o AdoptionTotals) {
 	t.ARRAtStake += o.ARRAtStake
 }
 
-// Point is the adoption of the period ending on end.
+// Point is the adoption of the period ending on end. A period in which none of the
+// entitled accounts had an active user has no basis: both rates are null (a gap in the
+// charts), not 0, since nobody could have used the feature.
 func (t AdoptionTotals) Point(end Day) AdoptionPoint {
-	return AdoptionPoint{Week: end.String(), EntitledAccounts: t.EntitledAccounts, AdoptingAccounts: t.AdoptingAccounts,
-		AccountRate: ratio(float64(t.AdoptingAccounts), float64(t.EntitledAccounts)),
+	p := AdoptionPoint{Week: end.String(), EntitledAccounts: t.EntitledAccounts, AdoptingAccounts: t.AdoptingAccounts,
 		ActiveUsers: t.ActiveUsers, FeatureUsers: t.FeatureUsers,
 		UserRate: ratio(float64(t.FeatureUsers), float64(t.ActiveUsers))}
+	if t.ActiveUsers > 0 {
+		p.AccountRate = ratio(float64(t.AdoptingAccounts), float64(t.EntitledAccounts))
+	}
+	return p
 }
 
 // AccountTotals is one account's contribution to a feature's totals in a period.

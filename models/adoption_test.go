@@ -171,7 +171,7 @@ func TestFeatureReportHandComputed(t *testing.T) {
 			{"reports", 20, "2 1 0.5 1 1 1"},      // a1 (T-40), the only active user
 			{"reports", 19, "2 1 0.5 1 1 1"},      // g1 (T-45) for globex; acme idle
 			{"sync", 25, "1 1 1 1 1 1"},           // i1 (T-5)
-			{"sync", 24, "1 0 0 0 0 nil"},         // initech entitled on T-7, idle
+			{"sync", 24, "1 0 nil 0 0 nil"},       // initech entitled on T-7, idle: no basis, a gap
 			{"sync", 23, "0 0 nil 0 0 nil"},       // not yet entitled on T-14
 		} {
 			if got := point(series[c.feature][c.week]); got != c.want {

@@ -64,6 +64,9 @@ type HealthView struct {
 	History      []HealthSnapshot // stored daily scores of the same 90 days, oldest first
 	// Departments counts the window's active users per department (depth by department).
 	Departments []metrics.DepartmentUsers
+	// DataSince is the day Sightline first saw one of the account's users; a day
+	// whose 30-day window starts before it has no full basis (nil: no users yet).
+	DataSince *Date
 }
 
 // TrendDays is how far back the account page's charts go.
@@ -104,6 +107,13 @@ func (s *Store) AccountHealthView(ctx context.Context, accountKey string, asOf D
 	v.History, err = s.HealthScores(ctx, acct.ID, asOf.AddDays(-(TrendDays - 1)), asOf)
 	if err != nil {
 		return nil, err
+	}
+	var since Date // SQLite's min() of a datetime is text: Date reads both
+	if err := s.SQL().QueryRowContext(ctx, "SELECT min(first_seen_at) FROM end_users WHERE group_key = $1", acct.Key).Scan(&since); err != nil {
+		return nil, fmt.Errorf("store: unable to read when usage began: %w", err)
+	}
+	if !since.IsZero() {
+		v.DataSince = &since
 	}
 	return v, nil
 }

@@ -182,6 +182,35 @@ func chartJSON(c chartSpec) string {
 	return string(b)
 }
 
+// hasBasis tells a day whose 30-day window lies wholly after usage began: the charts
+// leave the others out rather than draw a ramp up from nothing.
+func hasBasis(v AccountView, day string) bool {
+	if v.Health == nil || v.Health.DataSince == nil {
+		return false
+	}
+	d, err := models.ParseDate(day)
+	return err == nil && !d.AddDays(-(metrics.WindowDays - 1)).Before(*v.Health.DataSince)
+}
+
+// basisNote says which days the charts leave out, if any.
+func basisNote(v AccountView) string {
+	if v.Health == nil || v.Health.DataSince == nil {
+		return "No usage yet: nothing to chart."
+	}
+	first := v.Health.DataSince.AddDays(metrics.WindowDays - 1)
+	if first.After(v.AsOf.AddDays(-(v.Window - 1))) {
+		return "Usage began on " + date(*v.Health.DataSince) + ": days before " + date(first) + " have no full 30-day window and are left out."
+	}
+	return ""
+}
+
+func orNil(ok bool, v *float64) *float64 {
+	if !ok {
+		return nil
+	}
+	return v
+}
+
 // usageChart is the daily usage rate over the window against its target (dashed).
 func usageChart(v AccountView) string {
 	pts := windowPoints(v)
@@ -191,7 +220,7 @@ func usageChart(v AccountView) string {
 	goal := chartSeries{Label: "Target " + percent(&target), Target: true}
 	for _, p := range pts {
 		c.Labels = append(c.Labels, p.Day)
-		rate.Data = append(rate.Data, p.DailyUsageRate)
+		rate.Data = append(rate.Data, orNil(hasBasis(v, p.Day), p.DailyUsageRate))
 		goal.Data = append(goal.Data, &target)
 	}
 	c.Series = []chartSeries{rate, goal}
@@ -204,7 +233,7 @@ func loginTimeChart(v AccountView) string {
 	s := chartSeries{Label: "Minutes per login"}
 	for _, p := range windowPoints(v) {
 		c.Labels = append(c.Labels, p.Day)
-		s.Data = append(s.Data, minutes(p.AvgSecondsPerLogin))
+		s.Data = append(s.Data, orNil(hasBasis(v, p.Day), minutes(p.AvgSecondsPerLogin)))
 	}
 	c.Series = []chartSeries{s}
 	return chartJSON(c)
@@ -216,7 +245,7 @@ func scoreChart(v AccountView) string {
 	s := chartSeries{Label: "Health score"}
 	for _, h := range windowHistory(v) {
 		c.Labels = append(c.Labels, h.Day.String())
-		s.Data = append(s.Data, h.Score)
+		s.Data = append(s.Data, orNil(hasBasis(v, h.Day.String()), h.Score))
 	}
 	c.Series = []chartSeries{s}
 	return chartJSON(c)
