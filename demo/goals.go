@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"time"
 
 	"sightline/models"
 )
@@ -61,6 +62,11 @@ func SeedGoals(ctx context.Context, store *models.Store, today models.Date, log 
 		// Set ten days ago: the baseline is that day's value, so progress and pace show.
 		if err := store.DB().WithContext(ctx).Exec("UPDATE goals SET created_at = ?, baseline = ? WHERE id = ?",
 			created.Time(), baseline, g.ID).Error; err != nil {
+			return n, fmt.Errorf("demo: goal for %s: %w", a.Key, err)
+		}
+		// Its history says so too.
+		if err := store.DB().WithContext(ctx).Exec("UPDATE goal_events SET created_at = ? WHERE goal_id = ?",
+			created.Time().Add(10*time.Hour+30*time.Minute), g.ID).Error; err != nil {
 			return n, fmt.Errorf("demo: goal for %s: %w", a.Key, err)
 		}
 		n++

@@ -44,6 +44,9 @@ func (s *server) accountShow(c echo.Context) error {
 		if v.Alerts, err = s.accountAlertRows(c, account.Key); err != nil {
 			return err
 		}
+		if v.Timeline, err = s.store.AccountTimeline(ctx, account.ID, 30); err != nil {
+			return err
+		}
 	}
 	return render(c, http.StatusOK, views.AccountPage(v), views.AccountHealth(v))
 }

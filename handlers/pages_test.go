@@ -211,3 +211,33 @@ func TestNavigationAndSettingsByRole(t *testing.T) {
 		}
 	}
 }
+
+// TestAccountTimeline: the account page tells what happened there, newest first:
+// notes, goal changes, alerts.
+func TestAccountTimeline(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, s *models.Store) {
+		app := newApp(t, s)
+		alertsWorld(t, app) // acme opens a consumption alert
+		manager := app.token(models.RoleManager)
+		due := models.Today().AddDays(60).String()
+		app.api(http.MethodPost, "/api/v1/accounts/acme/goals", manager, body(goalBody("50", due))).expect(http.StatusCreated)
+		c := app.loggedIn(models.RoleCSM)
+		tok := c.csrf("/accounts/acme")
+		c.post("/accounts/acme/notes", url.Values{"_csrf": {tok}, "body": {"Called Ann about seats."}}).expect(http.StatusSeeOther)
+		doc := c.get("/accounts/acme").expect(http.StatusOK).doc()
+		var kinds []string
+		doc.Find("[data-testid=timeline] li").Each(func(_ int, li *goquery.Selection) {
+			k, _ := li.Attr("data-kind")
+			kinds = append(kinds, k)
+		})
+		got := strings.Join(kinds, ",")
+		for _, want := range []string{"note", "goal", "alert", "entitlement"} {
+			if !strings.Contains(got, want) {
+				t.Fatalf("timeline kinds %q lack %s", got, want)
+			}
+		}
+		if kinds[0] != "note" || !strings.Contains(doc.Find("[data-testid=timeline] li").First().Text(), "Called Ann about seats.") {
+			t.Fatalf("the newest item is not the note: %v", kinds)
+		}
+	})
+}

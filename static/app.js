@@ -25,6 +25,11 @@
     showNotice(evt.detail && evt.detail.value ? evt.detail.value : "Done.");
   });
 
+  // "Print for the meeting": the print stylesheet lays the page out for paper.
+  document.addEventListener("click", function (evt) {
+    if (evt.target.closest && evt.target.closest("[data-print]")) window.print();
+  });
+
   function showNotice(text) {
     var box = document.getElementById("notice");
     if (!box) return;
