@@ -1,7 +1,9 @@
 package handlers
 
 import (
+	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -40,12 +42,19 @@ func (s *server) goalsView(c echo.Context, key string) (views.GoalsView, error) 
 	if err != nil {
 		return v, err
 	}
-	v.Metrics = append(v.Metrics, metrics.GoalMetricKeys...)
+	for _, k := range metrics.GoalMetricKeys {
+		m, _ := metrics.ParseGoalMetric(k)
+		v.Metrics = append(v.Metrics, views.MetricChoice{Key: k, Label: capitalize(m.Label), Group: "Scorecard"})
+	}
 	for _, f := range features {
-		v.Metrics = append(v.Metrics, "feature_adoption:"+f.Key)
+		name := f.Name
+		if name == "" {
+			name = f.Key
+		}
+		v.Metrics = append(v.Metrics, views.MetricChoice{Key: "feature_adoption:" + f.Key, Label: "Adoption of " + name, Group: "Feature adoption"})
 	}
 	for _, l := range metrics.ExposureLevels {
-		v.Metrics = append(v.Metrics, "exposure:"+l)
+		v.Metrics = append(v.Metrics, views.MetricChoice{Key: "exposure:" + l, Label: capitalize(l) + " users active", Group: "Exposure"})
 	}
 	return v, nil
 }
@@ -68,9 +77,14 @@ func goalChangeFromForm(c echo.Context) (in models.GoalChange, form views.GoalFo
 	in.DueOn = get("due_on", &form.DueOn)
 	in.Owner = get("owner", &form.Owner)
 	if raw := get("target", &form.Target); raw != nil {
+		// Rates as people type them ("70", "70%") when the metric is known.
+		m, merr := metrics.ParseGoalMetric(form.Metric)
+		if merr != nil {
+			m = metrics.GoalMetric{}
+		}
 		if *raw == "" {
 			targetProblem = "Attainable: a target value is required"
-		} else if t, err := strconv.ParseFloat(*raw, 64); err != nil {
+		} else if t, err := m.ParseTarget(*raw); err != nil {
 			targetProblem = "Attainable: target " + strconv.Quote(*raw) + " is not a number"
 		} else {
 			in.Target = &t
@@ -101,3 +115,35 @@ func withTargetProblem(err error, problem string) error {
 	verr.Fields = append(kept, models.FieldError{Field: "target", Message: problem})
 	return verr
 }
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// goalPreview is GET /accounts/{key}/goals/preview: what the new goal's target asks,
+// against what the account's metric has done lately.
+func (s *server) goalPreview(c echo.Context) error {
+	m, err := metrics.ParseGoalMetric(c.QueryParam("metric"))
+	if err != nil {
+		return render(c, http.StatusOK, nil, views.GoalPreview(views.GoalPreviewView{Error: "Choose a metric to see where the account stands."}))
+	}
+	today := models.DateOf(s.now())
+	hist, err := s.store.GoalMetricHistory(c.Request().Context(), c.Param("key"), m, today)
+	if err != nil {
+		return err
+	}
+	target, terr := m.ParseTarget(c.QueryParam("target"))
+	due, derr := models.ParseDate(c.QueryParam("due_on"))
+	if terr != nil || derr != nil || !due.After(today) {
+		f := metrics.GoalFeasibility(m, hist, 0, metricsDayOf(today), metricsDayOf(today))
+		f.Sentence = strings.SplitN(f.Sentence, ". The target", 2)[0]
+		return render(c, http.StatusOK, nil, views.GoalPreview(views.GoalPreviewView{Feasibility: f}))
+	}
+	f := metrics.GoalFeasibility(m, hist, target, metricsDayOf(today), metricsDayOf(due))
+	return render(c, http.StatusOK, nil, views.GoalPreview(views.GoalPreviewView{Feasibility: f}))
+}
+
+func metricsDayOf(d models.Date) metrics.Day { return metrics.Day(d.EpochDay()) }

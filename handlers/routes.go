@@ -68,6 +68,7 @@ func (s *server) routeTable() []struct {
 		page(http.MethodPost, "/accounts/:key/notes", models.PermWriteNotes, s.noteCreate),
 		page(http.MethodPost, "/accounts/:key/csm", models.PermAssignCSM, s.accountAssignCSM),
 		page(http.MethodGet, "/accounts/:key/goals", models.PermRead, s.accountGoalsShow),
+		page(http.MethodGet, "/accounts/:key/goals/preview", models.PermManageGoals, s.goalPreview),
 		page(http.MethodPost, "/accounts/:key/goals", models.PermManageGoals, s.goalCreate),
 		page(http.MethodPost, "/accounts/:key/goals/:id", models.PermManageGoals, s.goalUpdate),
 		page(http.MethodPost, "/accounts/:key/goals/:id/comments", models.PermCommentGoals, s.goalCommentCreate),

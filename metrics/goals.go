@@ -19,7 +19,9 @@ const (
 // GoalStatuses lists the statuses, most urgent first.
 var GoalStatuses = []string{GoalAtRisk, GoalOnTrack, GoalMissed, GoalAchieved}
 
-// GoalTrendDays is how far back the trend that paces a goal looks.
+// GoalTrendDays is how far back the trend that paces a goal looks: the metric's own
+// recent history, whether or not the goal existed yet, so a new goal is judged by
+// what the account has actually been doing.
 const GoalTrendDays = 14
 
 // Exposure levels a goal may target as exposure:LEVEL.
@@ -210,11 +212,11 @@ type GoalPace struct {
 // PaceGoal measures a goal. The rule:
 //   - achieved: the current value meets the target;
 //   - missed: the due date has passed without that;
-//   - otherwise the trend decides: a least-squares line through the points of the last
-//     GoalTrendDays days since the goal's creation, carried from the current value to
-//     the due date. Short of the target → at_risk, else on_track.
-//   - a goal too young for a trend (fewer than 3 points) is on_track while its progress
-//     keeps up with the share of its time elapsed, else at_risk.
+//   - otherwise the trend decides: a least-squares line through the metric's points of
+//     the last GoalTrendDays days (before the goal's creation too), carried from the
+//     current value to the due date. Short of the target → at_risk, else on_track.
+//   - a metric without history for a trend (fewer than 3 points) is on_track while the
+//     goal's progress keeps up with the share of its time elapsed, else at_risk.
 func PaceGoal(in GoalInput) GoalPace {
 	var p GoalPace
 	p.Current = in.Current
@@ -238,7 +240,7 @@ func PaceGoal(in GoalInput) GoalPace {
 	}
 	var trend []GoalPoint
 	for _, pt := range in.History {
-		if pt.Day > in.Today-GoalTrendDays && pt.Day >= in.Created && pt.Day <= in.Today {
+		if pt.Day > in.Today-GoalTrendDays && pt.Day <= in.Today {
 			trend = append(trend, pt)
 		}
 	}
@@ -298,4 +300,131 @@ func leastSquaresSlope(pts []GoalPoint) float64 {
 		return 0
 	}
 	return num / den
+}
+
+// GoalFeasibilityDays is how much of the metric's history judges whether a target is
+// realistic.
+const GoalFeasibilityDays = 90
+
+// Feasibility compares what a target asks with what the account has shown.
+type Feasibility struct {
+	Current      *float64 // today's value
+	TrendPerDay  *float64 // the recent trend (GoalTrendDays), as PaceGoal uses it
+	BestPerMonth *float64 // the largest rise over any 30 days of the history
+	NeedPerMonth *float64 // the rise a month the target asks for, from today to the due date
+	Projected    *float64 // the recent trend carried to the due date
+	Warning      string   // set when the target asks far more than the account has ever done
+	Sentence     string   // what the numbers say, for the form
+}
+
+// FarBeyond is how many times the best month the history shows a target may ask for
+// before the form warns.
+const FarBeyond = 2.0
+
+// GoalFeasibility judges a target before it is set: the metric now, its recent trend,
+// the best 30-day rise of its history (oldest first), and the rise a month the target
+// needs by the due date.
+func GoalFeasibility(m GoalMetric, history []GoalPoint, target float64, today, due Day) Feasibility {
+	var f Feasibility
+	if len(history) == 0 {
+		f.Sentence = "No history of " + m.Label + " yet: nothing to judge the target by."
+		return f
+	}
+	cur := history[len(history)-1].Value
+	f.Current = &cur
+	var recent []GoalPoint
+	for _, p := range history {
+		if p.Day > today-GoalTrendDays {
+			recent = append(recent, p)
+		}
+	}
+	if len(recent) >= 3 {
+		s := leastSquaresSlope(recent)
+		f.TrendPerDay = &s
+		proj := math.Max(0, cur+s*float64(due-today))
+		if m.Ceiling != nil {
+			proj = math.Min(proj, *m.Ceiling)
+		}
+		f.Projected = &proj
+	}
+	byDay := map[Day]float64{}
+	for _, p := range history {
+		byDay[p.Day] = p.Value
+	}
+	best := math.Inf(-1)
+	for _, p := range history {
+		if before, ok := byDay[p.Day-30]; ok {
+			best = math.Max(best, p.Value-before)
+		}
+	}
+	if !math.IsInf(best, -1) {
+		best = math.Max(best, 0)
+		f.BestPerMonth = &best
+	}
+	days := float64(due - today)
+	if days > 0 {
+		need := (target - cur) / days * 30
+		f.NeedPerMonth = &need
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Now %s", m.Format(cur))
+	if f.TrendPerDay != nil {
+		fmt.Fprintf(&b, ", moving %s a month lately", m.signedChange(*f.TrendPerDay*30))
+	}
+	if f.BestPerMonth != nil {
+		fmt.Fprintf(&b, "; its best 30 days of the last %d rose by %s", GoalFeasibilityDays, m.change(*f.BestPerMonth))
+	}
+	if f.NeedPerMonth != nil {
+		fmt.Fprintf(&b, ". The target needs %s a month until %s", m.signedChange(*f.NeedPerMonth), due.Time().Format("2 Jan 2006"))
+	}
+	b.WriteString(".")
+	f.Sentence = b.String()
+	if f.NeedPerMonth != nil && f.BestPerMonth != nil && *f.NeedPerMonth > 0 {
+		limit := math.Max(*f.BestPerMonth*FarBeyond, m.smallestStep())
+		if *f.NeedPerMonth > limit {
+			f.Warning = fmt.Sprintf("Far beyond anything this account has shown: %s a month, against a best of %s in the last %d days. Consider a nearer target or a later date.",
+				m.signedChange(*f.NeedPerMonth), m.change(*f.BestPerMonth), GoalFeasibilityDays)
+		}
+	}
+	return f
+}
+
+// change writes a rise of the metric: points for rates ("12 points"), else the unit.
+func (m GoalMetric) change(d float64) string {
+	if m.Rate {
+		return strconv.FormatFloat(math.Round(d*1000)/10, 'f', -1, 64) + " points"
+	}
+	return m.Format(d)
+}
+
+func (m GoalMetric) signedChange(d float64) string {
+	if d >= 0 {
+		return "+" + m.change(d)
+	}
+	return "−" + m.change(-d)
+}
+
+// smallestStep is a rise too small to warn about whatever the history (a point of a
+// rate, one of a count).
+func (m GoalMetric) smallestStep() float64 {
+	if m.Rate {
+		return 0.01
+	}
+	return 1
+}
+
+// ParseTarget reads a target as people type it: a number, or for a rate a percentage
+// ("70%", or "70" where a fraction above 1 cannot be meant).
+func (m GoalMetric) ParseTarget(raw string) (float64, error) {
+	s := strings.TrimSpace(raw)
+	pct := strings.HasSuffix(s, "%")
+	s = strings.TrimSpace(strings.TrimSuffix(s, "%"))
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a number", raw)
+	}
+	if m.Rate && (pct || v > 1) {
+		v /= 100
+	}
+	return v, nil
 }

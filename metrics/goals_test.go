@@ -130,3 +130,42 @@ func TestParseGoalMetricAndAttainable(t *testing.T) {
 		t.Error("a feature the account is not entitled to counts as measurable")
 	}
 }
+
+// TestGoalFeasibility is the case of issue 17: daily usage at 13%, never moving more
+// than a few points a month for 90 days, asked to reach 70% in 57 days.
+func TestGoalFeasibility(t *testing.T) {
+	rate, _ := ParseGoalMetric("daily_usage_rate")
+	const today = Day(20000)
+	var hist []GoalPoint
+	for d := today - 89; d <= today; d++ {
+		// A slow wave between 11% and 15%: at most ~3 points in any 30 days.
+		hist = append(hist, GoalPoint{Day: d, Value: 0.13 + 0.02*math.Sin(float64(d)/15)})
+	}
+	f := GoalFeasibility(rate, hist, 0.70, today, today+57)
+	if f.BestPerMonth == nil || *f.BestPerMonth > 0.04 || f.NeedPerMonth == nil || *f.NeedPerMonth < 0.28 {
+		t.Fatalf("best %v need %v", f.BestPerMonth, f.NeedPerMonth)
+	}
+	if !strings.HasPrefix(f.Warning, "Far beyond anything this account has shown") || !strings.Contains(f.Sentence, "The target needs +") {
+		t.Fatalf("warning %q, sentence %q", f.Warning, f.Sentence)
+	}
+	// The goal set anyway is at risk at once: its trend comes from the metric's own
+	// history, not the goal's (one day) age.
+	p := PaceGoal(GoalInput{Metric: rate, History: hist, Baseline: 0.13, Target: 0.70, Created: today, Due: today + 57, Today: today})
+	if p.Status != GoalAtRisk || p.Projected == nil || *p.Projected > 0.2 || !strings.HasPrefix(p.Sentence, "At this pace:") {
+		t.Fatalf("paced %+v", p)
+	}
+	// A modest target within the account's reach: no warning.
+	if f := GoalFeasibility(rate, hist, 0.16, today, today+57); f.Warning != "" {
+		t.Fatalf("modest target warned: %q", f.Warning)
+	}
+	// People type percentages.
+	for raw, want := range map[string]float64{"70": 0.7, "70%": 0.7, " 7.5 % ": 0.075, "0.7": 0.7} {
+		if v, err := rate.ParseTarget(raw); err != nil || math.Abs(v-want) > 1e-12 {
+			t.Fatalf("%q → %v %v", raw, v, err)
+		}
+	}
+	users, _ := ParseGoalMetric("active_users")
+	if v, _ := users.ParseTarget("70"); v != 70 {
+		t.Fatalf("a count read as %v", v)
+	}
+}

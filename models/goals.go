@@ -560,10 +560,10 @@ func (s *Store) measureGoals(ctx context.Context, goals []Goal, today Date, live
 	byAccount := map[int64][]int{} // account id → indexes into out
 	var accounts []healthAccount
 	todayDay := metricsDay(today)
+	// The pace follows the metric's last GoalTrendDays days, before the goal's
+	// creation too; the page draws the path since creation.
 	from := todayDay - metrics.GoalTrendDays + 1
-	if live {
-		from = todayDay
-	}
+	history := make([][]metrics.GoalPoint, len(goals))
 	for i, g := range goals {
 		out[i].Goal = g
 		m, _ := metrics.ParseGoalMetric(g.Metric)
@@ -583,11 +583,16 @@ func (s *Store) measureGoals(ctx context.Context, goals []Goal, today Date, live
 		}
 		seen[accountID][day] = true
 		for _, i := range byAccount[accountID] {
-			if day < metrics.DayOf(out[i].CreatedAt) && live {
+			v, ok := out[i].MetricInfo.Value(r)
+			if !ok || v == nil {
 				continue
 			}
-			if v, ok := out[i].MetricInfo.Value(r); ok && v != nil {
-				out[i].Path = append(out[i].Path, metrics.GoalPoint{Day: day, Value: *v})
+			pt := metrics.GoalPoint{Day: day, Value: *v}
+			if day > todayDay-metrics.GoalTrendDays {
+				history[i] = append(history[i], pt)
+			}
+			if !live || day >= metrics.DayOf(out[i].CreatedAt) {
+				out[i].Path = append(out[i].Path, pt)
 			}
 		}
 	}
@@ -656,16 +661,53 @@ func (s *Store) measureGoals(ctx context.Context, goals []Goal, today Date, live
 	for i := range out {
 		g := &out[i]
 		sort.Slice(g.Path, func(a, b int) bool { return g.Path[a].Day < g.Path[b].Day })
-		in := metrics.GoalInput{Metric: g.MetricInfo, History: g.Path, Baseline: g.Baseline, Target: g.Target,
+		h := history[i]
+		sort.Slice(h, func(a, b int) bool { return h[a].Day < h[b].Day })
+		in := metrics.GoalInput{Metric: g.MetricInfo, History: h, Baseline: g.Baseline, Target: g.Target,
 			Created: metrics.DayOf(g.CreatedAt), Due: metricsDay(g.DueOn), Today: todayDay}
-		if n := len(g.Path); n > 0 && g.Path[n-1].Day == todayDay {
-			v := g.Path[n-1].Value
+		if n := len(h); n > 0 && h[n-1].Day == todayDay {
+			v := h[n-1].Value
 			in.Current = &v
 		}
 		g.GoalPace = metrics.PaceGoal(in)
 		if g.Path == nil {
 			g.Path = []metrics.GoalPoint{}
 		}
+	}
+	return out, nil
+}
+
+// GoalMetricHistory is a metric of an account over the last GoalFeasibilityDays days,
+// oldest first: the stored daily snapshots, and today live. Days without a value are
+// left out.
+func (s *Store) GoalMetricHistory(ctx context.Context, accountKey string, m metrics.GoalMetric, today Date) ([]metrics.GoalPoint, error) {
+	acct, err := s.AccountByKey(ctx, accountKey)
+	if err != nil {
+		return nil, err
+	}
+	var rows []HealthSnapshot
+	err = s.db.WithContext(ctx).Select("account_id, day, metrics").
+		Where("account_id = ? AND day BETWEEN ? AND ?", acct.ID, today.AddDays(-(metrics.GoalFeasibilityDays - 1)), today.AddDays(-1)).
+		Order("day").Find(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("store: unable to read the metric's history: %w", err)
+	}
+	var out []metrics.GoalPoint
+	for _, row := range rows {
+		r, err := row.Result()
+		if err != nil {
+			return nil, err
+		}
+		if v, ok := m.Value(r); ok && v != nil {
+			out = append(out, metrics.GoalPoint{Day: metricsDay(row.Day), Value: *v})
+		}
+	}
+	now, err := s.AccountHealth(ctx, accountKey, today)
+	if err != nil {
+		return nil, err
+	}
+	if v, ok := m.Value(now.Result); ok && v != nil {
+		out = append(out, metrics.GoalPoint{Day: metricsDay(today), Value: *v})
 	}
 	return out, nil
 }
