@@ -71,7 +71,7 @@ var featureSpecs = []featureSpec{
 	{"webhooks", "Webhooks", "connect", "Webhook Delivered", 0.15, false},
 	{"sync-scheduler", "Sync scheduler", "connect", "Sync Scheduled", 0.2, false},
 	{"data-catalog", "Data catalog", "connect", "Catalog Browsed", 0.1, false},
-	{"lineage", "Lineage", "connect", "Lineage Viewed", 0, false},
+	{"lineage", "Lineage", "connect", "Lineage Viewed", 0.006, false},
 	{"sandbox", "Sandbox", "connect", "Sandbox Opened", 0, false},
 	{"mobile-app", "Mobile app", "platform", "Mobile Session", 0.12, false},
 }

@@ -76,7 +76,7 @@ func TestBrowserEveryPage(t *testing.T) {
 	b = tab{t: t, ctx: ctx, timeout: 15 * time.Second}
 	visit("/login")
 	login("csm@demo.test")
-	for _, p := range []string{"/", "/accounts/" + accounts[0].Key, "/goals", "/alerts", "/features", "/profile"} {
+	for _, p := range []string{"/", "/accounts/" + accounts[0].Key, "/goals", "/alerts", "/features", "/features?feature=ai-assistant", "/profile"} {
 		visit(p)
 	}
 	// The admin in a browser of their own.

@@ -133,12 +133,51 @@ func TestFeatureAdoptionEndToEnd(t *testing.T) {
 		if f, _ := first.Attr("data-feature"); f != "alerts" || first.Find("[data-testid=at-stake]").Text() != "$12,000" {
 			t.Errorf("first row %s at stake %q", f, first.Find("[data-testid=at-stake]").Text())
 		}
-		if n := page.Find("[data-testid=adoption-chart] canvas[data-chart]").Length(); n != 3 {
-			t.Errorf("%d charts", n)
+		// The table comes first and charts nothing until a feature is opened.
+		if n := page.Find("[data-testid=adoption-chart]").Length(); n != 0 {
+			t.Errorf("%d charts before any feature is opened", n)
 		}
-		// Each chart's data table loads when opened, under the page's filters: reports'
-		// last week (D-6 … D) is 1 of 1 entitled accounts and 1 of 4 active users.
-		hx, _ := page.Find("[data-testid=adoption-chart][data-feature=reports] [data-testid=weekly-details]").Attr("hx-get")
+		// Each feature says when its events last arrived: nobody ever created an alert.
+		lastEvent := func(f string) string {
+			return strings.Join(strings.Fields(page.Find("[data-testid=feature-row][data-feature="+f+"] [data-testid=last-event]").Text()), " ")
+		}
+		if got := lastEvent("alerts"); got != "never received" {
+			t.Errorf("alerts' last event %q", got)
+		}
+		if got, want := lastEvent("reports"), day.AddDays(-2).Time().Format("2 Jan 2006"); got != want {
+			t.Errorf("reports' last event %q, want %q", got, want)
+		}
+		// Opening a feature loads its row in place (htmx) and pushes the shareable address.
+		open := page.Find("[data-testid=feature-row][data-feature=reports] [data-testid=feature-open]")
+		if hx, _ := open.Attr("hx-get"); hx != "/features/detail/reports" {
+			t.Errorf("reports opens from %q", hx)
+		}
+		if push, _ := open.Attr("hx-push-url"); push != "/features?feature=reports" {
+			t.Errorf("opening reports pushes %q", push)
+		}
+		if target, _ := open.Attr("hx-target"); target != "#drill-reports" || page.Find("tr#drill-reports[hidden]").Length() != 1 {
+			t.Errorf("reports opens into %q", target)
+		}
+		drill := c.get("/features/detail/reports", "HX-Request", "true").expect(http.StatusOK)
+		if strings.Contains(drill.Body.String(), "<html") {
+			t.Fatalf("drill-down is a whole page: %.200s", drill.Body.String())
+		}
+		opened := drill.rowsDoc()
+		if opened.Find("tr#drill-reports [data-testid=feature-account][data-account=acme]").Length() != 1 ||
+			opened.Find("[data-testid=adoption-chart][data-feature=reports] canvas[data-chart]").Length() != 1 {
+			t.Errorf("reports' drill-down: %s", drill.Body.String())
+		}
+		if got := opened.Find("[data-testid=feature-events]").Text(); !strings.Contains(got, "“Report Run”") || !strings.Contains(got, day.AddDays(-2).Time().Format("2 Jan 2006")) {
+			t.Errorf("reports' events: %q", got)
+		}
+		closed := c.get("/features/detail/reports?closed=1", "HX-Request", "true").expect(http.StatusOK).Body.String()
+		if !strings.Contains(closed, `id="drill-reports"`) || strings.Contains(closed, "feature-account") {
+			t.Errorf("closing reports: %s", closed)
+		}
+		c.get("/features/detail/no-such-feature").expect(http.StatusNotFound)
+		// Each opened chart's data table loads when opened, under the page's filters:
+		// reports' last week (D-6 … D) is 1 of 1 entitled accounts and 1 of 4 active users.
+		hx, _ := opened.Find("[data-testid=adoption-chart][data-feature=reports] [data-testid=weekly-details]").Attr("hx-get")
 		if hx != "/features/weekly/reports" {
 			t.Errorf("weekly table loads from %q", hx)
 		}
@@ -149,7 +188,7 @@ func TestFeatureAdoptionEndToEnd(t *testing.T) {
 			!strings.Contains(last.Find("td").Eq(0).Text(), "(1 / 1)") || !strings.Contains(last.Find("td").Eq(1).Text(), "(1 / 4)") {
 			t.Errorf("weekly table: %d rows, last %q", rows.Length(), last.Text())
 		}
-		filtered := c.get("/features?segment=smb&compare=enterprise").expect(http.StatusOK).doc()
+		filtered := c.get("/features?segment=smb&compare=enterprise&feature=reports").expect(http.StatusOK).doc()
 		hx, _ = filtered.Find("[data-testid=adoption-chart][data-feature=reports] [data-testid=weekly-details]").Attr("hx-get")
 		weekly = c.get(hx, "HX-Request", "true").expect(http.StatusOK).doc()
 		if cells := weekly.Find("[data-testid=weekly-table] tbody tr").Last().Find("td"); cells.Length() != 4 ||
@@ -157,8 +196,22 @@ func TestFeatureAdoptionEndToEnd(t *testing.T) {
 			t.Errorf("weekly table %s: last row %q", hx, cells.Text())
 		}
 		c.get("/features/weekly/no-such-feature").expect(http.StatusNotFound)
+		// Unused features are grouped by account, its ARR counted once.
 		if got := page.Find("[data-testid=unused-arr]").Text(); got != "$12,000" {
 			t.Errorf("unused ARR %q", got)
+		}
+		if got := page.Find("[data-testid=at-stake-total]").Text(); got != "$12,000" {
+			t.Errorf("ARR at stake of any feature %q", got)
+		}
+		if row := page.Find("[data-testid=unused-row][data-account=acme]"); row.Length() != 1 || row.Find("[data-testid=unused-features]").Text() != "Alerts" {
+			t.Errorf("unused by account: %q", row.Text())
+		}
+		// Alerts' events never arrived: the first thing to package differently is to instrument it.
+		if f := page.Find("[data-testid=finding]").First(); f.AttrOr("data-kind", "") != "instrument" || f.AttrOr("data-feature", "") != "alerts" {
+			t.Errorf("first finding %s %s: %q", f.AttrOr("data-kind", ""), f.AttrOr("data-feature", ""), f.Text())
+		}
+		if page.Find("[data-testid=feature-plans] [data-testid=plan-row]").Length() != 3 {
+			t.Error("the feature × plan view does not list the three features")
 		}
 		if page.Find(`nav a[href="/features"]`).Length() != 1 {
 			t.Error("no Features item in the navigation")
@@ -168,9 +221,9 @@ func TestFeatureAdoptionEndToEnd(t *testing.T) {
 		if strings.Contains(frag.Body.String(), "<html") || !strings.Contains(frag.Body.String(), `id="features-report"`) {
 			t.Fatalf("fragment: %.200s", frag.Body.String())
 		}
-		// A feature row lists its entitled accounts.
+		// Without htmx, the feature's address opens it in place in the whole page.
 		detail := c.get("/features?feature=reports").expect(http.StatusOK).doc()
-		if detail.Find("[data-testid=feature-account][data-account=acme]").Length() != 1 {
+		if detail.Find("tr#drill-reports [data-testid=feature-account][data-account=acme]").Length() != 1 {
 			t.Error("reports' entitled accounts do not list acme")
 		}
 

@@ -128,7 +128,7 @@ func capitalize(s string) string {
 func (s *server) goalPreview(c echo.Context) error {
 	m, err := metrics.ParseGoalMetric(c.QueryParam("metric"))
 	if err != nil {
-		return render(c, http.StatusOK, nil, views.GoalPreview(views.GoalPreviewView{Error: "Choose a metric to see where the account stands."}))
+		return render(c, http.StatusOK, views.GoalPreview(views.GoalPreviewView{Error: "Choose a metric to see where the account stands."}), nil)
 	}
 	today := models.DateOf(s.now())
 	hist, err := s.store.GoalMetricHistory(c.Request().Context(), c.Param("key"), m, today)
@@ -140,10 +140,10 @@ func (s *server) goalPreview(c echo.Context) error {
 	if terr != nil || derr != nil || !due.After(today) {
 		f := metrics.GoalFeasibility(m, hist, 0, metricsDayOf(today), metricsDayOf(today))
 		f.Sentence = strings.SplitN(f.Sentence, ". The target", 2)[0]
-		return render(c, http.StatusOK, nil, views.GoalPreview(views.GoalPreviewView{Feasibility: f}))
+		return render(c, http.StatusOK, views.GoalPreview(views.GoalPreviewView{Feasibility: f}), nil)
 	}
 	f := metrics.GoalFeasibility(m, hist, target, metricsDayOf(today), metricsDayOf(due))
-	return render(c, http.StatusOK, nil, views.GoalPreview(views.GoalPreviewView{Feasibility: f}))
+	return render(c, http.StatusOK, views.GoalPreview(views.GoalPreviewView{Feasibility: f}), nil)
 }
 
 func metricsDayOf(d models.Date) metrics.Day { return metrics.Day(d.EpochDay()) }

@@ -153,6 +153,16 @@ func (r response) doc() *goquery.Document {
 	return doc
 }
 
+// rowsDoc parses a fragment of table rows, which outside a <table> would lose their tags.
+func (r response) rowsDoc() *goquery.Document {
+	r.t.Helper()
+	doc, err := goquery.NewDocumentFromReader(strings.NewReader("<table><tbody>" + r.Body.String() + "</tbody></table>"))
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return doc
+}
+
 func (r response) expect(status int) response {
 	r.t.Helper()
 	if r.Code != status {

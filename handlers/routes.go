@@ -85,6 +85,7 @@ func (s *server) routeTable() []struct {
 		page(http.MethodGet, "/features", models.PermRead, s.featuresShow),
 		page(http.MethodGet, "/features/:table", models.PermRead, s.featuresExport),
 		page(http.MethodGet, "/features/weekly/:feature", models.PermRead, s.featuresWeekly),
+		page(http.MethodGet, "/features/detail/:feature", models.PermRead, s.featuresDetail),
 		page(http.MethodGet, "/settings", models.PermAdmin, s.settingsShow),
 		page(http.MethodPost, "/settings/members", models.PermAdmin, s.memberCreate),
 		page(http.MethodPost, "/settings/members/:id/role", models.PermAdmin, s.memberRoleUpdate),
@@ -153,6 +154,10 @@ func (s *server) routeTable() []struct {
 		api(http.MethodGet, "/api/v1/accounts/:key/goals/:id", models.PermRead, s.apiGoalGet),
 		api(http.MethodPatch, "/api/v1/accounts/:key/goals/:id", models.PermManageGoals, s.apiGoalUpdate),
 		api(http.MethodPost, "/api/v1/accounts/:key/goals/:id/comments", models.PermCommentGoals, s.apiGoalCommentCreate),
+		api(http.MethodGet, "/api/v1/accounts/:key/renewals", models.PermRead, s.apiRenewalList),
+		api(http.MethodGet, "/api/v1/accounts/:key/renewals/:rkey", models.PermRead, s.apiRenewalGet),
+		api(http.MethodPut, "/api/v1/accounts/:key/renewals/:rkey", models.PermRenewals, s.apiRenewalPut),
+		api(http.MethodDelete, "/api/v1/accounts/:key/renewals/:rkey", models.PermRenewals, s.apiRenewalDelete),
 		// The account goes last among its routes: the role test deletes it as admin.
 		api(http.MethodDelete, "/api/v1/accounts/:key", models.PermAdmin, s.apiAccountDelete),
 		api(http.MethodGet, "/api/v1/alerts", models.PermRead, s.apiAlertList),

@@ -94,8 +94,8 @@ type FeatureReport struct {
 	Today    Date
 	Adoption AdoptionReport
 	Table    []metrics.FeatureRow
-	// Unused are the accounts × features entitled today and unused for 30 days, by ARR
-	// (the first Query.Limit of UnusedCount).
+	// Unused are the accounts × features entitled today and unused for 30 days, by ARR:
+	// all UnusedCount of them, for the export (empty when Query.Limit is set).
 	Unused      []metrics.EntitledAccount
 	UnusedCount int
 	// UnusedARR sums the ARR of the distinct accounts with an unused feature.
@@ -106,6 +106,13 @@ type FeatureReport struct {
 	EntitledCount int
 	Leakage       metrics.LeakageReport
 	Facets        FeatureFacets
+	// Seen says, per feature, when its events last arrived and which never did.
+	Seen map[string]FeatureSeen
+	// UnusedAccounts groups the unused pairs by account (the first UnusedAccountsListed
+	// of UnusedAccountCount; all without Query.Limit), each account's ARR counted once.
+	UnusedAccounts     []UnusedAccount
+	UnusedAccountCount int
+	Packaging          *Packaging
 }
 
 // FeatureFacets are the choices the filters offer.
@@ -183,7 +190,8 @@ func (s *Store) FeatureReport(ctx context.Context, q FeatureQuery, today Date) (
 	}
 	features, totals := sl.reportFeatures(q.Product), sl.sums(q)
 	rep := &FeatureReport{Query: q, Today: today, Adoption: *adoptionReport(features, q, totals, today),
-		UnusedARR: sl.unusedARR(q), Leakage: sl.leakage(q), Facets: sl.facets}
+		Leakage: sl.leakage(q), Facets: sl.facets}
+	rep.UnusedAccountCount, rep.UnusedARR = sl.unusedAccounts(q)
 	ws := metrics.Windows(metricsDay(today))
 	for _, f := range features {
 		cur := totals.main[totalsKey{totalsWindow, int(ws[1].End), f.ID}]
@@ -195,9 +203,10 @@ func (s *Store) FeatureReport(ctx context.Context, q FeatureQuery, today Date) (
 		}
 	}
 	sortFeatureRows(rep.Table, q.Sort, q.Desc)
-	// The totals count the lists' rows: an empty list needs no query.
-	rep.Unused, rep.Entitled = []metrics.EntitledAccount{}, []metrics.EntitledAccount{}
-	if rep.UnusedCount > 0 {
+	// The totals count the lists' rows: an empty list needs no query. Every unused
+	// pair is for the export (Limit 0); a page lists the accounts instead.
+	rep.Unused, rep.Entitled, rep.UnusedAccounts = []metrics.EntitledAccount{}, []metrics.EntitledAccount{}, []UnusedAccount{}
+	if rep.UnusedCount > 0 && q.Limit == 0 {
 		if rep.Unused, err = s.entitledAccounts(ctx, q, today, "", true); err != nil {
 			return nil, err
 		}
@@ -207,6 +216,19 @@ func (s *Store) FeatureReport(ctx context.Context, q FeatureQuery, today Date) (
 			return nil, err
 		}
 	}
+	if rep.Seen, err = s.featureSeen(ctx, features); err != nil {
+		return nil, err
+	}
+	if rep.UnusedAccountCount > 0 {
+		limit := q.Limit
+		if limit > 0 {
+			limit = min(limit, UnusedAccountsListed)
+		}
+		if rep.UnusedAccounts, err = s.unusedAccounts(ctx, q, today, limit); err != nil {
+			return nil, err
+		}
+	}
+	rep.Packaging = sl.packaging(q, features, rep)
 	return rep, nil
 }
 

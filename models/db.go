@@ -55,6 +55,9 @@ type Store struct {
 	jobs Jobs
 	// baseURL is where people reach Sightline, for links in webhooks and e-mails.
 	baseURL string
+	// seen caches the last day each catalog event name arrived (packaging.go).
+	seenMu sync.Mutex
+	seen   eventDays
 }
 
 // ParseDatabaseURL splits DATABASE_URL into its dialect and the driver's DSN:

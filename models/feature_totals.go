@@ -117,7 +117,17 @@ type totalsRow struct {
 // unusedRow is one row of a slice of feature_unused_totals.
 type unusedRow struct {
 	product, segment, stage string
+	accounts                int
 	arr                     float64
+}
+
+// planRow is one row of a slice of feature_plan_totals (migration 00013).
+type planRow struct {
+	grant              string
+	feature            int64
+	segment, stage     string
+	accounts, adopting int
+	arr                float64
 }
 
 // overuseRow is an overused position with its account's segment and stage.
@@ -136,6 +146,7 @@ type totalsSlice struct {
 	features   []Feature
 	totals     []totalsRow
 	unused     []unusedRow
+	plans      []planRow
 	overuse    []overuseRow
 	facets     FeatureFacets
 }
@@ -234,15 +245,17 @@ func (sl *totalsSlice) read(tx *gorm.DB) error {
 		return fmt.Errorf("store: unable to read adoption totals: %w", err)
 	}
 
-	var unused []struct {
-		Product, Segment, Stage string
-		ARR                     float64 `gorm:"column:arr"`
-	}
-	if err := tx.Raw("SELECT product, segment, stage, arr FROM feature_unused_totals WHERE plan = ?", sl.plan).Scan(&unused).Error; err != nil {
+	var u unusedRow
+	err = rawEach(tx, "SELECT product, segment, stage, accounts, arr FROM feature_unused_totals WHERE plan = ?", []any{sl.plan},
+		[]any{&u.product, &u.segment, &u.stage, &u.accounts, &u.arr}, func() { sl.unused = append(sl.unused, u) })
+	if err != nil {
 		return fmt.Errorf("store: unable to read unused totals: %w", err)
 	}
-	for _, u := range unused {
-		sl.unused = append(sl.unused, unusedRow{u.Product, u.Segment, u.Stage, u.ARR})
+	var pr planRow
+	err = rawEach(tx, "SELECT grant_plan, feature_id, segment, stage, accounts, adopting, arr FROM feature_plan_totals WHERE plan = ?", []any{sl.plan},
+		[]any{&pr.grant, &pr.feature, &pr.segment, &pr.stage, &pr.accounts, &pr.adopting, &pr.arr}, func() { sl.plans = append(sl.plans, pr) })
+	if err != nil {
+		return fmt.Errorf("store: unable to read feature × plan totals: %w", err)
 	}
 
 	where, args := "", []any{}
@@ -297,16 +310,17 @@ func (sl *totalsSlice) sums(q FeatureQuery) cohortTotals {
 	return out
 }
 
-// unusedARR sums the ARR of the cohort's accounts with at least one entitled feature
-// (of the query's product) unused in 30 days.
-func (sl *totalsSlice) unusedARR(q FeatureQuery) float64 {
-	sum := 0.0
+// unusedAccounts counts the cohort's accounts with at least one entitled feature (of
+// the query's product) unused in 30 days, and sums their ARR.
+func (sl *totalsSlice) unusedAccounts(q FeatureQuery) (int, float64) {
+	n, sum := 0, 0.0
 	for _, u := range sl.unused {
 		if u.product == q.Product && (q.Segment == "" || u.segment == q.Segment) && (q.Stage == "" || u.stage == q.Stage) {
+			n += u.accounts
 			sum += u.arr
 		}
 	}
-	return sum
+	return n, sum
 }
 
 // leakage totals the overused positions of the cohort's accounts (of the query's product).

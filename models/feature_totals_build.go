@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 
 	"gorm.io/gorm"
 
@@ -67,7 +68,7 @@ func (s *Store) buildFeatureTotals(ctx context.Context, plan string, today Date)
 		}
 		// Fresh statistics, or PostgreSQL plans the paged lists for an empty table.
 		if plan == "" && IsPostgres(tx) {
-			if err := tx.Exec("ANALYZE feature_entitled_accounts, feature_overuse").Error; err != nil {
+			if err := tx.Exec("ANALYZE feature_entitled_accounts, feature_unused_accounts, feature_overuse").Error; err != nil {
 				return fmt.Errorf("store: unable to analyze the adoption totals: %w", err)
 			}
 		}
@@ -88,7 +89,7 @@ func (s *Store) buildFeatureTotals(ctx context.Context, plan string, today Date)
 	// A rebuild deletes as many rows as it writes: reclaim them now rather than let
 	// the paged lists read past dead rows until autovacuum comes (VACUUM cannot run
 	// in the build's transaction). Best effort: the figures are already committed.
-	_ = s.db.WithContext(ctx).Exec("VACUUM feature_entitled_accounts, feature_totals, feature_unused_totals, feature_overuse").Error
+	_ = s.db.WithContext(ctx).Exec("VACUUM feature_entitled_accounts, feature_totals, feature_unused_totals, feature_plan_totals, feature_unused_accounts, feature_overuse").Error
 	return nil
 }
 
@@ -129,6 +130,39 @@ type slicesBuild struct {
 	// feature (of the product; index 0 any product) in the current window, and their ARR.
 	products []string
 	unused   []unusedCell
+	// plan holds the feature × plan sums of the current window (packaging.go).
+	plan map[planKey]*planCell
+	// unusedFeatures lists, per account, the features (indexes) it is entitled to and
+	// did not use in the current window; built with the every-account slice only.
+	unusedFeatures map[int64][]int
+	activeUsers    map[int64]int
+}
+
+// planKey is one row of feature_plan_totals (see migration 00013): grant "" with a
+// feature counts the product's accounts lacking it; feature -1 counts a plan's holders.
+type planKey struct {
+	slice          int
+	grant          string
+	feature        int
+	segment, stage int
+}
+
+type planCell struct {
+	accounts, adopting int
+	arr                float64
+}
+
+func (b *slicesBuild) addPlan(k planKey, adopting bool, arr float64) {
+	c := b.plan[k]
+	if c == nil {
+		c = &planCell{}
+		b.plan[k] = c
+	}
+	c.accounts++
+	if adopting {
+		c.adopting++
+	}
+	c.arr += arr
 }
 
 type unusedCell struct {
@@ -170,6 +204,8 @@ func writeSlices(tx *gorm.DB, plans []string, today Date) error {
 	}
 	b.cells = make([]metrics.AdoptionTotals, len(plans)*len(b.periods)*len(b.features)*len(b.segments)*len(b.stages))
 	b.unused = make([]unusedCell, len(plans)*(len(b.products)+1)*len(b.segments)*len(b.stages))
+	b.plan = map[planKey]*planCell{}
+	b.unusedFeatures, b.activeUsers = map[int64][]int{}, map[int64]int{}
 	mfs := make([]metrics.Feature, len(b.features))
 	for i, f := range b.features {
 		mfs[i] = metricsFeature(f)
@@ -186,6 +222,10 @@ func writeSlices(tx *gorm.DB, plans []string, today Date) error {
 			if current {
 				unusedIn = map[int]bool{}
 			}
+			if current {
+				b.addPlanTotals(a, u, mfs, day)
+				b.activeUsers[a.ID] = u.ActiveUsers
+			}
 			for fi, f := range mfs {
 				t := metrics.AccountTotals(a.AdoptionAccount, u, f, p.period.End)
 				if t.EntitledAccounts == 0 {
@@ -196,6 +236,9 @@ func writeSlices(tx *gorm.DB, plans []string, today Date) error {
 				}
 				if current && t.AdoptingAccounts == 0 {
 					unusedIn[slices.Index(b.products, f.Product)+1] = true
+					if b.plans[0] == "" {
+						b.unusedFeatures[a.ID] = append(b.unusedFeatures[a.ID], fi)
+					}
 				}
 			}
 			if len(unusedIn) > 0 {
@@ -210,7 +253,98 @@ func writeSlices(tx *gorm.DB, plans []string, today Date) error {
 			}
 		}
 	}
-	return b.write(tx)
+	if err := b.write(tx); err != nil {
+		return err
+	}
+	if plans[0] == "" {
+		return b.writeUnusedAccounts(tx, accounts)
+	}
+	return nil
+}
+
+// writeUnusedAccounts rewrites feature_unused_accounts: per account, for any product
+// (”) and for each product, its unused features, so the page lists the accounts
+// with unused features by ARR without reading every pair.
+func (b *slicesBuild) writeUnusedAccounts(tx *gorm.DB, accounts []*buildAccount) error {
+	if err := tx.Exec("DELETE FROM feature_unused_accounts").Error; err != nil {
+		return fmt.Errorf("store: unable to clear unused accounts: %w", err)
+	}
+	type row struct {
+		account  *buildAccount
+		product  string
+		features string
+	}
+	var rows []row
+	for _, a := range accounts {
+		fis := b.unusedFeatures[a.ID]
+		if len(fis) == 0 {
+			continue
+		}
+		byProduct := map[string][]string{}
+		var all []string
+		for _, fi := range fis {
+			f := b.features[fi]
+			byProduct[f.Product] = append(byProduct[f.Product], f.Key)
+			all = append(all, f.Key)
+		}
+		slices.Sort(all)
+		rows = append(rows, row{a, "", strings.Join(all, listSeparator)})
+		for p, keys := range byProduct {
+			slices.Sort(keys)
+			rows = append(rows, row{a, p, strings.Join(keys, listSeparator)})
+		}
+	}
+	err := bulkWrite(tx, "INSERT INTO feature_unused_accounts (product, account_id, arr, active_users, features) VALUES ", "", 5, len(rows),
+		func(i int, args []any) []any {
+			r := rows[i]
+			return append(args, r.product, r.account.ID, r.account.ARR, b.activeUsers[r.account.ID], r.features)
+		}, nil)
+	if err != nil {
+		return fmt.Errorf("store: unable to write unused accounts: %w", err)
+	}
+	return nil
+}
+
+// addPlanTotals adds one account to the feature × plan sums of today: its plans, each
+// feature it is entitled to through each plan, and the features of its products it lacks.
+func (b *slicesBuild) addPlanTotals(a *buildAccount, u metrics.PeriodUsage, features []metrics.Feature, day metrics.Day) {
+	var active []metrics.Entitlement
+	products := map[string]bool{}
+	for _, e := range a.Entitlements {
+		if e.ActiveOn(day) && e.Key != "" {
+			active = append(active, e)
+			products[e.Product] = true
+		}
+	}
+	for _, sl := range a.slices {
+		at := func(grant string, feature int) planKey { return planKey{sl, grant, feature, a.segment, a.stage} }
+		seen := map[string]bool{}
+		for _, e := range active {
+			if !seen[e.Key] { // keys are unique per account; guard anyway
+				seen[e.Key] = true
+				b.addPlan(at(e.Key, -1), false, 0)
+			}
+		}
+		for fi, f := range features {
+			if !products[f.Product] {
+				continue
+			}
+			if !a.EntitledTo(f, day) {
+				b.addPlan(at("", fi), false, a.ARR)
+				continue
+			}
+			used := u.FeatureUsers[f.Key] > 0
+			unusedARR := a.ARR
+			if used {
+				unusedARR = 0
+			}
+			for _, e := range active {
+				if metrics.Entitles(e, f, day) {
+					b.addPlan(at(e.Key, fi), used, unusedARR)
+				}
+			}
+		}
+	}
 }
 
 // loadAccounts reads every account with its entitlements, and notes the slices each
@@ -310,7 +444,7 @@ func loadPeriodUsage(tx *gorm.DB, p totalsPeriod, features []Feature) (map[int64
 // write replaces the slices' rows with the non-empty cells.
 func (b *slicesBuild) write(tx *gorm.DB) error {
 	for _, p := range b.plans {
-		for _, table := range []string{"feature_totals", "feature_unused_totals"} {
+		for _, table := range []string{"feature_totals", "feature_unused_totals", "feature_plan_totals"} {
 			if err := tx.Exec("DELETE FROM "+table+" WHERE plan = ?", p).Error; err != nil {
 				return fmt.Errorf("store: unable to clear %s: %w", table, err)
 			}
@@ -368,6 +502,23 @@ func (b *slicesBuild) write(tx *gorm.DB) error {
 		}, nil)
 	if err != nil {
 		return fmt.Errorf("store: unable to write unused totals: %w", err)
+	}
+	keys := make([]planKey, 0, len(b.plan))
+	for k := range b.plan {
+		keys = append(keys, k)
+	}
+	err = bulkWrite(tx, "INSERT INTO feature_plan_totals (plan, grant_plan, feature_id, segment, stage, accounts, adopting, arr) VALUES ", "", 8, len(keys),
+		func(i int, args []any) []any {
+			k := keys[i]
+			c := b.plan[k]
+			feature := int64(0)
+			if k.feature >= 0 {
+				feature = b.features[k.feature].ID
+			}
+			return append(args, b.plans[k.slice], k.grant, feature, b.segments[k.segment], b.stages[k.stage], c.accounts, c.adopting, c.arr)
+		}, nil)
+	if err != nil {
+		return fmt.Errorf("store: unable to write feature × plan totals: %w", err)
 	}
 	return nil
 }

@@ -359,16 +359,67 @@ func checkRandomBook(t *testing.T, s *models.Store, prefix string, rng *rand.Ran
 				t.Errorf("%v: entitled %+v\nwant %+v", params, rep.Entitled, want)
 			}
 		}
-		// A limit keeps the first rows and the full count.
+		// The unused pairs grouped by account, in the pairs' (ARR) order.
+		var byAccount []models.UnusedAccount
+		for _, u := range unused {
+			if n := len(byAccount); n > 0 && byAccount[n-1].Account == u.Account {
+				byAccount[n-1].Features = append(byAccount[n-1].Features, u.Feature)
+				continue
+			}
+			byAccount = append(byAccount, models.UnusedAccount{Account: u.Account, Name: u.Name, Segment: u.Segment, Stage: u.Stage,
+				ARR: u.ARR, ActiveUsers: u.ActiveUsers, Features: []string{u.Feature}})
+		}
+		if rep.UnusedAccountCount != len(byAccount) || !reflect.DeepEqual(rep.UnusedAccounts, orEmptyAccounts(byAccount)) {
+			t.Errorf("%v: unused by account %d %+v\nwant %+v", params, rep.UnusedAccountCount, rep.UnusedAccounts, byAccount)
+		}
+		// The feature × plan cells: per plan held today, the accounts entitled to the
+		// feature through it, those that used it, and the ARR of those that did not.
+		cells := map[string]metrics.PlanCell{}
+		for _, a := range main {
+			for _, f := range fs {
+				for _, e := range a.Entitlements {
+					if e.Key == "" || !metrics.Entitles(e, f, tday) {
+						continue
+					}
+					c := cells[f.Key+"/"+e.Key]
+					c.Plan, c.Feature = e.Key, f.Key
+					c.Accounts++
+					if windowUsage[a.ID][1].FeatureUsers[f.Key] > 0 {
+						c.Adopting++
+					} else {
+						c.UnusedARR += a.ARR
+					}
+					cells[f.Key+"/"+e.Key] = c
+				}
+			}
+		}
+		gotCells := map[string]metrics.PlanCell{}
+		for f, byPlan := range rep.Packaging.Cells {
+			for p, c := range byPlan {
+				gotCells[f+"/"+p] = c
+			}
+		}
+		if !reflect.DeepEqual(gotCells, cells) {
+			t.Errorf("%v: feature × plan\n got %+v\nwant %+v", params, gotCells, cells)
+		}
+		// A limit keeps the first rows and the full count; a page gets no pairs.
 		q.Limit = 1
 		limited, err := s.FeatureReport(ctx, q, today)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if limited.UnusedCount != len(unused) || len(limited.Unused) != min(1, len(unused)) || (len(unused) > 0 && limited.Unused[0] != unused[0]) {
-			t.Errorf("%v: limited unused %d %+v", params, limited.UnusedCount, limited.Unused)
+		if limited.UnusedCount != len(unused) || len(limited.Unused) != 0 || len(limited.UnusedAccounts) != min(1, len(byAccount)) ||
+			(len(byAccount) > 0 && limited.UnusedAccounts[0].Account != byAccount[0].Account) {
+			t.Errorf("%v: limited unused %d %+v", params, limited.UnusedCount, limited.UnusedAccounts)
 		}
 	}
+}
+
+func orEmptyAccounts(l []models.UnusedAccount) []models.UnusedAccount {
+	if l == nil {
+		return []models.UnusedAccount{}
+	}
+	return l
 }
 
 func orEmpty(l []metrics.EntitledAccount) []metrics.EntitledAccount {
