@@ -253,6 +253,9 @@ func TestAPIImportExportRoundTrip(t *testing.T) {
 				"dash,Dashboards,core,Dashboard Viewed,false\nreports,Reports,core,Report Exported|Report Viewed,true\n",
 			"entitlements": "account,key,product,features,model,quantity,unit,unit_price,starts_on,ends_on\n" +
 				"acme,seats,core,dash|reports,user,100,seat,12.5,2026-01-01,2026-12-31\nbolt,all,core,,subscription,5,seat,0,,\n",
+			// acme's pending renewal is due on its renewal_on: the accounts export stays the same.
+			"renewals": "account,key,due_on,arr_before,outcome,arr_after,closed_on,note\n" +
+				"acme,fy26,2026-01-31,900,expanded,1000,2026-01-20,\"added seats, then analytics\"\nacme,fy27,2027-01-31,1000,pending,,,\n",
 		}
 		for _, kind := range models.ImportKinds {
 			r := csvRequest(app, "/api/v1/import/"+kind, admin, "text/csv; charset=utf-8", files[kind]).expect(http.StatusOK)

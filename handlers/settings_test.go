@@ -204,7 +204,7 @@ func TestSettingsCSVUploadReportsLinesAndExports(t *testing.T) {
 		app := newApp(t, s)
 		admin := app.loggedIn(models.RoleAdmin)
 		page := admin.get("/settings/data").expect(http.StatusOK).doc()
-		if page.Find(`form[hx-encoding="multipart/form-data"] progress`).Length() != 3 {
+		if page.Find(`form[hx-encoding="multipart/form-data"] progress`).Length() != len(models.ImportKinds) {
 			t.Fatal("each import form needs multipart htmx upload and a progress bar")
 		}
 		tok := admin.csrf("/settings/data")

@@ -76,8 +76,10 @@ func (s *Store) UpsertAccount(ctx context.Context, a *Account) (created bool, er
 		if err := bumpFeatureTotals(tx); err != nil {
 			return err
 		}
-		created, err = upsertAccount(tx, a)
-		return err
+		if created, err = upsertAccount(tx, a); err != nil {
+			return err
+		}
+		return syncRenewalOn(tx, []int64{a.ID})
 	})
 	return created, err
 }

@@ -15,10 +15,11 @@ const (
 	KindAccounts     = "accounts"
 	KindFeatures     = "features"
 	KindEntitlements = "entitlements"
+	KindRenewals     = "renewals"
 )
 
 // ImportKinds lists every CSV kind, in the order an empty deployment loads them.
-var ImportKinds = []string{KindAccounts, KindFeatures, KindEntitlements}
+var ImportKinds = []string{KindAccounts, KindFeatures, KindEntitlements, KindRenewals}
 
 // ValidImportKind reports a known CSV kind.
 func ValidImportKind(kind string) bool { return oneOf(kind, ImportKinds) }
@@ -29,6 +30,7 @@ var CSVColumns = map[string][]string{
 	KindAccounts:     {"key", "name", "arr", "renewal_on", "lifecycle_stage", "segment", "csm_email"},
 	KindFeatures:     {"key", "name", "product", "event_names", "key_feature"},
 	KindEntitlements: {"account", "key", "product", "features", "model", "quantity", "unit", "unit_price", "starts_on", "ends_on"},
+	KindRenewals:     {"account", "key", "due_on", "arr_before", "outcome", "arr_after", "closed_on", "note"},
 }
 
 // MaxImportErrors caps the error report of one import: past it, more lines add nothing a
@@ -45,6 +47,7 @@ type ImportBatch struct {
 	Accounts     []Account
 	Features     []Feature
 	Entitlements []Entitlement
+	Renewals     []Renewal
 	Lines        []int
 }
 
@@ -143,7 +146,7 @@ func parseImportCSV(kind string, r io.Reader) (*ImportBatch, *importErrors, erro
 	if index["key"] == 0 {
 		ie.add(1, "key", "column is required")
 	}
-	if kind == KindEntitlements && index["account"] == 0 {
+	if (kind == KindEntitlements || kind == KindRenewals) && index["account"] == 0 {
 		ie.add(1, "account", "column is required")
 	}
 	if ie.orNil() != nil {
@@ -151,7 +154,7 @@ func parseImportCSV(kind string, r io.Reader) (*ImportBatch, *importErrors, erro
 	}
 
 	b := &ImportBatch{Kind: kind}
-	seen := map[string]int{} // key (account/key for entitlements) → first line
+	seen := map[string]int{} // key (account/key for entitlements and renewals) → first line
 	for !ie.full() {
 		record, err := cr.Read()
 		if errors.Is(err, io.EOF) {
@@ -209,6 +212,26 @@ func parseImportCSV(kind string, r io.Reader) (*ImportBatch, *importErrors, erro
 			rowErr.Fields = append(rowErr.Fields, e.Validate().Fields...)
 			b.Entitlements = append(b.Entitlements, e)
 			dupKey = e.Account + "\x00" + e.Key
+		case KindRenewals:
+			r := Renewal{Account: cell("account"), Key: cell("key"), Outcome: cell("outcome"), Note: cell("note")}
+			r.DueOn = parseDateCell(rowErr, "due_on", cell("due_on"))
+			r.ARRBefore = parseNumberCell(rowErr, "arr_before", cell("arr_before"))
+			if v := cell("arr_after"); v != "" {
+				after := parseNumberCell(rowErr, "arr_after", v)
+				r.ARRAfter = &after
+			}
+			if v := cell("closed_on"); v != "" {
+				closed := parseDateCell(rowErr, "closed_on", v)
+				r.ClosedOn = &closed
+			}
+			if !ValidKey(r.Account) {
+				rowErr.Add("account", keyRule)
+			}
+			if len(rowErr.Fields) == 0 { // a bad cell would be reported twice
+				rowErr.Fields = append(rowErr.Fields, r.Validate().Fields...)
+			}
+			b.Renewals = append(b.Renewals, r)
+			dupKey = r.Account + "\x00" + r.Key
 		}
 		b.Lines = append(b.Lines, line)
 		ie.addAll(line, rowErr)
@@ -309,6 +332,33 @@ func WriteEntitlementsCSV(w io.Writer, es []Entitlement) error {
 		sort.Strings(feats)
 		_ = cw.Write([]string{e.Account, e.Key, e.Product, strings.Join(feats, listSeparator), e.Model,
 			formatNumber(e.Quantity), e.Unit, formatNumber(e.UnitPrice), e.StartsOn.String(), e.EndsOn.String()})
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// WriteRenewalsCSV writes renewals in the import format, sorted by account, due date and key.
+func WriteRenewalsCSV(w io.Writer, rs []Renewal) error {
+	sort.SliceStable(rs, func(i, j int) bool {
+		if rs[i].Account != rs[j].Account {
+			return rs[i].Account < rs[j].Account
+		}
+		if rs[i].DueOn != rs[j].DueOn {
+			return rs[i].DueOn.Before(rs[j].DueOn)
+		}
+		return rs[i].Key < rs[j].Key
+	})
+	cw := csv.NewWriter(w)
+	_ = cw.Write(CSVColumns[KindRenewals])
+	for _, r := range rs {
+		after, closed := "", ""
+		if r.ARRAfter != nil {
+			after = formatNumber(*r.ARRAfter)
+		}
+		if r.ClosedOn != nil {
+			closed = r.ClosedOn.String()
+		}
+		_ = cw.Write([]string{r.Account, r.Key, r.DueOn.String(), formatNumber(r.ARRBefore), r.Outcome, after, closed, r.Note})
 	}
 	cw.Flush()
 	return cw.Error()

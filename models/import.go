@@ -36,9 +36,14 @@ func (s *Store) ImportCSV(ctx context.Context, kind string, r io.Reader) (Import
 		}
 		switch kind {
 		case KindAccounts:
-			return importAccounts(tx, b, ie)
+			if err := importAccounts(tx, b, ie); err != nil {
+				return err
+			}
+			return syncRenewalOn(tx, nil) // renewal_on follows pending renewals
 		case KindFeatures:
 			return importFeatures(tx, b, ie)
+		case KindRenewals:
+			return importRenewals(tx, b, ie)
 		default:
 			return importEntitlements(tx, b, ie)
 		}
@@ -335,6 +340,12 @@ func (s *Store) ExportCSV(ctx context.Context, kind string, w io.Writer) error {
 			return err
 		}
 		return WriteEntitlementsCSV(w, es)
+	case KindRenewals:
+		rs, err := s.AllRenewals(ctx)
+		if err != nil {
+			return err
+		}
+		return WriteRenewalsCSV(w, rs)
 	}
 	return fmt.Errorf("export %q: %w", kind, ErrNotFound)
 }

@@ -35,14 +35,15 @@ const (
 	PermAssignCSM    Permission = "assign_csm"    // assign accounts to CSMs
 	PermActOnAlerts  Permission = "act_on_alerts" // snooze, resolve, reopen alerts; take their ownership
 	PermAssignAlerts Permission = "assign_alerts" // give an alert to anyone
+	PermRenewals     Permission = "renewals"      // record renewals and their outcomes
 	PermAdmin        Permission = "admin"         // users, tokens, write keys, scorecard, catalog, entitlements, alert rules, webhooks
 )
 
 var matrix = map[Role][]Permission{
 	RolePM:      {PermRead},
 	RoleCSM:     {PermRead, PermWriteNotes, PermCommentGoals, PermActOnAlerts},
-	RoleManager: {PermRead, PermWriteNotes, PermCommentGoals, PermManageGoals, PermAssignCSM, PermActOnAlerts, PermAssignAlerts},
-	RoleAdmin:   {PermRead, PermWriteNotes, PermCommentGoals, PermManageGoals, PermAssignCSM, PermActOnAlerts, PermAssignAlerts, PermAdmin},
+	RoleManager: {PermRead, PermWriteNotes, PermCommentGoals, PermManageGoals, PermAssignCSM, PermActOnAlerts, PermAssignAlerts, PermRenewals},
+	RoleAdmin:   {PermRead, PermWriteNotes, PermCommentGoals, PermManageGoals, PermAssignCSM, PermActOnAlerts, PermAssignAlerts, PermRenewals, PermAdmin},
 }
 
 // Can reports whether the role holds the permission.

@@ -1,0 +1,72 @@
+package handlers_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+
+	"sightline/models"
+	"sightline/models/dbtest"
+)
+
+// TestAPIRenewals drives SPEC §9's renewal routes: who may write, what comes back, and
+// the account's renewal_on following its earliest pending renewal.
+func TestAPIRenewals(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, s *models.Store) {
+		app := newApp(t, s)
+		admin, manager, csm, pm := app.token(models.RoleAdmin), app.token(models.RoleManager), app.token(models.RoleCSM), app.token(models.RolePM)
+		app.api(http.MethodPut, "/api/v1/accounts/acme", admin, body(`{"name":"Acme","arr":12000,"renewal_on":"2027-06-30"}`)).expect(http.StatusCreated)
+
+		fy27 := `{"due_on":"2027-01-31","arr_before":12000,"outcome":"pending","arr_after":null,"closed_on":null,"note":""}`
+		for _, tok := range []string{csm, pm} {
+			app.api(http.MethodPut, "/api/v1/accounts/acme/renewals/fy27", tok, body(fy27)).expect(http.StatusForbidden)
+		}
+		r := app.api(http.MethodPut, "/api/v1/accounts/acme/renewals/fy27", manager, body(fy27)).expect(http.StatusCreated)
+		var got map[string]any
+		if err := json.Unmarshal(r.Body.Bytes(), &got); err != nil {
+			t.Fatal(err)
+		}
+		if got["account"] != "acme" || got["key"] != "fy27" || got["due_on"] != "2027-01-31" || got["outcome"] != "pending" ||
+			got["arr_before"] != 12000.0 || got["arr_after"] != nil || got["closed_on"] != nil {
+			t.Errorf("created: %s", r.Body.String())
+		}
+		acct := app.api(http.MethodGet, "/api/v1/accounts/acme", pm, nil).expect(http.StatusOK).Body.String()
+		if !strings.Contains(acct, `"renewal_on":"2027-01-31"`) {
+			t.Errorf("renewal_on does not follow the pending renewal: %s", acct)
+		}
+		// Closed as churned: arr_after defaults to 0.
+		r = app.api(http.MethodPut, "/api/v1/accounts/acme/renewals/fy26", admin,
+			body(`{"due_on":"2026-01-31","arr_before":10000,"outcome":"churned","closed_on":"2026-01-31","note":"budget cut"}`)).expect(http.StatusCreated)
+		if !strings.Contains(r.Body.String(), `"arr_after":0`) {
+			t.Errorf("churned: %s", r.Body.String())
+		}
+		list := app.api(http.MethodGet, "/api/v1/accounts/acme/renewals", csm, nil).expect(http.StatusOK)
+		var doc struct {
+			Renewals []struct{ Key string } `json:"renewals"`
+		}
+		if err := json.Unmarshal(list.Body.Bytes(), &doc); err != nil || len(doc.Renewals) != 2 || doc.Renewals[0].Key != "fy27" {
+			t.Errorf("list: %s", list.Body.String())
+		}
+		app.api(http.MethodGet, "/api/v1/accounts/acme/renewals/fy26", pm, nil).expect(http.StatusOK)
+		app.api(http.MethodGet, "/api/v1/accounts/acme/renewals/nope", pm, nil).expect(http.StatusNotFound)
+		app.api(http.MethodGet, "/api/v1/accounts/ghost/renewals", pm, nil).expect(http.StatusNotFound)
+		app.api(http.MethodPut, "/api/v1/accounts/ghost/renewals/x", manager, body(fy27)).expect(http.StatusNotFound)
+
+		// Refusals say what and where.
+		bad := app.api(http.MethodPut, "/api/v1/accounts/acme/renewals/x", manager, body(`{"due_on":"31/01/2027","outcome":"won"}`)).expect(http.StatusUnprocessableEntity)
+		fields := []string{}
+		for _, d := range bad.errorBody().Details {
+			fields = append(fields, d.Field)
+		}
+		if strings.Join(fields, " ") != "due_on outcome" {
+			t.Errorf("refusal fields %v: %s", fields, bad.Body.String())
+		}
+		app.api(http.MethodPut, "/api/v1/accounts/acme/renewals/x", manager, body(`{"due_on":"2027-01-31","won":true}`)).expect(http.StatusBadRequest)
+		app.api(http.MethodPut, "/api/v1/accounts/acme/renewals/x", manager, body(`{"key":"y","due_on":"2027-01-31"}`)).expect(http.StatusUnprocessableEntity)
+
+		app.api(http.MethodDelete, "/api/v1/accounts/acme/renewals/fy26", csm, nil).expect(http.StatusForbidden)
+		app.api(http.MethodDelete, "/api/v1/accounts/acme/renewals/fy26", manager, nil).expect(http.StatusNoContent)
+		app.api(http.MethodDelete, "/api/v1/accounts/acme/renewals/fy26", manager, nil).expect(http.StatusNotFound)
+	})
+}
