@@ -197,6 +197,10 @@ func (s *server) loginSubmit(c echo.Context) error {
 		return err
 	}
 	s.log.Info("login", "member", member.Email, "role", member.Role)
+	if form.Next == "" && member.Role == models.RolePM {
+		// A PM's questions are answered on /features; the portfolio is one click away.
+		return c.Redirect(http.StatusSeeOther, "/features")
+	}
 	return c.Redirect(http.StatusSeeOther, safeNext(form.Next))
 }
 

@@ -97,6 +97,35 @@ func TestLoginRejectsOffsiteNext(t *testing.T) {
 	}
 }
 
+// TestLoginLandsEachRoleOnItsPage: a PM lands on /features, where their questions are
+// answered; everyone else on the portfolio; a next address wins for anyone.
+func TestLoginLandsEachRoleOnItsPage(t *testing.T) {
+	app := newApp(t, dbtest.SQLite(t))
+	emails := map[models.Role]string{}
+	for _, c := range []struct {
+		role       models.Role
+		next, want string
+	}{
+		{models.RolePM, "", "/features"},
+		{models.RolePM, "/goals", "/goals"},
+		{models.RoleCSM, "", "/"},
+		{models.RoleManager, "", "/"},
+		{models.RoleAdmin, "", "/"},
+	} {
+		if emails[c.role] == "" {
+			emails[c.role] = app.member(c.role)
+		}
+		cl := app.client()
+		form := url.Values{"_csrf": {cl.csrf("/login")}, "email": {emails[c.role]}, "password": {"pw-" + string(c.role)}}
+		if c.next != "" {
+			form.Set("next", c.next)
+		}
+		if loc := cl.post("/login", form).expect(http.StatusSeeOther).Header().Get("Location"); loc != c.want {
+			t.Errorf("%s with next %q lands on %q, want %q", c.role, c.next, loc, c.want)
+		}
+	}
+}
+
 func TestFormsNeedCSRFToken(t *testing.T) {
 	app := newApp(t, dbtest.SQLite(t))
 	email := app.member(models.RoleAdmin)
