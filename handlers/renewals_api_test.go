@@ -70,3 +70,38 @@ func TestAPIRenewals(t *testing.T) {
 		app.api(http.MethodDelete, "/api/v1/accounts/acme/renewals/fy26", manager, nil).expect(http.StatusNotFound)
 	})
 }
+
+// TestAPIRenewalInsightsShape reads the backtest through the API: SPEC §9's fields,
+// null AUCs without both outcomes, and a refused lead_days.
+func TestAPIRenewalInsightsShape(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, s *models.Store) {
+		app := newApp(t, s)
+		admin, pm := app.token(models.RoleAdmin), app.token(models.RolePM)
+		app.api(http.MethodPut, "/api/v1/accounts/acme", admin, body(`{"name":"Acme","arr":1000}`)).expect(http.StatusCreated)
+		app.api(http.MethodPut, "/api/v1/accounts/acme/renewals/fy25", admin,
+			body(`{"due_on":"2025-01-31","arr_before":1000,"outcome":"renewed","closed_on":"2025-01-31"}`)).expect(http.StatusCreated)
+		r := app.api(http.MethodGet, "/api/v1/insights/renewals?lead_days=60", pm, nil).expect(http.StatusOK)
+		var doc map[string]any
+		if err := json.Unmarshal(r.Body.Bytes(), &doc); err != nil {
+			t.Fatal(err)
+		}
+		// acme has no usage at all: its renewal is excluded.
+		if doc["lead_days"] != 60.0 || doc["renewals"] != 0.0 || doc["lost"] != 0.0 || doc["excluded"] != 1.0 || doc["auc"] != nil {
+			t.Errorf("insights: %s", r.Body.String())
+		}
+		colors, _ := doc["by_color"].(map[string]any)
+		for _, c := range []string{"green", "yellow", "red"} {
+			if cc, _ := colors[c].(map[string]any); cc == nil || cc["renewals"] != 0.0 || cc["lost_rate"] != nil {
+				t.Errorf("by_color.%s: %v", c, colors[c])
+			}
+		}
+		if ms, _ := doc["measures"].([]any); len(ms) != 5 {
+			t.Errorf("measures: %v", doc["measures"])
+		}
+		if r := app.api(http.MethodGet, "/api/v1/insights/renewals", pm, nil).expect(http.StatusOK); !strings.Contains(r.Body.String(), `"lead_days":90`) {
+			t.Errorf("default lead: %s", r.Body.String())
+		}
+		app.api(http.MethodGet, "/api/v1/insights/renewals?lead_days=soon", pm, nil).expect(http.StatusBadRequest)
+		app.api(http.MethodGet, "/api/v1/insights/renewals?lead_days=-5", pm, nil).expect(http.StatusBadRequest)
+	})
+}

@@ -160,6 +160,7 @@ func (s *server) routeTable() []struct {
 		api(http.MethodDelete, "/api/v1/accounts/:key/renewals/:rkey", models.PermRenewals, s.apiRenewalDelete),
 		// The account goes last among its routes: the role test deletes it as admin.
 		api(http.MethodDelete, "/api/v1/accounts/:key", models.PermAdmin, s.apiAccountDelete),
+		api(http.MethodGet, "/api/v1/insights/renewals", models.PermRead, s.apiRenewalInsights),
 		api(http.MethodGet, "/api/v1/alerts", models.PermRead, s.apiAlertList),
 		api(http.MethodGet, "/api/v1/alerts/:id", models.PermRead, s.apiAlertGet),
 		api(http.MethodPatch, "/api/v1/alerts/:id", models.PermActOnAlerts, s.apiAlertUpdate),

@@ -55,6 +55,8 @@ type Store struct {
 	jobs Jobs
 	// baseURL is where people reach Sightline, for links in webhooks and e-mails.
 	baseURL string
+	// backtests caches scored renewals (renewal_insights.go).
+	backtests backtestCache
 	// seen caches the last day each catalog event name arrived (packaging.go).
 	seenMu sync.Mutex
 	seen   eventDays

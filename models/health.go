@@ -42,6 +42,7 @@ func (s *Store) PutScorecard(ctx context.Context, cfg metrics.Config) error {
 	if err := verr.OrNil(); err != nil {
 		return err
 	}
+	defer s.backtests.reset() // computed scores follow the scorecard
 	return s.PutSetting(ctx, scorecardSetting, cfg)
 }
 

@@ -48,6 +48,7 @@ func (s *Store) ImportCSV(ctx context.Context, kind string, r io.Reader) (Import
 			return importEntitlements(tx, b, ie)
 		}
 	})
+	s.backtests.reset()
 	if err != nil {
 		return ImportResult{Kind: kind}, err
 	}

@@ -178,6 +178,7 @@ func (s *Store) UpsertRenewal(ctx context.Context, accountKey string, r *Renewal
 		created, err = upsertRenewal(tx, r, actor.Name)
 		return err
 	})
+	s.backtests.reset()
 	return created, err
 }
 
@@ -319,6 +320,7 @@ func (s *Store) DeleteRenewal(ctx context.Context, accountKey, key string) error
 	if err != nil {
 		return err
 	}
+	defer s.backtests.reset()
 	return s.tx(ctx, func(tx *gorm.DB) error {
 		if err := tx.Where("id = ?", r.ID).Delete(&Renewal{}).Error; err != nil {
 			return fmt.Errorf("store: unable to delete renewal %s: %w", key, err)

@@ -1,0 +1,181 @@
+package models
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	"sightline/metrics"
+)
+
+// How well the health score predicted the closed renewals (SPEC §9). Each renewal is
+// scored as of due_on − lead days: that day's snapshot, else computed from the usage
+// rollups under today's scorecard; an account with no usage by then (no snapshot with
+// a score, no user seen) is left out and counted as excluded.
+
+// BacktestLeads are the lead times /renewals charts.
+var BacktestLeads = []int{30, 60, 90, 180}
+
+// DefaultLeadDays is the lead time of GET /api/v1/insights/renewals without lead_days.
+const DefaultLeadDays = 90
+
+// backtestCache keeps scored renewals per lead and day: scoring recomputes health for
+// renewals without a snapshot, too much for every page view. A renewal or scorecard
+// written through this process empties it; others' writes show within backtestFor.
+type backtestCache struct {
+	mu      sync.Mutex
+	entries map[backtestKey]backtestEntry
+}
+
+type backtestKey struct{ lead, day int }
+
+type backtestEntry struct {
+	at       time.Time
+	scored   []metrics.ScoredRenewal
+	excluded int
+}
+
+const backtestFor = 10 * time.Minute
+
+func (c *backtestCache) reset() {
+	c.mu.Lock()
+	c.entries = nil
+	c.mu.Unlock()
+}
+
+// RenewalBacktest is SPEC §9's insight at one lead time, as of today.
+func (s *Store) RenewalBacktest(ctx context.Context, lead int, today Date) (metrics.Backtest, error) {
+	scored, excluded, err := s.ScoredRenewals(ctx, lead, today)
+	if err != nil {
+		return metrics.Backtest{}, err
+	}
+	return metrics.RunBacktest(lead, scored, excluded), nil
+}
+
+// ScoredRenewals are the closed renewals (due by today) with the account's health as of
+// due_on − lead, and how many were left out for lack of usage by then.
+func (s *Store) ScoredRenewals(ctx context.Context, lead int, today Date) ([]metrics.ScoredRenewal, int, error) {
+	key := backtestKey{lead, today.EpochDay()}
+	c := &s.backtests
+	c.mu.Lock()
+	if e, ok := c.entries[key]; ok && time.Since(e.at) < backtestFor {
+		c.mu.Unlock()
+		return e.scored, e.excluded, nil
+	}
+	c.mu.Unlock()
+	scored, excluded, err := s.scoreRenewals(ctx, lead)
+	if err != nil {
+		return nil, 0, err
+	}
+	c.mu.Lock()
+	if c.entries == nil {
+		c.entries = map[backtestKey]backtestEntry{}
+	}
+	c.entries[key] = backtestEntry{time.Now(), scored, excluded}
+	c.mu.Unlock()
+	return scored, excluded, nil
+}
+
+func (s *Store) scoreRenewals(ctx context.Context, lead int) ([]metrics.ScoredRenewal, int, error) {
+	type closed struct {
+		AccountID  int64
+		AccountKey string
+		Key        string
+		DueOn      Date
+		Outcome    string
+	}
+	var rs []closed
+	err := s.db.WithContext(ctx).Raw("SELECT r.account_id, a.key AS account_key, r.key, r.due_on, r.outcome FROM renewals r" +
+		" JOIN accounts a ON a.id = r.account_id WHERE r.outcome <> 'pending' ORDER BY a.key, r.key").Scan(&rs).Error
+	if err != nil {
+		return nil, 0, fmt.Errorf("store: unable to list closed renewals: %w", err)
+	}
+	if len(rs) == 0 {
+		return nil, 0, nil
+	}
+	type at struct {
+		account int64
+		day     int
+	}
+	want := map[at]bool{}
+	ids := map[int64]bool{}
+	for _, r := range rs {
+		want[at{r.AccountID, r.DueOn.AddDays(-lead).EpochDay()}] = true
+		ids[r.AccountID] = true
+	}
+	idList := make([]int64, 0, len(ids))
+	for id := range ids {
+		idList = append(idList, id)
+	}
+	// That day's snapshots.
+	snaps := map[at]*metrics.Health{}
+	for start := 0; start < len(idList); start += 1000 {
+		part := idList[start:min(start+1000, len(idList))]
+		var rows []HealthSnapshot
+		if err := s.db.WithContext(ctx).Where("account_id IN ?", part).Select("account_id, day, score, metrics").Find(&rows).Error; err != nil {
+			return nil, 0, fmt.Errorf("store: unable to read snapshots for the backtest: %w", err)
+		}
+		for _, h := range rows {
+			k := at{h.AccountID, h.Day.EpochDay()}
+			if !want[k] {
+				continue
+			}
+			var res metrics.Result
+			if err := json.Unmarshal([]byte(h.Metrics), &res); err != nil {
+				return nil, 0, fmt.Errorf("store: unable to decode a snapshot: %w", err)
+			}
+			snaps[k] = &res.Health
+		}
+	}
+	// When each account's usage began (its first user seen).
+	since := map[int64]Date{}
+	var id int64
+	var first Date
+	err = s.eachRow(ctx, "SELECT a.id, min(u.first_seen_at) FROM accounts a JOIN end_users u ON u.group_key = a.key WHERE a.id IN ? GROUP BY a.id",
+		[]any{idList}, []any{&id, &first}, func() { since[id] = first })
+	if err != nil {
+		return nil, 0, fmt.Errorf("store: unable to read when usage began: %w", err)
+	}
+	cfg, catalog, err := s.healthSettings(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	var out []metrics.ScoredRenewal
+	excluded := 0
+	for _, r := range rs {
+		day := r.DueOn.AddDays(-lead)
+		sr := metrics.ScoredRenewal{ID: r.AccountKey + "/" + r.Key, Lost: r.Outcome == OutcomeChurned || r.Outcome == OutcomeContracted}
+		if h := snaps[at{r.AccountID, day.EpochDay()}]; h != nil {
+			sr.Health = *h
+		} else if began, ok := since[r.AccountID]; ok && !began.After(day) {
+			md := metricsDay(day)
+			ins, _, err := s.loadHealthInputs(ctx, []healthAccount{{r.AccountID, r.AccountKey}}, md-metrics.WindowDays+1, md, catalog)
+			if err != nil {
+				return nil, 0, err
+			}
+			sr.Health = metrics.Prepare(*ins[r.AccountKey]).Compute(md, cfg).Health
+		}
+		if sr.Health.Score == nil {
+			excluded++
+			continue
+		}
+		out = append(out, sr)
+	}
+	return out, excluded, nil
+}
+
+// SuggestScorecardWeights fits the scorecard's weights on the closed renewals scored
+// at the default lead time (see metrics.SuggestWeights for how, and its caveats).
+func (s *Store) SuggestScorecardWeights(ctx context.Context, today Date) (metrics.WeightSuggestion, error) {
+	scored, _, err := s.ScoredRenewals(ctx, DefaultLeadDays, today)
+	if err != nil {
+		return metrics.WeightSuggestion{}, err
+	}
+	cfg, _, err := s.healthSettings(ctx)
+	if err != nil {
+		return metrics.WeightSuggestion{}, err
+	}
+	return metrics.SuggestWeights(scored, cfg), nil
+}
