@@ -9,7 +9,6 @@ import (
 	"math"
 	"slices"
 	"strconv"
-	"strings"
 
 	"sightline/metrics"
 )
@@ -359,31 +358,6 @@ func colorRank(c string) int {
 }
 
 // unitWord names what an entitlement counts, by model.
-func unitWord(p metrics.Position) string {
-	switch p.Model {
-	case "user", "subscription", "perpetual":
-		return "seats"
-	case "device":
-		return "devices"
-	case "concurrent":
-		return "concurrent seats"
-	}
-	if p.Unit != "" {
-		return p.Unit
-	}
-	return "units"
-}
-
-func inUse(p metrics.Position) string {
-	switch p.Model {
-	case "metered", "usage", "outcome":
-		return "used this term"
-	case "concurrent":
-		return "in use at the busiest hour"
-	}
-	return "in use"
-}
-
 // consumptionMessage: "insights-seats: 6 of 4 seats in use (150%), $830 not billed".
 func consumptionMessage(p metrics.Position) string {
 	msg := fmt.Sprintf("%s: %s of %s %s %s (%s)", p.Key, thousands(p.Consumed), thousands(p.Quantity), unitWord(p), inUse(p), percent(*p.Utilization))
@@ -460,11 +434,6 @@ func nullIf(null bool, v any) any {
 	return v
 }
 
-func round(v float64, places int) float64 {
-	p := math.Pow(10, float64(places))
-	return math.Round(v*p) / p
-}
-
 func roundPtr(v *float64, places int) any {
 	if v == nil {
 		return nil
@@ -474,36 +443,14 @@ func roundPtr(v *float64, places int) any {
 
 func fmtScore(s float64) string { return strconv.FormatFloat(math.Round(s), 'f', 0, 64) }
 
-func percent(u float64) string { return strconv.FormatFloat(math.Round(u*100), 'f', 0, 64) + "%" }
-
 func trimFloat(v float64) string { return strconv.FormatFloat(round(v, 3), 'f', -1, 64) }
 
-// money is whole dollars with thousands separators: $12,340.
-func money(v float64) string { return "$" + thousands(math.Round(v)) }
-
-// thousands writes a number with separators, keeping up to two decimals.
-func thousands(v float64) string {
-	neg := v < 0
-	v = math.Abs(v)
-	whole := math.Floor(v)
-	frac := round(v-whole, 2)
-	if frac >= 1 {
-		whole, frac = whole+1, 0
-	}
-	s := strconv.FormatFloat(whole, 'f', 0, 64)
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	out := b.String()
-	if frac > 0 {
-		out += strings.TrimPrefix(strconv.FormatFloat(frac, 'f', -1, 64), "0")
-	}
-	if neg {
-		out = "-" + out
-	}
-	return out
-}
+// The wording of numbers is shared with metrics' recommendations.
+var (
+	unitWord  = metrics.UnitWord
+	inUse     = metrics.InUse
+	round     = metrics.Round
+	percent   = metrics.Percent
+	money     = metrics.Money
+	thousands = metrics.Thousands
+)

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"sightline/models"
 	"sightline/models/dbtest"
@@ -103,5 +104,38 @@ func TestAPIRenewalInsightsShape(t *testing.T) {
 		}
 		app.api(http.MethodGet, "/api/v1/insights/renewals?lead_days=soon", pm, nil).expect(http.StatusBadRequest)
 		app.api(http.MethodGet, "/api/v1/insights/renewals?lead_days=-5", pm, nil).expect(http.StatusBadRequest)
+	})
+}
+
+// TestAPIRecommendationsShape: SPEC §9's fields, nulls where a recommendation is about
+// a feature rather than an entitlement, and 404 for an unknown account.
+func TestAPIRecommendationsShape(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, s *models.Store) {
+		app := newApp(t, s)
+		admin, csm := app.token(models.RoleAdmin), app.token(models.RoleCSM)
+		app.api(http.MethodPut, "/api/v1/features/reports", admin, body(`{"name":"Reports","product":"core","event_names":["Report Run"]}`)).expect(http.StatusCreated)
+		renews := time.Now().UTC().AddDate(0, 0, 30).Format("2006-01-02")
+		app.api(http.MethodPut, "/api/v1/accounts/acme", admin, body(`{"name":"Acme","arr":1000,"renewal_on":"`+renews+`"}`)).expect(http.StatusCreated)
+		app.api(http.MethodPut, "/api/v1/accounts/acme/entitlements/core", admin, body(`{"product":"core","model":"subscription","quantity":1}`)).expect(http.StatusCreated)
+		r := app.api(http.MethodGet, "/api/v1/accounts/acme/recommendations", csm, nil).expect(http.StatusOK)
+		var doc struct {
+			Recommendations []map[string]any `json:"recommendations"`
+		}
+		if err := json.Unmarshal(r.Body.Bytes(), &doc); err != nil {
+			t.Fatal(err)
+		}
+		if len(doc.Recommendations) != 1 {
+			t.Fatalf("recommendations: %s", r.Body.String())
+		}
+		rec := doc.Recommendations[0]
+		for _, k := range []string{"kind", "entitlement", "feature", "message", "evidence", "arr_change"} {
+			if _, ok := rec[k]; !ok {
+				t.Errorf("no %s in %v", k, rec)
+			}
+		}
+		if rec["kind"] != "adopt" || rec["feature"] != "reports" || rec["entitlement"] != nil || rec["arr_change"] != 0.0 {
+			t.Errorf("recommendation %v", rec)
+		}
+		app.api(http.MethodGet, "/api/v1/accounts/ghost/recommendations", csm, nil).expect(http.StatusNotFound)
 	})
 }

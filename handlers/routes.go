@@ -154,6 +154,7 @@ func (s *server) routeTable() []struct {
 		api(http.MethodGet, "/api/v1/accounts/:key/goals/:id", models.PermRead, s.apiGoalGet),
 		api(http.MethodPatch, "/api/v1/accounts/:key/goals/:id", models.PermManageGoals, s.apiGoalUpdate),
 		api(http.MethodPost, "/api/v1/accounts/:key/goals/:id/comments", models.PermCommentGoals, s.apiGoalCommentCreate),
+		api(http.MethodGet, "/api/v1/accounts/:key/recommendations", models.PermRead, s.apiRecommendations),
 		api(http.MethodGet, "/api/v1/accounts/:key/renewals", models.PermRead, s.apiRenewalList),
 		api(http.MethodGet, "/api/v1/accounts/:key/renewals/:rkey", models.PermRead, s.apiRenewalGet),
 		api(http.MethodPut, "/api/v1/accounts/:key/renewals/:rkey", models.PermRenewals, s.apiRenewalPut),

@@ -286,24 +286,14 @@ func (p *Prepared) Compute(asOf Day, cfg Config) Result {
 	active := userSet{}
 	dailyActiveSum, loginRateSum, weekdays := 0, 0.0, 0
 	logins, sessionSeconds := 0, 0.0
-	maxConcurrent := 0
 	featureUsers := map[int]userSet{}
 	productUsers := map[string]userSet{}
 	devices := map[string]struct{}{}
 	for day := first; day <= asOf; day++ {
-		var perHour [24]int
-		for u, mask := range p.active[day] {
+		for u := range p.active[day] {
 			active.add(u)
-			for h := 0; h < 24; h++ {
-				if mask&(1<<h) != 0 {
-					perHour[h]++
-				}
-			}
 		}
 		dailyActiveSum += len(p.active[day])
-		for _, n := range perHour {
-			maxConcurrent = max(maxConcurrent, n)
-		}
 		loginUsers := userSet{}
 		for _, e := range p.events[day] {
 			if isOneOf(e.Name, cfg.LoginEvents) && e.Events > 0 {
@@ -395,7 +385,7 @@ func (p *Prepared) Compute(asOf Day, cfg Config) Result {
 		case "device":
 			pos.Consumed = float64(len(devices))
 		case "concurrent":
-			pos.Consumed = float64(maxConcurrent)
+			pos.Consumed = float64(p.PeakConcurrent(asOf))
 		case "metered", "usage", "outcome":
 			pos.Consumed = p.metered(e, asOf)
 		}

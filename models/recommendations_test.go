@@ -1,0 +1,75 @@
+package models_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+
+	"sightline/models"
+	"sightline/models/dbtest"
+)
+
+// TestAccountRecommendationsFromUsage: 30 named seats, three people using them (never
+// more than two in the same hour), one feature nobody touched, renewal in 60 days.
+func TestAccountRecommendationsFromUsage(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, s *models.Store) {
+		ctx := context.Background()
+		today := models.NewDate(2026, time.June, 1)
+		for _, f := range []models.Feature{
+			{Key: "reports", Name: "Reports", Product: "core", EventNames: []string{"Report Run"}},
+			{Key: "forecasts", Name: "Forecasts", Product: "core", EventNames: []string{"Forecast Built"}},
+		} {
+			if _, err := s.UpsertFeature(ctx, &f); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := s.UpsertAccount(ctx, &models.Account{Key: "acme", Name: "Acme", ARR: 30000, RenewalOn: today.AddDays(60)}); err != nil {
+			t.Fatal(err)
+		}
+		e := models.Entitlement{Key: "seats", Product: "core", Model: "user", Quantity: 30, UnitPrice: 1000, StartsOn: today.AddDays(-200)}
+		if _, err := s.UpsertEntitlement(ctx, "acme", &e); err != nil {
+			t.Fatal(err)
+		}
+		r := models.NewRollups()
+		group := "acme"
+		for i, u := range []string{"a1", "a2", "a3"} {
+			eu := models.EndUser{UserKey: u, GroupKey: &group, FirstSeenAt: today.AddDays(-60).Time(), LastSeenAt: today.Time(), Level: "unknown"}
+			if err := s.DB().Create(&eu).Error; err != nil {
+				t.Fatal(err)
+			}
+			for d := 0; d < 30; d += 2 {
+				at := today.AddDays(-d).Time().Add(time.Duration(9+i%2) * time.Hour) // two people share an hour at most
+				r.AddActivity(eu.ID, at)
+				r.AddEvent(eu.ID, at, "Report Run", 0)
+			}
+		}
+		if err := s.Transaction(ctx, func(tx *gorm.DB) error { return models.ApplyRollups(ctx, tx, r) }); err != nil {
+			t.Fatal(err)
+		}
+		recs, err := s.AccountRecommendations(ctx, "acme", today)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, r := range recs {
+			got = append(got, r.Kind)
+		}
+		// 3 of 30 seats (10%), busiest hour 2 ≤ 10: a concurrent licence of ceil(2 × 1.2) = 3
+		// at 3 × 1,000 = 9,000 against 30,000 today; forecasts unused with the renewal in 60 days.
+		if strings.Join(got, " ") != "change_model adopt" {
+			t.Fatalf("recommendations %v: %+v", got, recs)
+		}
+		if recs[0].ARRChange != -21000 || recs[0].Evidence["peak_concurrent_users"] != 2 || *recs[0].Entitlement != "seats" {
+			t.Errorf("change_model %+v", recs[0])
+		}
+		if *recs[1].Feature != "forecasts" || recs[1].Evidence["days_to_renewal"] != 60 {
+			t.Errorf("adopt %+v", recs[1])
+		}
+		if _, err := s.AccountRecommendations(ctx, "ghost", today); err == nil {
+			t.Error("an unknown account has recommendations")
+		}
+	})
+}
