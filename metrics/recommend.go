@@ -154,7 +154,7 @@ func adopt(in RecommendInput) []Recommendation {
 			name = f.Feature
 		}
 		out = append(out, Recommendation{Kind: RecAdopt, Feature: key(f.Feature),
-			Message: fmt.Sprintf("Nobody used %s in the last 30 days, and the renewal is in %d days. Show it to the team before then.", name, *in.DaysToRenewal),
+			Message:  fmt.Sprintf("Nobody used %s in the last 30 days, and the renewal is in %d days. Show it to the team before then.", name, *in.DaysToRenewal),
 			Evidence: map[string]any{"feature_users": 0, "active_users": in.Now.ActiveUsers, "days_to_renewal": *in.DaysToRenewal}})
 	}
 	return out
