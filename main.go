@@ -448,6 +448,9 @@ func prepareDemo(ctx context.Context, store *models.Store, log *slog.Logger) (bo
 		if _, err := demo.SeedGoals(ctx, store, models.Today(), log); err != nil {
 			return false, err
 		}
+		if _, err := demo.SeedRenewals(ctx, store, models.Today(), demo.DefaultDays, log); err != nil {
+			return false, err
+		}
 		if _, err := demo.SeedAlerts(ctx, store, models.Today(), log); err != nil {
 			return false, err
 		}

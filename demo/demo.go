@@ -29,6 +29,9 @@ var Logins = []struct {
 	{"pm@demo.test", "Pat Product", models.RolePM},
 }
 
+// DefaultDays is how many days of usage the demo has by default.
+const DefaultDays = 90
+
 // Options size the data set; the zero value gives the default demo.
 type Options struct {
 	Accounts int // default 160
@@ -121,7 +124,7 @@ func Seed(ctx context.Context, store *models.Store, today models.Date, opt Optio
 		opt.Accounts = 160
 	}
 	if opt.Days == 0 {
-		opt.Days = 90
+		opt.Days = DefaultDays
 	}
 	if log == nil {
 		log = slog.Default()

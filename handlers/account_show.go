@@ -47,6 +47,12 @@ func (s *server) accountShow(c echo.Context) error {
 		if v.Timeline, err = s.store.AccountTimeline(ctx, account.ID, 30); err != nil {
 			return err
 		}
+		if v.Renewals, err = s.renewalsPanel(c, &account); err != nil {
+			return err
+		}
+		if v.Recs, err = s.store.AccountRecommendations(ctx, account.Key, models.DateOf(s.now())); err != nil {
+			return err
+		}
 	}
 	return render(c, http.StatusOK, views.AccountPage(v), views.AccountHealth(v))
 }

@@ -41,6 +41,9 @@ func TestBrowserEveryPage(t *testing.T) {
 	if _, err := demo.SeedGoals(bg, store, today, log); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := demo.SeedRenewals(bg, store, today, 40, log); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := demo.SeedAlerts(bg, store, today, log); err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +79,7 @@ func TestBrowserEveryPage(t *testing.T) {
 	b = tab{t: t, ctx: ctx, timeout: 15 * time.Second}
 	visit("/login")
 	login("csm@demo.test")
-	for _, p := range []string{"/", "/accounts/" + accounts[0].Key, "/goals", "/alerts", "/features", "/features?feature=ai-assistant", "/profile"} {
+	for _, p := range []string{"/", "/accounts/" + accounts[0].Key, "/goals", "/alerts", "/features", "/features?feature=ai-assistant", "/renewals", "/profile"} {
 		visit(p)
 	}
 	// The admin in a browser of their own.
@@ -84,7 +87,8 @@ func TestBrowserEveryPage(t *testing.T) {
 	b, problems = tab{t: t, ctx: adminCtx, timeout: 15 * time.Second}, adminProblems
 	login("admin@demo.test")
 	for _, p := range []string{"/settings", "/settings/catalog", "/settings/scorecard", "/settings/tokens", "/settings/writekeys",
-		"/settings/writekeys/" + strconv.FormatInt(keys[0].ID, 10), "/settings/alerts", "/settings/webhooks", "/settings/data"} {
+		"/settings/writekeys/" + strconv.FormatInt(keys[0].ID, 10), "/settings/alerts", "/settings/webhooks", "/settings/data",
+		"/renewals?within=180&lead=30", "/accounts/" + accounts[0].Key} {
 		visit(p)
 	}
 }

@@ -444,6 +444,9 @@ func MeasureValue(r Result, key string) *float64 {
 	return nil
 }
 
+// ScoreResult scores a result's measure values under cfg (score below).
+func ScoreResult(r Result, cfg Config) Health { return score(r, cfg) }
+
 // score is the weighted mean of the measure scores; null measures drop out and the
 // remaining weights renormalise.
 func score(r Result, cfg Config) Health {

@@ -314,6 +314,12 @@ func (s *Store) SnapshotHealth(ctx context.Context, from, to Date) (int, error) 
 	}
 }
 
+// PutSnapshots stores snapshots made elsewhere (the demo's history of health from
+// before its usage begins).
+func (s *Store) PutSnapshots(ctx context.Context, rows []HealthSnapshot) error {
+	return s.putSnapshots(ctx, rows)
+}
+
 // putSnapshots upserts snapshots in multi-row statements, in one transaction that
 // also marks the adoption totals (whose leakage report reads snapshots) stale.
 func (s *Store) putSnapshots(ctx context.Context, rows []HealthSnapshot) error {

@@ -164,6 +164,7 @@ type chartSeries struct {
 	Label  string     `json:"label"`
 	Data   []*float64 `json:"data"`
 	Target bool       `json:"target,omitempty"`
+	Color  string     `json:"color,omitempty"`
 }
 
 type chartSpec struct {

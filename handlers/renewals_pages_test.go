@@ -1,0 +1,103 @@
+package handlers_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"sightline/models"
+	"sightline/models/dbtest"
+)
+
+// TestRenewalOutcomeOnAccountPage records a renewal's outcome from the account page as
+// a manager: the panel swaps in place, a refusal keeps what was typed and says where,
+// a CSM sees no form and is refused, and /renewals follows.
+func TestRenewalOutcomeOnAccountPage(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, s *models.Store) {
+		now := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+		app := newAppAt(t, s, now)
+		admin := app.token(models.RoleAdmin)
+		app.api(http.MethodPut, "/api/v1/accounts/acme", admin, body(`{"name":"Acme","arr":12000,"segment":"enterprise"}`)).expect(http.StatusCreated)
+		app.api(http.MethodPut, "/api/v1/accounts/acme/renewals/fy27", admin,
+			body(`{"due_on":"2027-01-15","arr_before":12000,"outcome":"pending"}`)).expect(http.StatusCreated)
+
+		mgr := app.loggedIn(models.RoleManager)
+		page := mgr.get("/accounts/acme").expect(http.StatusOK).doc()
+		if page.Find(`[data-testid="renewal"][data-key="fy27"][data-outcome="pending"]`).Length() != 1 ||
+			page.Find(`[data-testid="renewal-form-fy27"]`).Length() != 1 {
+			t.Fatal("the pending renewal or its outcome form is missing from the account page")
+		}
+		up := mgr.get("/renewals").expect(http.StatusOK).doc()
+		if up.Find(`[data-testid="upcoming-row"][data-account="acme"]`).Length() != 1 || strings.TrimSpace(up.Find(`[data-testid="upcoming-arr"]`).Text()) != "$12,000" {
+			t.Fatalf("/renewals before: %q", up.Find(`[data-testid="upcoming-summary"]`).Text())
+		}
+		tok := mgr.csrf("/accounts/acme")
+		hx := []string{"HX-Request", "true"}
+
+		// Contracted to more than before is refused, and nothing changes.
+		bad := mgr.post("/accounts/acme/renewals", url.Values{"_csrf": {tok}, "key": {"fy27"}, "outcome": {"contracted"},
+			"arr_after": {"20000"}, "closed_on": {"2027-01-10"}, "note": {"typed"}}, hx...).expect(http.StatusUnprocessableEntity).doc()
+		if msg := bad.Find(`#renewal-fy27-arr_after-error`).Text(); !strings.Contains(msg, "arr_before") && !strings.Contains(msg, "less") {
+			t.Errorf("refusal does not say where: %q", msg)
+		}
+		if v, _ := bad.Find(`[data-testid="renewal-form-fy27"] [name="arr_after"]`).Attr("value"); v != "20000" {
+			t.Errorf("the typed ARR was lost: %q", v)
+		}
+		if r, _ := s.RenewalByKey(context.Background(), "acme", "fy27"); r.Outcome != models.OutcomePending {
+			t.Errorf("a refused form changed the renewal: %+v", r)
+		}
+
+		ok := mgr.post("/accounts/acme/renewals", url.Values{"_csrf": {tok}, "key": {"fy27"}, "outcome": {"expanded"},
+			"arr_after": {"15000"}, "closed_on": {"2026-12-05"}, "note": {"added 10 seats"}}, hx...).expect(http.StatusOK).doc()
+		if ok.Find(`[data-testid="renewal"][data-key="fy27"][data-outcome="expanded"]`).Length() != 1 || ok.Find(`[data-testid="renewal-saved"]`).Length() != 1 {
+			t.Errorf("the panel does not show the outcome")
+		}
+		r, err := s.RenewalByKey(context.Background(), "acme", "fy27")
+		if err != nil || r.Outcome != models.OutcomeExpanded || r.ARRAfter == nil || *r.ARRAfter != 15000 || r.DueOn.String() != "2027-01-15" || r.ARRBefore != 12000 {
+			t.Fatalf("stored: %+v %v", r, err)
+		}
+		hist, _ := s.RenewalHistory(context.Background(), r.ID)
+		if len(hist) != 2 || hist[1].Actor == "" {
+			t.Errorf("history: %+v", hist)
+		}
+
+		// A new renewal through the add form, without htmx: a redirect back.
+		mgr.post("/accounts/acme/renewals", url.Values{"_csrf": {tok}, "key": {"fy28"}, "due_on": {"2028-01-15"}, "arr_before": {"15000"},
+			"outcome": {"pending"}}).expect(http.StatusSeeOther)
+		if a, _ := s.AccountByKey(context.Background(), "acme"); a.RenewalOn.String() != "2028-01-15" {
+			t.Errorf("renewal_on does not follow the new pending renewal: %s", a.RenewalOn)
+		}
+		// A new renewal missing its due date: the add form comes back open with the error.
+		miss := mgr.post("/accounts/acme/renewals", url.Values{"_csrf": {tok}, "key": {"fy29"}, "arr_before": {"x"}, "outcome": {"pending"}},
+			hx...).expect(http.StatusUnprocessableEntity).doc()
+		if miss.Find(`#renewal--due_on-error`).Text() == "" || miss.Find(`#renewal--arr_before-error`).Text() == "" {
+			t.Errorf("missing fields not named: %s", miss.Find(`#renewals`).Text())
+		}
+
+		// The pipeline: fy28 is beyond 90 days, so nothing is upcoming; fy27 is a past
+		// renewal due in the period (to=2027-01-31), expanded by $3,000: NRR 125 %.
+		up = mgr.get("/renewals?to=2027-01-31").expect(http.StatusOK).doc()
+		if up.Find(`[data-testid="upcoming-row"]`).Length() != 0 {
+			t.Errorf("upcoming after the outcome: %q", up.Find(`[data-testid="upcoming-summary"]`).Text())
+		}
+		if up.Find(`[data-testid="past-row"][data-account="acme"][data-outcome="expanded"]`).Length() != 1 || up.Find(`[data-testid="nrr"]`).Text() != "125%" {
+			t.Errorf("past renewals: nrr %q, %q", up.Find(`[data-testid="nrr"]`).Text(), up.Find(`[data-testid="past-table"]`).Text())
+		}
+		csv := mgr.get("/renewals/past.csv?to=2027-01-31").expect(http.StatusOK)
+		if !strings.HasPrefix(csv.Body.String(), "account,name,renewal,due_on,outcome,arr_before,arr_after,arr_change,closed_on,note\nacme,Acme,fy27,2027-01-15,expanded,12000,15000,3000,2026-12-05,added 10 seats\n") {
+			t.Errorf("past.csv: %s", csv.Body.String())
+		}
+		mgr.get("/renewals/nope.csv").expect(http.StatusNotFound)
+
+		// A CSM reads but does not record.
+		csm := app.loggedIn(models.RoleCSM)
+		if csm.get("/accounts/acme").expect(http.StatusOK).doc().Find(`[data-testid^="renewal-form"]`).Length() != 0 {
+			t.Error("a CSM is offered the renewal form")
+		}
+		csm.post("/accounts/acme/renewals", url.Values{"_csrf": {csm.csrf("/accounts/acme")}, "key": {"fy28"}, "outcome": {"churned"},
+			"closed_on": {"2026-12-06"}}, hx...).expect(http.StatusForbidden)
+	})
+}
