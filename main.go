@@ -451,6 +451,9 @@ func prepareDemo(ctx context.Context, store *models.Store, log *slog.Logger) (bo
 		if _, err := demo.SeedRenewals(ctx, store, models.Today(), demo.DefaultDays, log); err != nil {
 			return false, err
 		}
+		if _, err := store.RefreshRecommendations(ctx, models.Today()); err != nil {
+			return false, err
+		}
 		if _, err := demo.SeedAlerts(ctx, store, models.Today(), log); err != nil {
 			return false, err
 		}

@@ -44,6 +44,9 @@ func TestBrowserEveryPage(t *testing.T) {
 	if _, err := demo.SeedRenewals(bg, store, today, 40, log); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := store.RefreshRecommendations(bg, today); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := demo.SeedAlerts(bg, store, today, log); err != nil {
 		t.Fatal(err)
 	}

@@ -2,12 +2,20 @@ package handlers_test
 
 import (
 	"context"
+	"encoding/csv"
+	"io"
+	"log/slog"
+	"math"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/PuerkitoBio/goquery"
+
+	"sightline/demo"
 	"sightline/models"
 	"sightline/models/dbtest"
 )
@@ -100,4 +108,73 @@ func TestRenewalOutcomeOnAccountPage(t *testing.T) {
 		csm.post("/accounts/acme/renewals", url.Values{"_csrf": {csm.csrf("/accounts/acme")}, "key": {"fy28"}, "outcome": {"churned"},
 			"closed_on": {"2026-12-06"}}, hx...).expect(http.StatusForbidden)
 	})
+}
+
+// TestFeaturesModelFit reads the licence model fit on /features over demo data: the
+// shifts' totals add up to the CSV's rows, the page lists the biggest, and a cohort
+// filter narrows both.
+func TestFeaturesModelFit(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, s *models.Store) {
+		ctx := context.Background()
+		today := models.Today()
+		app := newAppAt(t, s, time.Now())
+		if _, err := demo.Seed(ctx, s, today, demo.Options{Accounts: 40, Days: 20}, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+			t.Fatal(err)
+		}
+		pm := app.loggedIn(models.RolePM)
+		if pm.get("/features").expect(http.StatusOK).doc().Find(`[data-testid="model-fit-none"]`).Length() != 1 {
+			t.Error("before the daily job, the fit is not said to be missing")
+		}
+		if _, err := s.RefreshRecommendations(ctx, today); err != nil {
+			t.Fatal(err)
+		}
+		for _, seg := range []string{"", "smb"} {
+			q := ""
+			if seg != "" {
+				q = "?segment=" + seg
+			}
+			doc := pm.get("/features" + q).expect(http.StatusOK).doc()
+			rows, err := csv.NewReader(strings.NewReader(pm.get("/features/model-fit.csv" + q).expect(http.StatusOK).Body.String())).ReadAll()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rows[0][0] != "account" || rows[0][11] != "arr_change" {
+				t.Fatalf("header %v", rows[0])
+			}
+			sum := 0.0
+			for _, r := range rows[1:] {
+				v, _ := strconv.ParseFloat(r[11], 64)
+				sum += v
+			}
+			shown := 0.0
+			doc.Find(`[data-testid="model-shifts"] li`).Each(func(_ int, li *goquery.Selection) {
+				shown += parseMoney(t, li.Find(`[data-testid="shift-arr"]`).Text())
+			})
+			n := doc.Find(`[data-testid="model-fit-row"]`).Length()
+			for _, r := range rows[1:] {
+				if a, err := s.AccountByKey(ctx, r[0]); err != nil || (seg != "" && a.Segment != seg) {
+					t.Errorf("segment %q lists %s (%v)", seg, r[0], err)
+				}
+			}
+			if (seg == "" && len(rows) < 2) || n != min(len(rows)-1, models.ModelFitListed) || math.Abs(shown-sum) > 1 {
+				t.Errorf("segment %q: %d rows on the page, %d in the CSV; shifts total %.0f, CSV %.0f", seg, n, len(rows)-1, shown, sum)
+			}
+		}
+	})
+}
+
+// parseMoney reads "+$1,200" or "−$300" back.
+func parseMoney(t *testing.T, s string) float64 {
+	t.Helper()
+	s = strings.TrimSpace(s)
+	sign := 1.0
+	if strings.HasPrefix(s, "−") {
+		sign, s = -1, strings.TrimPrefix(s, "−")
+	}
+	s = strings.NewReplacer("+", "", "$", "", ",", "").Replace(s)
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		t.Fatalf("money %q: %v", s, err)
+	}
+	return sign * v
 }

@@ -222,7 +222,8 @@ func SendDigest(ctx context.Context, store *models.Store, mailer *alerts.Mailer,
 }
 
 // SnapshotArgs writes the daily health snapshots for a day and the day before (final
-// now that its usage is in) and the /features tables, then evaluates every account.
+// now that its usage is in), the /features tables and every account's recommendations,
+// then evaluates every account.
 type SnapshotArgs struct {
 	Day string `json:"day"`
 }
@@ -257,6 +258,11 @@ func (w *snapshotWorker) Work(ctx context.Context, job *river.Job[SnapshotArgs])
 		return err
 	}
 	log.Info("feature weeks refreshed", "took", time.Since(start).Round(time.Millisecond).String())
+	start = time.Now()
+	if n, err = store.RefreshRecommendations(ctx, day); err != nil {
+		return err
+	}
+	log.Info("recommendations refreshed", "recommendations", n, "took", time.Since(start).Round(time.Millisecond).String())
 	_, err = w.q.client.Insert(ctx, EvaluateArgs{Full: true}, nil)
 	return err
 }

@@ -113,7 +113,13 @@ type FeatureReport struct {
 	UnusedAccounts     []UnusedAccount
 	UnusedAccountCount int
 	Packaging          *Packaging
+	// ModelFit: the accounts in view whose positions fit another licence model (the
+	// first ModelFitListed on a page, all in the CSV).
+	ModelFit *ModelFit
 }
+
+// ModelFitListed is how many positions /features lists under the licence model fit.
+const ModelFitListed = 25
 
 // FeatureFacets are the choices the filters offer.
 type FeatureFacets struct {
@@ -229,6 +235,13 @@ func (s *Store) FeatureReport(ctx context.Context, q FeatureQuery, today Date) (
 		}
 	}
 	rep.Packaging = sl.packaging(q, features, rep)
+	limit := q.Limit
+	if limit > 0 {
+		limit = min(limit, ModelFitListed)
+	}
+	if rep.ModelFit, err = s.modelFit(ctx, q, today, limit); err != nil {
+		return nil, err
+	}
 	return rep, nil
 }
 

@@ -11,7 +11,7 @@ import (
 )
 
 // FeatureTables are the /features tables that export as CSV.
-var FeatureTables = []string{"adoption", "features", "unused", "accounts", "leakage", "leakage-accounts", "leakage-products"}
+var FeatureTables = []string{"adoption", "features", "unused", "accounts", "leakage", "leakage-accounts", "leakage-products", "model-fit"}
 
 // ValidFeatureTable reports whether name is one of FeatureTables.
 func ValidFeatureTable(name string) bool { return slices.Contains(FeatureTables, name) }
@@ -64,6 +64,13 @@ func WriteFeatureCSV(w io.Writer, rep *FeatureReport, table string) error {
 		for _, p := range rep.Leakage.Positions {
 			rows = append(rows, []string{p.Account, p.Name, p.Segment, p.Key, p.Product, p.Model, p.Unit, f(p.Quantity), f(p.Consumed),
 				opt(p.Utilization), opt(p.Earlier), strconv.FormatBool(p.Growing), f(p.UnitPrice), f(p.Leakage), p.AsOf})
+		}
+	case "model-fit":
+		rows = append(rows, []string{"account", "name", "csm_email", "arr", "entitlement", "model", "suggested_model", "quantity", "consumed",
+			"peak_concurrent_users", "suggested_quantity", "arr_change", "message"})
+		for _, r := range rep.ModelFit.Rows {
+			rows = append(rows, []string{r.Account, r.Name, r.CSMEmail, f(r.ARR), r.Entitlement, r.From, r.To, f(r.Quantity), f(r.Consumed),
+				i(r.PeakConcurrent), f(r.Suggested), f(r.ARRChange), r.Message})
 		}
 	case "leakage-accounts", "leakage-products":
 		list := rep.Leakage.ByAccount

@@ -1,7 +1,14 @@
 package models
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"gorm.io/gorm"
 
 	"sightline/metrics"
 )
@@ -64,4 +71,166 @@ func (s *Store) RecommendationsFor(ctx context.Context, accounts []Account, toda
 		}
 	}
 	return out, nil
+}
+
+// RefreshRecommendations recomputes every account's recommendations as of today into
+// account_recommendations (the daily snapshot job runs it), a chunk of accounts per
+// transaction; it returns how many it stored.
+func (s *Store) RefreshRecommendations(ctx context.Context, today Date) (int, error) {
+	n, after := 0, ""
+	for {
+		accounts, err := s.ListAccountsAfter(ctx, after, recommendChunk)
+		if err != nil || len(accounts) == 0 {
+			return n, err
+		}
+		after = accounts[len(accounts)-1].Key
+		recs, err := s.RecommendationsFor(ctx, accounts, today)
+		if err != nil {
+			return n, err
+		}
+		err = s.tx(ctx, func(tx *gorm.DB) error {
+			ids := make([]int64, len(accounts))
+			for i, a := range accounts {
+				ids[i] = a.ID
+			}
+			if err := tx.Exec("DELETE FROM account_recommendations WHERE account_id IN ?", ids).Error; err != nil {
+				return err
+			}
+			var sb strings.Builder
+			var args []any
+			for _, a := range accounts {
+				for i, r := range recs[a.Key] {
+					ev, err := json.Marshal(r.Evidence)
+					if err != nil {
+						return err
+					}
+					if len(args) > 0 {
+						sb.WriteByte(',')
+					}
+					sb.WriteString("(?,?,?,?,?,?,?,?,?)")
+					args = append(args, a.ID, i, today, r.Kind, r.Entitlement, r.Feature, r.Message, string(ev), r.ARRChange)
+					n++
+				}
+			}
+			if len(args) == 0 {
+				return nil
+			}
+			return tx.Exec("INSERT INTO account_recommendations (account_id, position, day, kind, entitlement, feature, message, evidence, arr_change) VALUES "+
+				sb.String(), args...).Error
+		})
+		if err != nil {
+			return n, fmt.Errorf("store: unable to store recommendations: %w", err)
+		}
+	}
+}
+
+// ModelShift is one change of licence model across accounts: how many accounts fit it
+// and the ARR it would move if they all made it.
+type ModelShift struct {
+	From, To  string
+	Accounts  int // distinct accounts
+	Positions int // their entitlements that fit (an account may hold several)
+	ARRChange float64
+}
+
+// ModelFitRow is one account's position that fits another licence model.
+type ModelFitRow struct {
+	Account, Name, CSMEmail string
+	ARR                     float64
+	Entitlement             string
+	From, To                string
+	Quantity, Consumed      float64
+	Suggested               float64
+	PeakConcurrent          int
+	ARRChange               float64
+	Message                 string
+}
+
+// ModelFit is the licence model fit of the accounts in view, from the stored
+// recommendations: the shifts, and the positions by ARR moved (largest first).
+type ModelFit struct {
+	Day    *Date // when the recommendations were computed; nil: never
+	Shifts []ModelShift
+	Rows   []ModelFitRow // the first limit of Count (all without a limit)
+	Count  int
+}
+
+// modelFit reads the change_model recommendations of the query's cohort.
+func (s *Store) modelFit(ctx context.Context, q FeatureQuery, today Date, limit int) (*ModelFit, error) {
+	where, args := accountFilter(q, today)
+	type row struct {
+		Key, Name, CSMEmail string
+		ARR                 float64
+		Entitlement         *string
+		Evidence, Message   string
+		ARRChange           float64
+		Day                 Date
+	}
+	var rows []row
+	err := s.db.WithContext(ctx).Raw("SELECT a.key, a.name, a.csm_email, a.arr, r.entitlement, r.evidence, r.message, r.arr_change, r.day"+
+		" FROM account_recommendations r JOIN accounts a ON a.id = r.account_id WHERE r.kind = ? AND "+where,
+		append([]any{metrics.RecChangeModel}, args...)...).Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("store: unable to read the licence model fit: %w", err)
+	}
+	fit := &ModelFit{Count: len(rows)}
+	var day Date
+	if err := s.db.WithContext(ctx).Raw("SELECT max(day) FROM account_recommendations").Row().Scan(&day); err != nil {
+		return nil, fmt.Errorf("store: unable to read the licence model fit: %w", err)
+	}
+	if !day.IsZero() {
+		fit.Day = &day
+	}
+	shifts, seen := map[[2]string]*ModelShift{}, map[[2]string]map[string]bool{}
+	for _, r := range rows {
+		var ev struct {
+			Model          string  `json:"model"`
+			Suggested      string  `json:"suggested_model"`
+			Quantity       float64 `json:"quantity"`
+			Consumed       float64 `json:"consumed"`
+			SuggestedQty   float64 `json:"suggested_quantity"`
+			PeakConcurrent int     `json:"peak_concurrent_users"`
+		}
+		if err := json.Unmarshal([]byte(r.Evidence), &ev); err != nil {
+			return nil, fmt.Errorf("store: unable to decode a recommendation's evidence: %w", err)
+		}
+		fr := ModelFitRow{Account: r.Key, Name: r.Name, CSMEmail: r.CSMEmail, ARR: r.ARR, From: ev.Model, To: ev.Suggested,
+			Quantity: ev.Quantity, Consumed: ev.Consumed, Suggested: ev.SuggestedQty, PeakConcurrent: ev.PeakConcurrent,
+			ARRChange: r.ARRChange, Message: r.Message}
+		if r.Entitlement != nil {
+			fr.Entitlement = *r.Entitlement
+		}
+		k := [2]string{fr.From, fr.To}
+		if shifts[k] == nil {
+			shifts[k] = &ModelShift{From: fr.From, To: fr.To}
+			seen[k] = map[string]bool{}
+		}
+		if !seen[k][fr.Account] {
+			seen[k][fr.Account] = true
+			shifts[k].Accounts++
+		}
+		shifts[k].Positions++
+		shifts[k].ARRChange += fr.ARRChange
+		fit.Rows = append(fit.Rows, fr)
+	}
+	for _, sh := range shifts {
+		fit.Shifts = append(fit.Shifts, *sh)
+	}
+	slices.SortFunc(fit.Shifts, func(a, b ModelShift) int {
+		return cmp.Or(cmp.Compare(b.Accounts, a.Accounts), cmp.Compare(a.From+a.To, b.From+b.To))
+	})
+	slices.SortFunc(fit.Rows, func(a, b ModelFitRow) int {
+		return cmp.Or(cmp.Compare(abs(b.ARRChange), abs(a.ARRChange)), cmp.Compare(a.Account, b.Account), cmp.Compare(a.Entitlement, b.Entitlement))
+	})
+	if limit > 0 && len(fit.Rows) > limit {
+		fit.Rows = fit.Rows[:limit]
+	}
+	return fit, nil
+}
+
+func abs(v float64) float64 {
+	if v < 0 {
+		return -v
+	}
+	return v
 }

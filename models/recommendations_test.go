@@ -71,5 +71,44 @@ func TestAccountRecommendationsFromUsage(t *testing.T) {
 		if _, err := s.AccountRecommendations(ctx, "ghost", today); err == nil {
 			t.Error("an unknown account has recommendations")
 		}
+
+		// Across accounts (/features' licence model fit): nothing before the daily job ran.
+		fit := func(q models.FeatureQuery) *models.ModelFit {
+			t.Helper()
+			rep, err := s.FeatureReport(ctx, q, today)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return rep.ModelFit
+		}
+		if f := fit(models.FeatureQuery{}); f.Day != nil || f.Count != 0 {
+			t.Fatalf("model fit before any refresh: %+v", f)
+		}
+		if n, err := s.RefreshRecommendations(ctx, today); err != nil || n != 2 {
+			t.Fatalf("refresh stored %d (%v), want 2", n, err)
+		}
+		f := fit(models.FeatureQuery{})
+		if f.Day == nil || *f.Day != today || f.Count != 1 || len(f.Shifts) != 1 {
+			t.Fatalf("model fit %+v", f)
+		}
+		if sh := f.Shifts[0]; sh.From != "user" || sh.To != "concurrent" || sh.Accounts != 1 || sh.Positions != 1 || sh.ARRChange != -21000 {
+			t.Errorf("shift %+v", sh)
+		}
+		if r := f.Rows[0]; r.Account != "acme" || r.Entitlement != "seats" || r.Quantity != 30 || r.Consumed != 3 || r.PeakConcurrent != 2 || r.Suggested != 3 {
+			t.Errorf("row %+v", r)
+		}
+		if f := fit(models.FeatureQuery{Segment: "smb"}); f.Count != 0 || f.Day == nil {
+			t.Errorf("another segment's fit: %+v", f)
+		}
+		// A refresh replaces: with the seats gone, so is the fit (and nothing doubles).
+		if err := s.DeleteEntitlement(ctx, "acme", "seats"); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := s.RefreshRecommendations(ctx, today); err != nil || n != 0 {
+			t.Fatalf("refresh after the seats went: %d (%v)", n, err)
+		}
+		if f := fit(models.FeatureQuery{}); f.Count != 0 {
+			t.Errorf("stale fit: %+v", f)
+		}
 	})
 }

@@ -235,3 +235,18 @@ func adoptText(features []string) string {
 	}
 	return strings.Join(features[:shown], ", ") + " and " + strconv.Itoa(len(features)-shown) + " more"
 }
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// positionsNote says how many entitlements a shift covers when accounts hold several.
+func positionsNote(sh models.ModelShift) string {
+	if sh.Positions > sh.Accounts {
+		return " (" + strconv.Itoa(sh.Positions) + " entitlements)"
+	}
+	return ""
+}
