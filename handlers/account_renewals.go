@@ -17,8 +17,16 @@ import (
 func (s *server) renewalsPanel(c echo.Context, account *models.Account) (views.RenewalsPanelView, error) {
 	v := views.RenewalsPanelView{AccountKey: account.Key, ARR: account.ARR, Today: models.DateOf(s.now())}
 	var err error
-	v.Renewals, err = s.store.ListRenewals(c.Request().Context(), account.Key)
-	return v, err
+	if v.Renewals, err = s.store.ListRenewals(c.Request().Context(), account.Key); err != nil {
+		return v, err
+	}
+	v.History = map[int64][]models.RenewalEvent{}
+	for _, r := range v.Renewals {
+		if v.History[r.ID], err = s.store.RenewalHistory(c.Request().Context(), r.ID); err != nil {
+			return v, err
+		}
+	}
+	return v, nil
 }
 
 // renewalRecord is POST /accounts/{key}/renewals: records an outcome of a renewal on

@@ -63,6 +63,9 @@ func TestRenewalOutcomeOnAccountPage(t *testing.T) {
 		if ok.Find(`[data-testid="renewal"][data-key="fy27"][data-outcome="expanded"]`).Length() != 1 || ok.Find(`[data-testid="renewal-saved"]`).Length() != 1 {
 			t.Errorf("the panel does not show the outcome")
 		}
+		if h := ok.Find(`[data-key="fy27"] [data-testid="renewal-history"] li`); h.Length() != 2 || !strings.Contains(h.Last().Text(), "expanded") || !strings.Contains(h.Last().Text(), "manager") {
+			t.Errorf("history on the page: %q", h.Text())
+		}
 		r, err := s.RenewalByKey(context.Background(), "acme", "fy27")
 		if err != nil || r.Outcome != models.OutcomeExpanded || r.ARRAfter == nil || *r.ARRAfter != 15000 || r.DueOn.String() != "2027-01-15" || r.ARRBefore != 12000 {
 			t.Fatalf("stored: %+v %v", r, err)
@@ -177,4 +180,48 @@ func parseMoney(t *testing.T, s string) float64 {
 		t.Fatalf("money %q: %v", s, err)
 	}
 	return sign * v
+}
+
+// TestApplySuggestedWeights: an admin adopts weights from /renewals; the scorecard takes
+// them (targets stay), a manager may not, and a bad weight is refused by name.
+func TestApplySuggestedWeights(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, s *models.Store) {
+		app := newApp(t, s)
+		ctx := context.Background()
+		before, err := s.Scorecard(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		form := url.Values{"daily_usage_rate": {"15"}, "seat_activation": {"60"}, "breadth": {"5"}, "stickiness": {"20"}, "executive_exposure": {"0"}}
+		mgr := app.loggedIn(models.RoleManager)
+		form.Set("_csrf", mgr.csrf("/renewals"))
+		mgr.post("/renewals/weights", form).expect(http.StatusForbidden)
+
+		admin := app.loggedIn(models.RoleAdmin)
+		form.Set("_csrf", admin.csrf("/renewals"))
+		bad := url.Values{}
+		for k, v := range form {
+			bad[k] = v
+		}
+		bad.Set("breadth", "-5")
+		if r := admin.post("/renewals/weights", bad).expect(http.StatusUnprocessableEntity); !strings.Contains(r.Body.String(), "breadth") {
+			t.Errorf("refusal does not name the weight: %s", r.Body.String())
+		}
+		r := admin.post("/renewals/weights", form).expect(http.StatusSeeOther)
+		if loc := r.Header().Get("Location"); loc != "/renewals?weights=applied#insights" {
+			t.Errorf("redirect to %q", loc)
+		}
+		after, err := s.Scorecard(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, want := range map[string]float64{"daily_usage_rate": 15, "seat_activation": 60, "breadth": 5, "stickiness": 20, "executive_exposure": 0} {
+			if m := after.Measures[k]; m.Weight != want || m.Target != before.Measures[k].Target {
+				t.Errorf("%s: %+v, want weight %v and target %v", k, m, want, before.Measures[k].Target)
+			}
+		}
+		if admin.get("/renewals?weights=applied").expect(http.StatusOK).doc().Find(`[data-testid="weights-applied"]`).Length() != 1 {
+			t.Error("the page does not confirm the new weights")
+		}
+	})
 }
