@@ -93,6 +93,48 @@ func scaleRun(pg *postgres, bin string) error {
 		fmt.Printf("   alert evaluation of every account, %s: %.1f s (target < 60 s): %s\n", run, time.Since(start).Seconds(), strings.TrimSpace(string(out)))
 	}
 
+	// A renewal history for /renewals' backtest: one closed renewal per account, due 20
+	// days ago, lost at a third of them (written once; kept data sets keep it).
+	var renewals int64
+	if err := store.DB().Raw("SELECT count(*) FROM renewals").Scan(&renewals).Error; err != nil {
+		return err
+	}
+	if renewals == 0 {
+		var csv strings.Builder
+		csv.WriteString("account,key,due_on,arr_before,outcome,arr_after,closed_on,note\n")
+		due := today.AddDays(-20)
+		for i := range scaleAccounts {
+			outcome := []string{"renewed", "expanded", "contracted", "renewed", "churned", "renewed"}[i%6]
+			after := map[string]string{"renewed": "", "expanded": "24000", "contracted": "8000", "churned": "0"}[outcome]
+			fmt.Fprintf(&csv, "acct-%05d,fy26,%s,12000,%s,%s,%s,\n", i, due, outcome, after, due)
+		}
+		if _, err := store.ImportCSV(ctx, models.KindRenewals, strings.NewReader(csv.String())); err != nil {
+			return err
+		}
+	}
+	for _, lead := range models.BacktestLeads {
+		start = time.Now()
+		b, err := store.RenewalBacktest(ctx, lead, today)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("   renewal backtest at %d days (first, uncached): %.1f s for %d scored, %d excluded\n", lead, time.Since(start).Seconds(), b.Renewals, b.Excluded)
+	}
+	start = time.Now()
+	if _, err := store.SuggestScorecardWeights(ctx, today); err != nil {
+		return err
+	}
+	fmt.Printf("   suggested weights fitted (5 folds): %.1f s\n", time.Since(start).Seconds())
+
+	// What the daily job adds for /features' licence model fit: every account's
+	// recommendations (44 days of rollups each).
+	start = time.Now()
+	nrec, err := store.RefreshRecommendations(ctx, today)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("   recommendations of every account refreshed (daily job) in %.1f s: %d stored\n", time.Since(start).Seconds(), nrec)
+
 	addr := freeAddr()
 	srv, err := startServer(bin, pg.url(db), addr)
 	if err != nil {
@@ -125,6 +167,8 @@ func scaleRun(pg *postgres, bin string) error {
 		{"portfolio /?sort=health&page=37", "p99 ≤ 100 ms", func() string { return "/?sort=health&page=37" }, true, false, 100, 1},
 		{"features /features", "p99 ≤ 150 ms", func() string { return "/features" }, true, false, 50, 1},
 		{"features, 12 filter combinations", "p99 ≤ 150 ms", featureFilters(), true, false, 50, len(featureViews)},
+		{"renewals /renewals (90 days)", "p99 ≤ 500 ms", func() string { return "/renewals" }, true, false, 20, 1},
+		{"renewals /renewals?within=30", "p99 ≤ 500 ms", func() string { return "/renewals?within=30" }, true, false, 20, 1},
 	} {
 		// BENCH_PROBE narrows a run to the probes whose name contains it.
 		if !strings.Contains(probe.name, os.Getenv("BENCH_PROBE")) {

@@ -2,6 +2,7 @@ package demo_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"sightline/demo"
@@ -70,6 +71,29 @@ func TestDemoRenewalsTellAStory(t *testing.T) {
 		}
 		if overdue == 0 || noRecord == 0 || len(p.Past) == 0 || p.NRR == nil {
 			t.Errorf("pipeline: %d upcoming, %d overdue, %d without a record, %d past", len(p.Upcoming), overdue, noRecord, len(p.Past))
+		}
+		// A page lists the first few; its totals still count every renewal.
+		q := p.Query
+		q.Limit = 5
+		short, err := s.RenewalPipeline(ctx, q, today, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(short.Upcoming) != len(p.Upcoming) || short.ARR != p.ARR || fmt.Sprint(short.ByColor) != fmt.Sprint(p.ByColor) ||
+			*short.NRR != *p.NRR || *short.GRR != *p.GRR || short.PastCount != len(p.Past) || len(short.Past) != 5 || short.Past[0].Key != p.Past[0].Key {
+			t.Errorf("limited pipeline differs: ARR %v/%v, NRR %v/%v, past %d of %d (%d)", short.ARR, p.ARR, *short.NRR, *p.NRR, len(short.Past), short.PastCount, len(p.Past))
+		}
+		words := func(rs []metrics.Recommendation) string {
+			out := ""
+			for _, r := range rs {
+				out += fmt.Sprintf("%s %s %v; ", r.Kind, r.Message, r.ARRChange)
+			}
+			return out
+		}
+		for i := range 5 {
+			if words(short.Upcoming[i].Recs) != words(p.Upcoming[i].Recs) {
+				t.Errorf("row %d: recommendations %q, want %q", i, words(short.Upcoming[i].Recs), words(p.Upcoming[i].Recs))
+			}
 		}
 
 		accounts, err := s.ListAccountsAfter(ctx, "", 1000)

@@ -19,6 +19,7 @@ import (
 func (s *server) renewalsShow(c echo.Context) error {
 	today := models.DateOf(s.now())
 	q := models.ParseRenewalQuery(c.QueryParams(), today)
+	q.Limit = views.RenewalsListLimit
 	p, err := s.store.RenewalPipeline(c.Request().Context(), q, today, true)
 	if err != nil {
 		return err

@@ -478,10 +478,11 @@ type GoalFilter struct {
 	Status     string // achieved, on_track, at_risk, missed; "" for all
 	OwnerEmail string
 	CSMEmail   string
-	DueMonth   string // YYYY-MM
-	Renews     int    // the account renews within this many days (0: any)
-	Closed     bool   // list closed goals instead of open ones
-	AccountID  int64  // one account's goals; 0 for every account
+	DueMonth   string  // YYYY-MM
+	Renews     int     // the account renews within this many days (0: any)
+	Closed     bool    // list closed goals instead of open ones
+	AccountID  int64   // one account's goals; 0 for every account
+	AccountIDs []int64 // these accounts' goals (nil: no such filter)
 }
 
 // ListGoals returns every goal across accounts that matches the filter, measured from
@@ -491,6 +492,12 @@ func (s *Store) ListGoals(ctx context.Context, f GoalFilter, today Date) ([]Meas
 	q := s.goalsQuery(ctx)
 	if f.AccountID != 0 {
 		q = q.Where("g.account_id = ?", f.AccountID)
+	}
+	if f.AccountIDs != nil {
+		if len(f.AccountIDs) == 0 {
+			return []MeasuredGoal{}, nil
+		}
+		q = q.Where("g.account_id IN ?", f.AccountIDs)
 	}
 	if f.Closed {
 		q = q.Where("g.closed_at IS NOT NULL")

@@ -73,6 +73,54 @@ func (s *Store) RecommendationsFor(ctx context.Context, accounts []Account, toda
 	return out, nil
 }
 
+// recommendationsByID is RecommendationsFor keyed by account id.
+func (s *Store) recommendationsByID(ctx context.Context, accounts []Account, today Date) (map[int64][]metrics.Recommendation, error) {
+	byKey, err := s.RecommendationsFor(ctx, accounts, today)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int64][]metrics.Recommendation, len(byKey))
+	for _, a := range accounts {
+		out[a.ID] = byKey[a.Key]
+	}
+	return out, nil
+}
+
+// storedRecommendations reads the listed accounts' recommendations as the daily job
+// stored them, and the day it computed them (nil when it never ran).
+func (s *Store) storedRecommendations(ctx context.Context, ids []int64) (map[int64][]metrics.Recommendation, *Date, error) {
+	var day Date
+	if err := s.db.WithContext(ctx).Raw("SELECT max(day) FROM account_recommendations").Row().Scan(&day); err != nil {
+		return nil, nil, fmt.Errorf("store: unable to read recommendations: %w", err)
+	}
+	if day.IsZero() {
+		return nil, nil, nil
+	}
+	out := map[int64][]metrics.Recommendation{}
+	for part := range slices.Chunk(ids, 1000) {
+		var rows []struct {
+			AccountID            int64
+			Kind                 string
+			Entitlement, Feature *string
+			Message, Evidence    string
+			ARRChange            float64
+		}
+		err := s.db.WithContext(ctx).Raw("SELECT account_id, kind, entitlement, feature, message, evidence, arr_change FROM account_recommendations"+
+			" WHERE account_id IN ? ORDER BY account_id, position", part).Scan(&rows).Error
+		if err != nil {
+			return nil, nil, fmt.Errorf("store: unable to read recommendations: %w", err)
+		}
+		for _, r := range rows {
+			rec := metrics.Recommendation{Kind: r.Kind, Entitlement: r.Entitlement, Feature: r.Feature, Message: r.Message, ARRChange: r.ARRChange}
+			if err := json.Unmarshal([]byte(r.Evidence), &rec.Evidence); err != nil {
+				return nil, nil, fmt.Errorf("store: unable to decode a recommendation's evidence: %w", err)
+			}
+			out[r.AccountID] = append(out[r.AccountID], rec)
+		}
+	}
+	return out, &day, nil
+}
+
 // RefreshRecommendations recomputes every account's recommendations as of today into
 // account_recommendations (the daily snapshot job runs it), a chunk of accounts per
 // transaction; it returns how many it stored.

@@ -100,6 +100,15 @@ func TestAccountRecommendationsFromUsage(t *testing.T) {
 		if f := fit(models.FeatureQuery{Segment: "smb"}); f.Count != 0 || f.Day == nil {
 			t.Errorf("another segment's fit: %+v", f)
 		}
+		// The pipeline reads the stored recommendations once the job has run.
+		pipe, err := s.RenewalPipeline(ctx, models.RenewalQuery{Within: 90, Lead: 90, From: today.AddDays(-365), To: today}, today, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(pipe.Upcoming) != 1 || pipe.RecsDay == nil || *pipe.RecsDay != today || len(pipe.Upcoming[0].Recs) != 2 ||
+			pipe.Upcoming[0].Recs[0].Kind != "change_model" || pipe.Upcoming[0].Recs[0].ARRChange != -21000 || pipe.Upcoming[0].RecsARR != -21000 {
+			t.Errorf("pipeline from stored recommendations: %+v", pipe.Upcoming)
+		}
 		// A refresh replaces: with the seats gone, so is the fit (and nothing doubles).
 		if err := s.DeleteEntitlement(ctx, "acme", "seats"); err != nil {
 			t.Fatal(err)

@@ -4,8 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
+
+	"golang.org/x/sync/singleflight"
 
 	"sightline/metrics"
 )
@@ -27,6 +30,14 @@ const DefaultLeadDays = 90
 type backtestCache struct {
 	mu      sync.Mutex
 	entries map[backtestKey]backtestEntry
+	weights map[int]weightsEntry // by day
+	// flight makes concurrent views of a cold cache wait for one computation.
+	flight singleflight.Group
+}
+
+type weightsEntry struct {
+	at time.Time
+	w  metrics.WeightSuggestion
 }
 
 type backtestKey struct{ lead, day int }
@@ -41,7 +52,7 @@ const backtestFor = 10 * time.Minute
 
 func (c *backtestCache) reset() {
 	c.mu.Lock()
-	c.entries = nil
+	c.entries, c.weights = nil, nil
 	c.mu.Unlock()
 }
 
@@ -65,17 +76,25 @@ func (s *Store) ScoredRenewals(ctx context.Context, lead int, today Date) ([]met
 		return e.scored, e.excluded, nil
 	}
 	c.mu.Unlock()
-	scored, excluded, err := s.scoreRenewals(ctx, lead)
+	v, err, _ := c.flight.Do(fmt.Sprintf("scored %d %d", lead, key.day), func() (any, error) {
+		scored, excluded, err := s.scoreRenewals(ctx, lead)
+		if err != nil {
+			return nil, err
+		}
+		e := backtestEntry{time.Now(), scored, excluded}
+		c.mu.Lock()
+		if c.entries == nil {
+			c.entries = map[backtestKey]backtestEntry{}
+		}
+		c.entries[key] = e
+		c.mu.Unlock()
+		return e, nil
+	})
 	if err != nil {
 		return nil, 0, err
 	}
-	c.mu.Lock()
-	if c.entries == nil {
-		c.entries = map[backtestKey]backtestEntry{}
-	}
-	c.entries[key] = backtestEntry{time.Now(), scored, excluded}
-	c.mu.Unlock()
-	return scored, excluded, nil
+	e := v.(backtestEntry)
+	return e.scored, e.excluded, nil
 }
 
 func (s *Store) scoreRenewals(ctx context.Context, lead int) ([]metrics.ScoredRenewal, int, error) {
@@ -101,20 +120,26 @@ func (s *Store) scoreRenewals(ctx context.Context, lead int) ([]metrics.ScoredRe
 	}
 	want := map[at]bool{}
 	ids := map[int64]bool{}
+	days := map[Date]bool{}
 	for _, r := range rs {
 		want[at{r.AccountID, r.DueOn.AddDays(-lead).EpochDay()}] = true
 		ids[r.AccountID] = true
+		days[r.DueOn.AddDays(-lead)] = true
+	}
+	dayList := make([]Date, 0, len(days))
+	for d := range days {
+		dayList = append(dayList, d)
 	}
 	idList := make([]int64, 0, len(ids))
 	for id := range ids {
 		idList = append(idList, id)
 	}
-	// That day's snapshots.
+	// That day's snapshots (only the days wanted: a year of snapshots is a lot of JSON).
 	snaps := map[at]*metrics.Health{}
 	for start := 0; start < len(idList); start += 1000 {
 		part := idList[start:min(start+1000, len(idList))]
 		var rows []HealthSnapshot
-		if err := s.db.WithContext(ctx).Where("account_id IN ?", part).Select("account_id, day, score, metrics").Find(&rows).Error; err != nil {
+		if err := s.db.WithContext(ctx).Where("account_id IN ? AND day IN ?", part, dayList).Select("account_id, day, score, metrics").Find(&rows).Error; err != nil {
 			return nil, 0, fmt.Errorf("store: unable to read snapshots for the backtest: %w", err)
 		}
 		for _, h := range rows {
@@ -142,20 +167,49 @@ func (s *Store) scoreRenewals(ctx context.Context, lead int) ([]metrics.ScoredRe
 	if err != nil {
 		return nil, 0, err
 	}
-	var out []metrics.ScoredRenewal
-	excluded := 0
+	// The days without a snapshot whose account had usage by then are computed, a day
+	// and a chunk of accounts per load, and stored as that day's snapshot (what a
+	// backfill would have written), so they are computed once.
+	missing := map[Date][]healthAccount{}
+	queued := map[at]bool{}
 	for _, r := range rs {
 		day := r.DueOn.AddDays(-lead)
-		sr := metrics.ScoredRenewal{ID: r.AccountKey + "/" + r.Key, Lost: r.Outcome == OutcomeChurned || r.Outcome == OutcomeContracted}
-		if h := snaps[at{r.AccountID, day.EpochDay()}]; h != nil {
-			sr.Health = *h
-		} else if began, ok := since[r.AccountID]; ok && !began.After(day) {
-			md := metricsDay(day)
-			ins, _, err := s.loadHealthInputs(ctx, []healthAccount{{r.AccountID, r.AccountKey}}, md-metrics.WindowDays+1, md, catalog)
+		k := at{r.AccountID, day.EpochDay()}
+		if began, ok := since[r.AccountID]; ok && snaps[k] == nil && !began.After(day) && !queued[k] {
+			queued[k] = true
+			missing[day] = append(missing[day], healthAccount{r.AccountID, r.AccountKey})
+		}
+	}
+	var computed []HealthSnapshot
+	for day, accounts := range missing {
+		md := metricsDay(day)
+		for part := range slices.Chunk(accounts, 500) {
+			ins, _, err := s.loadHealthInputs(ctx, part, md-metrics.WindowDays+1, md, catalog)
 			if err != nil {
 				return nil, 0, err
 			}
-			sr.Health = metrics.Prepare(*ins[r.AccountKey]).Compute(md, cfg).Health
+			for _, a := range part {
+				res := metrics.Prepare(*ins[a.Key]).Compute(md, cfg)
+				snaps[at{a.ID, day.EpochDay()}] = &res.Health
+				h, err := NewHealthSnapshot(a.ID, day, res)
+				if err != nil {
+					return nil, 0, err
+				}
+				computed = append(computed, h)
+			}
+		}
+	}
+	if len(computed) > 0 {
+		if err := s.putSnapshots(ctx, computed); err != nil {
+			return nil, 0, err
+		}
+	}
+	var out []metrics.ScoredRenewal
+	excluded := 0
+	for _, r := range rs {
+		sr := metrics.ScoredRenewal{ID: r.AccountKey + "/" + r.Key, Lost: r.Outcome == OutcomeChurned || r.Outcome == OutcomeContracted}
+		if h := snaps[at{r.AccountID, r.DueOn.AddDays(-lead).EpochDay()}]; h != nil {
+			sr.Health = *h
 		}
 		if sr.Health.Score == nil {
 			excluded++
@@ -168,7 +222,15 @@ func (s *Store) scoreRenewals(ctx context.Context, lead int) ([]metrics.ScoredRe
 
 // SuggestScorecardWeights fits the scorecard's weights on the closed renewals scored
 // at the default lead time (see metrics.SuggestWeights for how, and its caveats).
+// The fit is cached with the scored renewals.
 func (s *Store) SuggestScorecardWeights(ctx context.Context, today Date) (metrics.WeightSuggestion, error) {
+	c := &s.backtests
+	c.mu.Lock()
+	if e, ok := c.weights[today.EpochDay()]; ok && time.Since(e.at) < backtestFor {
+		c.mu.Unlock()
+		return e.w, nil
+	}
+	c.mu.Unlock()
 	scored, _, err := s.ScoredRenewals(ctx, DefaultLeadDays, today)
 	if err != nil {
 		return metrics.WeightSuggestion{}, err
@@ -177,5 +239,18 @@ func (s *Store) SuggestScorecardWeights(ctx context.Context, today Date) (metric
 	if err != nil {
 		return metrics.WeightSuggestion{}, err
 	}
-	return metrics.SuggestWeights(scored, cfg), nil
+	v, err, _ := c.flight.Do(fmt.Sprintf("weights %d", today.EpochDay()), func() (any, error) {
+		w := metrics.SuggestWeights(scored, cfg)
+		c.mu.Lock()
+		if c.weights == nil {
+			c.weights = map[int]weightsEntry{}
+		}
+		c.weights[today.EpochDay()] = weightsEntry{time.Now(), w}
+		c.mu.Unlock()
+		return w, nil
+	})
+	if err != nil {
+		return metrics.WeightSuggestion{}, err
+	}
+	return v.(metrics.WeightSuggestion), nil
 }

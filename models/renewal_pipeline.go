@@ -25,6 +25,9 @@ type RenewalQuery struct {
 	From    Date // past renewals due from …
 	To      Date // … to (inclusive)
 	Lead    int  // lead time of the backtest (one of BacktestLeads)
+	// Limit caps the listed rows (0: all, for the CSV); the totals count every row.
+	// It is not part of the URL.
+	Limit int
 }
 
 // ParseRenewalQuery reads the query; defaults: 90 days ahead, the last 12 months
@@ -99,24 +102,26 @@ type ColorTotal struct {
 
 // Pipeline is the /renewals report.
 type Pipeline struct {
-	Query    RenewalQuery
-	Today    Date
-	Upcoming []PipelineRow
-	ARR      float64
-	ByColor  map[string]ColorTotal // "" for accounts without a score
-	Past     []Renewal             // closed renewals due in [From, To], latest first
+	Query     RenewalQuery
+	Today     Date
+	Upcoming  []PipelineRow
+	ARR       float64
+	ByColor   map[string]ColorTotal // "" for accounts without a score
+	Past      []Renewal             // closed renewals due in [From, To], latest first (the first Query.Limit)
+	PastCount int                   // all of them
 	// Retention over Past: net (ARR after / ARR before) and gross (capped at before).
-	NRR, GRR            *float64
-	PastBefore          float64
-	PastAfter           float64
-	Outcomes            map[string]int
-	PendingPast         int // renewals due in the period still pending (not in NRR)
-	AccountNames        map[int64]string
-	Segments, CSMs      []string
-	Backtests           []metrics.Backtest // one per BacktestLeads
-	Backtest            metrics.Backtest   // at Query.Lead
-	Weights             metrics.WeightSuggestion
-	RecommendationCount int
+	NRR, GRR       *float64
+	PastBefore     float64
+	PastAfter      float64
+	Outcomes       map[string]int
+	PendingPast    int // renewals due in the period still pending (not in NRR)
+	AccountNames   map[int64]string
+	Segments, CSMs []string
+	Backtests      []metrics.Backtest // one per BacktestLeads
+	Backtest       metrics.Backtest   // at Query.Lead
+	Weights        metrics.WeightSuggestion
+	// RecsDay is when the stored recommendations were computed (nil: computed now).
+	RecsDay *Date
 }
 
 // RenewalPipeline builds /renewals; without insights, the tables alone (for the CSV).
@@ -223,17 +228,44 @@ func (s *Store) upcoming(ctx context.Context, p *Pipeline) error {
 	if err != nil {
 		return fmt.Errorf("store: unable to read health for renewals: %w", err)
 	}
-	alerts, err := s.OpenAlertsByAccount(ctx, ids)
+	alerts := map[int64]int{}
+	var n int
+	err = s.eachRow(ctx, "SELECT account_id, count(*) FROM alerts WHERE state = ? AND account_id IN ? GROUP BY account_id", []any{AlertOpen, ids},
+		[]any{&id, &n}, func() { alerts[id] = n })
+	if err != nil {
+		return fmt.Errorf("store: unable to count open alerts: %w", err)
+	}
+	goals, err := s.ListGoals(ctx, GoalFilter{AccountIDs: ids}, p.Today)
 	if err != nil {
 		return err
 	}
-	goals, err := s.ListGoals(ctx, GoalFilter{Renews: p.Query.Within}, p.Today)
+	goalsOf := map[int64][]MeasuredGoal{}
+	for _, g := range goals {
+		goalsOf[g.AccountID] = append(goalsOf[g.AccountID], g)
+	}
+	// What to offer: as the daily job stored it, computed here only before its first run
+	// (a whole window's usage is too much to load on every view).
+	// Only the listed rows show theirs.
+	listed, listedAccounts := ids, accounts
+	if n := p.Query.Limit; n > 0 && len(p.Upcoming) > n {
+		seen := map[int64]bool{}
+		listed, listedAccounts = nil, nil
+		for _, r := range p.Upcoming[:n] {
+			if !seen[r.Account.ID] {
+				seen[r.Account.ID] = true
+				listed, listedAccounts = append(listed, r.Account.ID), append(listedAccounts, r.Account)
+			}
+		}
+	}
+	recs, day, err := s.storedRecommendations(ctx, listed)
 	if err != nil {
 		return err
 	}
-	recs, err := s.RecommendationsFor(ctx, accounts, p.Today)
-	if err != nil {
-		return err
+	p.RecsDay = day
+	if day == nil {
+		if recs, err = s.recommendationsByID(ctx, listedAccounts, p.Today); err != nil {
+			return err
+		}
 	}
 	for i := range p.Upcoming {
 		r := &p.Upcoming[i]
@@ -244,20 +276,17 @@ func (s *Store) upcoming(ctx context.Context, p *Pipeline) error {
 				r.Trend = &d
 			}
 		}
-		r.Alerts = len(alerts[r.Account.ID])
-		for _, g := range goals {
-			if g.AccountID == r.Account.ID {
-				r.Goals++
-				if g.Status == metrics.GoalAtRisk {
-					r.AtRisk++
-				}
+		r.Alerts = alerts[r.Account.ID]
+		for _, g := range goalsOf[r.Account.ID] {
+			r.Goals++
+			if g.Status == metrics.GoalAtRisk {
+				r.AtRisk++
 			}
 		}
-		r.Recs = recs[r.Account.Key]
+		r.Recs = recs[r.Account.ID]
 		for _, rec := range r.Recs {
 			r.RecsARR += rec.ARRChange
 		}
-		p.RecommendationCount += len(r.Recs)
 		p.ARR += r.ARR
 		t := p.ByColor[r.Color]
 		t.Count++
@@ -267,43 +296,60 @@ func (s *Store) upcoming(ctx context.Context, p *Pipeline) error {
 	return nil
 }
 
+// pastRenewals totals the renewals due in [From, To] in SQL (outcomes, ARR before and
+// after, the gross figure) and lists the closed ones, the first Limit of them.
 func (s *Store) pastRenewals(ctx context.Context, p *Pipeline) error {
 	where, args := p.Query.cohort()
+	from := " FROM renewals r JOIN accounts a ON a.id = r.account_id WHERE r.due_on >= ? AND r.due_on <= ? AND " + where
+	args = append([]any{p.Query.From, p.Query.To}, args...)
+	var totals []struct {
+		Outcome      string
+		N            int
+		Before       float64
+		After, Gross float64
+	}
+	err := s.db.WithContext(ctx).Raw("SELECT r.outcome, count(*) AS n, sum(r.arr_before) AS before, coalesce(sum(r.arr_after), 0) AS after,"+
+		" coalesce(sum(CASE WHEN r.arr_after < r.arr_before THEN r.arr_after ELSE r.arr_before END), 0) AS gross"+from+" GROUP BY r.outcome", args...).Scan(&totals).Error
+	if err != nil {
+		return fmt.Errorf("store: unable to total past renewals: %w", err)
+	}
+	gross, closed := 0.0, 0
+	for _, t := range totals {
+		if t.Outcome == OutcomePending {
+			p.PendingPast = t.N
+			continue
+		}
+		closed += t.N
+		p.Outcomes[t.Outcome] = t.N
+		p.PastBefore += t.Before
+		p.PastAfter += t.After
+		gross += t.Gross
+	}
+	p.PastCount = closed
+	if p.PastBefore > 0 {
+		nrr, grr := p.PastAfter/p.PastBefore, gross/p.PastBefore
+		p.NRR, p.GRR = &nrr, &grr
+	}
+	if closed == 0 {
+		return nil
+	}
+	list := "SELECT r.*, a.key AS account_key, a.name AS account_name" + from + " AND r.outcome <> 'pending' ORDER BY r.due_on DESC, a.key, r.key"
+	if p.Query.Limit > 0 {
+		list += " LIMIT " + strconv.Itoa(p.Query.Limit)
+	}
 	var rows []struct {
 		Renewal     `gorm:"embedded"`
 		AccountKey  string
 		AccountName string
 	}
-	err := s.db.WithContext(ctx).Raw("SELECT r.*, a.key AS account_key, a.name AS account_name FROM renewals r JOIN accounts a ON a.id = r.account_id"+
-		" WHERE r.due_on >= ? AND r.due_on <= ? AND "+where+" ORDER BY r.due_on DESC, a.key, r.key",
-		append([]any{p.Query.From, p.Query.To}, args...)...).Scan(&rows).Error
-	if err != nil {
+	if err := s.db.WithContext(ctx).Raw(list, args...).Scan(&rows).Error; err != nil {
 		return fmt.Errorf("store: unable to list past renewals: %w", err)
 	}
 	for _, r := range rows {
-		if !r.Closed() {
-			p.PendingPast++
-			continue
-		}
 		rn := r.Renewal
 		rn.Account = r.AccountKey
 		p.AccountNames[rn.AccountID] = r.AccountName
 		p.Past = append(p.Past, rn)
-		p.Outcomes[rn.Outcome]++
-		after := 0.0
-		if rn.ARRAfter != nil {
-			after = *rn.ARRAfter
-		}
-		p.PastBefore += rn.ARRBefore
-		p.PastAfter += after
-	}
-	if p.PastBefore > 0 {
-		gross := 0.0
-		for _, r := range p.Past {
-			gross += min(*r.ARRAfter, r.ARRBefore)
-		}
-		nrr, grr := p.PastAfter/p.PastBefore, gross/p.PastBefore
-		p.NRR, p.GRR = &nrr, &grr
 	}
 	return nil
 }

@@ -250,3 +250,14 @@ func positionsNote(sh models.ModelShift) string {
 	}
 	return ""
 }
+
+// RenewalsListLimit is how many rows each /renewals table lists; the CSVs have all.
+const RenewalsListLimit = 100
+
+// upcomingListed are the upcoming renewals the page lists (the first Query.Limit).
+func upcomingListed(p *models.Pipeline) []models.PipelineRow {
+	if p.Query.Limit > 0 && len(p.Upcoming) > p.Query.Limit {
+		return p.Upcoming[:p.Query.Limit]
+	}
+	return p.Upcoming
+}
