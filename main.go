@@ -120,22 +120,19 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer, 
 			return errors.New("--days must be at least 1")
 		}
 		return withStore(ctx, log, func(s *models.Store) error {
-			start := time.Now()
 			first := last.AddDays(-(*days - 1))
-			n, err := s.SnapshotHealth(ctx, first, last)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(stdout, "%d health snapshots written for %s … %s in %s\n", n, first, last, time.Since(start).Round(time.Millisecond))
 			// The /features weeks: at least the 26 weeks the page charts.
-			start, weeksFrom := time.Now(), last.AddDays(-7*metrics.AdoptionWeeks)
+			weeksFrom := last.AddDays(-7 * metrics.AdoptionWeeks)
 			if first.Before(weeksFrom) {
 				weeksFrom = first
 			}
-			if err := s.RefreshFeatureWeeks(ctx, weeksFrom, last); err != nil {
+			res, err := s.RefreshDaily(ctx, first, last, weeksFrom, log)
+			if err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "feature weeks refreshed for %s … %s in %s\n", weeksFrom, last, time.Since(start).Round(time.Millisecond))
+			fmt.Fprintf(stdout, "%d health snapshots written for %s … %s in %s\n", res.Snapshots, first, last, res.SnapshotsTook.Round(time.Millisecond))
+			fmt.Fprintf(stdout, "feature weeks refreshed for %s … %s in %s\n", weeksFrom, last, res.WeeksTook.Round(time.Millisecond))
+			fmt.Fprintf(stdout, "%d recommendations refreshed in %s\n", res.Recommendations, res.RecsTook.Round(time.Millisecond))
 			return nil
 		})
 	case "token":
@@ -426,17 +423,9 @@ func prepareDemo(ctx context.Context, store *models.Store, log *slog.Logger) (bo
 			return false, err
 		}
 		// 90 days of snapshots, so health trends show from the first page view.
-		start := time.Now()
-		n, err := store.SnapshotHealth(ctx, today.AddDays(-89), today)
-		if err != nil {
+		if _, err := store.RefreshDaily(ctx, today.AddDays(-89), today, today.AddDays(-7*metrics.AdoptionWeeks), log); err != nil {
 			return false, err
 		}
-		log.Info("demo health snapshots written", "snapshots", n, "took", time.Since(start).Round(time.Millisecond).String())
-		start = time.Now()
-		if err := store.RefreshFeatureWeeks(ctx, today.AddDays(-7*metrics.AdoptionWeeks), today); err != nil {
-			return false, err
-		}
-		log.Info("demo feature weeks refreshed", "took", time.Since(start).Round(time.Millisecond).String())
 	}
 	for _, l := range demo.Logins {
 		_, err := store.CreateTeamMember(ctx, l.Email, l.Name, l.Role, "demo")
@@ -449,9 +438,6 @@ func prepareDemo(ctx context.Context, store *models.Store, log *slog.Logger) (bo
 			return false, err
 		}
 		if _, err := demo.SeedRenewals(ctx, store, models.Today(), demo.DefaultDays, log); err != nil {
-			return false, err
-		}
-		if _, err := store.RefreshRecommendations(ctx, models.Today()); err != nil {
 			return false, err
 		}
 		if _, err := demo.SeedAlerts(ctx, store, models.Today(), log); err != nil {

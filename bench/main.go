@@ -60,6 +60,11 @@ func run() error {
 	}
 
 	only := os.Getenv("BENCH")
+	if only == "" || only == "embedded" {
+		if err := embeddedRun(bin); err != nil {
+			return err
+		}
+	}
 	if only == "" || only == "ingest" {
 		if err := ingestBench(pg, bin); err != nil {
 			return err

@@ -246,23 +246,9 @@ func (w *snapshotWorker) Work(ctx context.Context, job *river.Job[SnapshotArgs])
 	if err != nil {
 		return river.JobCancel(err)
 	}
-	store, log := w.q.store, w.q.opts.Logger
-	start := time.Now()
-	n, err := store.SnapshotHealth(ctx, day.AddDays(-1), day)
-	if err != nil {
+	if _, err := w.q.store.RefreshDaily(ctx, day.AddDays(-1), day, day.AddDays(-1), w.q.opts.Logger); err != nil {
 		return err
 	}
-	log.Info("health snapshots written", "day", job.Args.Day, "snapshots", n, "took", time.Since(start).Round(time.Millisecond).String())
-	start = time.Now()
-	if err := store.RefreshFeatureWeeks(ctx, day.AddDays(-1), day); err != nil {
-		return err
-	}
-	log.Info("feature weeks refreshed", "took", time.Since(start).Round(time.Millisecond).String())
-	start = time.Now()
-	if n, err = store.RefreshRecommendations(ctx, day); err != nil {
-		return err
-	}
-	log.Info("recommendations refreshed", "recommendations", n, "took", time.Since(start).Round(time.Millisecond).String())
 	_, err = w.q.client.Insert(ctx, EvaluateArgs{Full: true}, nil)
 	return err
 }

@@ -58,11 +58,20 @@ func (s *Store) ImportCSV(ctx context.Context, kind string, r io.Reader) (Import
 // bulkChunk keeps every statement under SQLite's 32,766 parameters (and PostgreSQL's 65,535).
 const bulkParams = 30000
 
+// sqliteParams bounds the parameters of one SQLite statement: its driver
+// (glebarez/go-sqlite) finds each parameter's value by a scan of all of them, so the
+// cost of a statement grows with the square of its parameters; a few hundred keeps
+// that below the cost of preparing another statement.
+const sqliteParams = 320
+
 // bulkWrite runs head + "(…),(…)…" + tail once per chunk of rows, through Bulk. row
 // appends the width values of row i; scan, when set, reads each row the statement returns.
 func bulkWrite(tx *gorm.DB, head, tail string, width, n int, row func(i int, args []any) []any, scan func(*sql.Rows) error) error {
 	ctx := tx.Statement.Context
 	chunk := bulkParams / width
+	if !IsPostgres(tx) {
+		chunk = max(1, sqliteParams/width)
+	}
 	args := make([]any, 0, width)
 	for start := 0; start < n; start += chunk {
 		b := NewBulk(tx, head)

@@ -46,6 +46,7 @@ type backtestEntry struct {
 	at       time.Time
 	scored   []metrics.ScoredRenewal
 	excluded int
+	backtest metrics.Backtest
 }
 
 const backtestFor = 10 * time.Minute
@@ -58,22 +59,26 @@ func (c *backtestCache) reset() {
 
 // RenewalBacktest is SPEC §9's insight at one lead time, as of today.
 func (s *Store) RenewalBacktest(ctx context.Context, lead int, today Date) (metrics.Backtest, error) {
-	scored, excluded, err := s.ScoredRenewals(ctx, lead, today)
-	if err != nil {
-		return metrics.Backtest{}, err
-	}
-	return metrics.RunBacktest(lead, scored, excluded), nil
+	e, err := s.backtestEntry(ctx, lead, today)
+	return e.backtest, err
 }
 
 // ScoredRenewals are the closed renewals (due by today) with the account's health as of
 // due_on − lead, and how many were left out for lack of usage by then.
 func (s *Store) ScoredRenewals(ctx context.Context, lead int, today Date) ([]metrics.ScoredRenewal, int, error) {
+	e, err := s.backtestEntry(ctx, lead, today)
+	return e.scored, e.excluded, err
+}
+
+// backtestEntry scores the renewals at a lead and runs the backtest, or reads both from
+// the cache; concurrent callers of a cold entry wait for one computation.
+func (s *Store) backtestEntry(ctx context.Context, lead int, today Date) (backtestEntry, error) {
 	key := backtestKey{lead, today.EpochDay()}
 	c := &s.backtests
 	c.mu.Lock()
 	if e, ok := c.entries[key]; ok && time.Since(e.at) < backtestFor {
 		c.mu.Unlock()
-		return e.scored, e.excluded, nil
+		return e, nil
 	}
 	c.mu.Unlock()
 	v, err, _ := c.flight.Do(fmt.Sprintf("scored %d %d", lead, key.day), func() (any, error) {
@@ -81,7 +86,7 @@ func (s *Store) ScoredRenewals(ctx context.Context, lead int, today Date) ([]met
 		if err != nil {
 			return nil, err
 		}
-		e := backtestEntry{time.Now(), scored, excluded}
+		e := backtestEntry{time.Now(), scored, excluded, metrics.RunBacktest(lead, scored, excluded)}
 		c.mu.Lock()
 		if c.entries == nil {
 			c.entries = map[backtestKey]backtestEntry{}
@@ -91,10 +96,9 @@ func (s *Store) ScoredRenewals(ctx context.Context, lead int, today Date) ([]met
 		return e, nil
 	})
 	if err != nil {
-		return nil, 0, err
+		return backtestEntry{}, err
 	}
-	e := v.(backtestEntry)
-	return e.scored, e.excluded, nil
+	return v.(backtestEntry), nil
 }
 
 func (s *Store) scoreRenewals(ctx context.Context, lead int) ([]metrics.ScoredRenewal, int, error) {

@@ -190,8 +190,10 @@ func (r *Rollups) Rows() ([]UserDay, []UserEventDay, []UserMeterDay, []UserDevic
 	return days, events, meters, devices
 }
 
-// rollupChunk bounds the rows of one multi-row statement (SQLite allows 32,766 parameters).
-const rollupChunk = 1000
+// rollupChunk bounds the rows of one multi-row statement on SQLite, whose driver binds
+// each parameter by a scan of them all: a statement's cost grows with the square of its
+// parameters, so short statements are faster (see sqliteParams).
+const rollupChunk = sqliteParams / 5
 
 // ApplyRollups adds the accumulated increments to the stored rollups inside tx.
 func ApplyRollups(ctx context.Context, tx *gorm.DB, r *Rollups) error {
