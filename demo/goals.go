@@ -30,18 +30,16 @@ func SeedGoals(ctx context.Context, store *models.Store, today models.Date, log 
 		if i%5 != 0 {
 			continue
 		}
-		now, err := store.AccountHealth(ctx, a.Key, today)
+		// The two days' daily usage rates, from their snapshots.
+		snaps, err := store.HealthHistory(ctx, a.ID, created, today)
 		if err != nil {
 			return n, err
 		}
-		then, err := store.AccountHealth(ctx, a.Key, created)
-		if err != nil {
-			return n, err
-		}
-		if now.DailyUsageRate == nil || then.DailyUsageRate == nil {
+		if len(snaps) < 2 || snaps[0].Day != created || snaps[len(snaps)-1].Day != today ||
+			snaps[0].DailyUsageRate == nil || snaps[len(snaps)-1].DailyUsageRate == nil {
 			continue
 		}
-		current, baseline := *now.DailyUsageRate, *then.DailyUsageRate
+		current, baseline := *snaps[len(snaps)-1].DailyUsageRate, *snaps[0].DailyUsageRate
 		// Most goals are modest; every third is a stretch due soon, the kind that slips.
 		lift, dueIn := 0.10+0.05*float64(i%2), 45+15*(i%4)
 		if (i/5)%3 == 0 {

@@ -49,6 +49,19 @@ func (s *Store) RefreshFeatureWeeks(ctx context.Context, from, to Date) error {
 		}
 	}
 	start := max(metricsDay(from), metricsDay(to)-windowRefreshDays+1)
+	if s.dialect == SQLite {
+		// One pass for every window: SQLite pays for each aggregate in full.
+		err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			if err := bumpFeatureTotals(tx); err != nil {
+				return err
+			}
+			return refreshWindowsOnePass(tx, int(start), int(metricsDay(to)))
+		})
+		if err != nil {
+			return err
+		}
+		return s.ensureFeatureTotals(ctx, "", to)
+	}
 	for d := start; d <= metricsDay(to); d++ {
 		err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 			if err := bumpFeatureTotals(tx); err != nil {
@@ -119,6 +132,89 @@ func refreshWindow(tx *gorm.DB, asOf int) error {
 		if err := tx.Exec(st.sql, st.args...).Error; err != nil {
 			return fmt.Errorf("store: unable to %s: %w", st.what, err)
 		}
+	}
+	return nil
+}
+
+// refreshWindowsOnePass rewrites the windows as of each day first … last (at most
+// windowRefreshDays of them) from one read of the rollups of [first−29, last]: each
+// user's active days as a bit mask, per account and feature and per account; a user
+// counts in the window as of D when one of their days falls in [D−29, D]. It gives
+// what refreshWindow gives day by day.
+func refreshWindowsOnePass(tx *gorm.DB, first, last int) error {
+	lo := first - metrics.WindowDays + 1
+	if last-lo >= 64 {
+		return fmt.Errorf("store: %d windows do not fit one pass", last-first+1)
+	}
+	type featureKey struct{ account, feature, user int64 }
+	type activeKey struct{ account, user int64 }
+	features, active := map[featureKey]uint64{}, map[activeKey]uint64{}
+	var account, feature, user int64
+	var day int
+	err := rawEach(tx, "SELECT a.id, fe.feature_id, r.end_user_id, r.day FROM usage_user_event_days r"+
+		" JOIN feature_events fe ON fe.event_name = r.event_name JOIN end_users u ON u.id = r.end_user_id"+
+		" JOIN accounts a ON a.key = u.group_key WHERE r.day BETWEEN ? AND ? AND r.events > 0",
+		[]any{lo, last}, []any{&account, &feature, &user, &day}, func() {
+			features[featureKey{account, feature, user}] |= 1 << (day - lo)
+		})
+	if err != nil {
+		return fmt.Errorf("store: unable to read feature usage for the windows: %w", err)
+	}
+	err = rawEach(tx, "SELECT a.id, r.end_user_id, r.day FROM usage_user_days r JOIN end_users u ON u.id = r.end_user_id"+
+		" JOIN accounts a ON a.key = u.group_key WHERE r.day BETWEEN ? AND ? AND r.messages > 0",
+		[]any{lo, last}, []any{&account, &user, &day}, func() {
+			active[activeKey{account, user}] |= 1 << (day - lo)
+		})
+	if err != nil {
+		return fmt.Errorf("store: unable to read activity for the windows: %w", err)
+	}
+	// window(D) has the bits of D−29 … D.
+	window := func(d int) uint64 { return (uint64(1)<<metrics.WindowDays - 1) << (d - metrics.WindowDays + 1 - lo) }
+	type featureCount struct {
+		asOf             int
+		account, feature int64
+	}
+	type activeCount struct {
+		asOf    int
+		account int64
+	}
+	featureUsers, activeUsers := map[featureCount]int{}, map[activeCount]int{}
+	for k, mask := range features {
+		for d := first; d <= last; d++ {
+			if mask&window(d) != 0 {
+				featureUsers[featureCount{d, k.account, k.feature}]++
+			}
+		}
+	}
+	for k, mask := range active {
+		for d := first; d <= last; d++ {
+			if mask&window(d) != 0 {
+				activeUsers[activeCount{d, k.account}]++
+			}
+		}
+	}
+	for _, t := range []string{"account_feature_windows", "account_windows"} {
+		if err := tx.Exec("DELETE FROM "+t+" WHERE as_of BETWEEN ? AND ?", first, last).Error; err != nil {
+			return fmt.Errorf("store: unable to clear %s: %w", t, err)
+		}
+	}
+	fc := make([]featureCount, 0, len(featureUsers))
+	for k := range featureUsers {
+		fc = append(fc, k)
+	}
+	err = bulkWrite(tx, "INSERT INTO account_feature_windows (as_of, account_id, feature_id, users) VALUES ", "", 4, len(fc),
+		func(i int, args []any) []any { return append(args, fc[i].asOf, fc[i].account, fc[i].feature, featureUsers[fc[i]]) }, nil)
+	if err != nil {
+		return fmt.Errorf("store: unable to write feature windows: %w", err)
+	}
+	ac := make([]activeCount, 0, len(activeUsers))
+	for k := range activeUsers {
+		ac = append(ac, k)
+	}
+	err = bulkWrite(tx, "INSERT INTO account_windows (as_of, account_id, active_users) VALUES ", "", 3, len(ac),
+		func(i int, args []any) []any { return append(args, ac[i].asOf, ac[i].account, activeUsers[ac[i]]) }, nil)
+	if err != nil {
+		return fmt.Errorf("store: unable to write active windows: %w", err)
 	}
 	return nil
 }
