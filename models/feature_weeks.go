@@ -203,7 +203,9 @@ func refreshWindowsOnePass(tx *gorm.DB, first, last int) error {
 		fc = append(fc, k)
 	}
 	err = bulkWrite(tx, "INSERT INTO account_feature_windows (as_of, account_id, feature_id, users) VALUES ", "", 4, len(fc),
-		func(i int, args []any) []any { return append(args, fc[i].asOf, fc[i].account, fc[i].feature, featureUsers[fc[i]]) }, nil)
+		func(i int, args []any) []any {
+			return append(args, fc[i].asOf, fc[i].account, fc[i].feature, featureUsers[fc[i]])
+		}, nil)
 	if err != nil {
 		return fmt.Errorf("store: unable to write feature windows: %w", err)
 	}
