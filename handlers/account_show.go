@@ -50,9 +50,7 @@ func (s *server) accountShow(c echo.Context) error {
 		if v.Renewals, err = s.renewalsPanel(c, &account); err != nil {
 			return err
 		}
-		if v.Recs, err = s.store.AccountRecommendations(ctx, account.Key, models.DateOf(s.now())); err != nil {
-			return err
-		}
+		v.Recs = health.Recommendations
 	}
 	return render(c, http.StatusOK, views.AccountPage(v), views.AccountHealth(v))
 }

@@ -314,7 +314,7 @@ func (s *Store) applyGoalChange(ctx context.Context, acct *Account, g *Goal, in 
 			verr.Add("metric", "Measurable: "+perr.Error())
 		} else {
 			// Today's value only: no trend or explanation is needed for a baseline.
-			p, cfg, _, err := s.preparedHealth(ctx, acct, today, 0)
+			p, cfg, _, err := s.preparedHealth(ctx, acct, today, 0, 0)
 			if err != nil {
 				return err
 			}

@@ -68,6 +68,9 @@ type HealthView struct {
 	// DataSince is the day Sightline first saw one of the account's users; a day
 	// whose 30-day window starts before it has no full basis (nil: no users yet).
 	DataSince *Date
+	// Recommendations: what to change at the account as of the day (SPEC §9), from the
+	// same inputs.
+	Recommendations []metrics.Recommendation
 }
 
 // TrendDays is how far back the account page's charts go.
@@ -84,7 +87,7 @@ func (s *Store) AccountHealth(ctx context.Context, accountKey string, asOf Date)
 	if err != nil {
 		return nil, err
 	}
-	p, cfg, _, err := s.preparedHealth(ctx, acct, asOf, explainSpans[len(explainSpans)-1])
+	p, cfg, _, err := s.preparedHealth(ctx, acct, asOf, explainSpans[len(explainSpans)-1], explainSpans[len(explainSpans)-1])
 	if err != nil {
 		return nil, err
 	}
@@ -98,13 +101,21 @@ func (s *Store) AccountHealthView(ctx context.Context, accountKey string, asOf D
 	if err != nil {
 		return nil, err
 	}
-	p, cfg, ents, err := s.preparedHealth(ctx, acct, asOf, TrendDays-1)
+	// The charts reach back TrendDays but read only the login and session events; the
+	// figures (as of the day, the days explained and the recommendations' earlier day)
+	// need every event of their windows.
+	p, cfg, ents, err := s.preparedHealth(ctx, acct, asOf, TrendDays-1, explainSpans[len(explainSpans)-1])
 	if err != nil {
 		return nil, err
 	}
 	day := metricsDay(asOf)
 	v := &HealthView{Account: *acct, Config: cfg, Entitlements: ents, Health: accountHealth(p, cfg, day),
 		Trend: p.Series(day-TrendDays+1, day, cfg), Departments: p.Departments(day)}
+	names, err := s.featureNames(ctx)
+	if err != nil {
+		return nil, err
+	}
+	v.Recommendations = metrics.Recommend(recommendInput(p, day, cfg, *acct, asOf, v.Health.Result, names))
 	v.History, err = s.HealthScores(ctx, acct.ID, asOf.AddDays(-(TrendDays - 1)), asOf)
 	if err != nil {
 		return nil, err
@@ -120,14 +131,18 @@ func (s *Store) AccountHealthView(ctx context.Context, accountKey string, asOf D
 }
 
 // preparedHealth loads one account's inputs for the windows of asOf and lookback days
-// before it; the account's entitlements come with them.
-func (s *Store) preparedHealth(ctx context.Context, acct *Account, asOf Date, lookback int) (*metrics.Prepared, metrics.Config, []Entitlement, error) {
+// before it, every event of the windows of asOf and fullLookback days before it and
+// only the login and session events further back; the account's entitlements come
+// with them.
+func (s *Store) preparedHealth(ctx context.Context, acct *Account, asOf Date, lookback, fullLookback int) (*metrics.Prepared, metrics.Config, []Entitlement, error) {
 	cfg, catalog, err := s.healthSettings(ctx)
 	if err != nil {
 		return nil, cfg, nil, err
 	}
 	day := metricsDay(asOf)
-	ins, ents, err := s.loadHealthInputs(ctx, []healthAccount{{acct.ID, acct.Key}}, day-metrics.Day(lookback)-metrics.WindowDays+1, day, catalog)
+	from, fullFrom := day-metrics.Day(lookback)-metrics.WindowDays+1, day-metrics.Day(fullLookback)-metrics.WindowDays+1
+	series := append(slices.Clone(cfg.LoginEvents), cfg.SessionEvents...)
+	ins, ents, err := s.loadHealthInputsFor(ctx, []healthAccount{{acct.ID, acct.Key}}, from, day, fullFrom, series, catalog)
 	if err != nil {
 		return nil, cfg, nil, err
 	}

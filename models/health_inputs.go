@@ -85,6 +85,13 @@ const maxListedUsers = 5000
 // entitlement. A few queries serve the whole list of accounts. The accounts'
 // entitlements come back too, by account key, for pages that list them.
 func (s *Store) loadHealthInputs(ctx context.Context, accounts []healthAccount, from, to metrics.Day, catalog []metrics.Feature) (map[string]*metrics.Inputs, map[string][]Entitlement, error) {
+	return s.loadHealthInputsFor(ctx, accounts, from, to, from, nil, catalog)
+}
+
+// loadHealthInputsFor is loadHealthInputs where only the days from fullFrom need every
+// event: before it, only the events named in seriesEvents (the login and session
+// events the account page's 90-day charts use) are read.
+func (s *Store) loadHealthInputsFor(ctx context.Context, accounts []healthAccount, from, to, fullFrom metrics.Day, seriesEvents []string, catalog []metrics.Feature) (map[string]*metrics.Inputs, map[string][]Entitlement, error) {
 	out := make(map[string]*metrics.Inputs, len(accounts))
 	ents := make(map[string][]Entitlement, len(accounts))
 	if len(accounts) == 0 {
@@ -178,6 +185,10 @@ func (s *Store) loadHealthInputs(ctx context.Context, accounts []healthAccount, 
 			// A struct, so GORM passes the array as one parameter instead of expanding it.
 			eventsArgs = []any{pgtype.Array[int64]{Elements: ids, Dims: []pgtype.ArrayDimension{{Length: int32(len(ids)), LowerBound: 1}}, Valid: true},
 				int(from), int(to)}
+		}
+		if fullFrom > from && len(seriesEvents) > 0 {
+			eventsQuery += " AND (r.day >= ? OR r.event_name IN ?)"
+			eventsArgs = append(eventsArgs, int(fullFrom), seriesEvents)
 		}
 		var e metrics.EventDay
 		err = s.eachRow(ctx, eventsQuery, eventsArgs, []any{&e.User, &day, &e.Name, &e.Events, &e.DurationSeconds}, func() {

@@ -29,6 +29,32 @@ func (s *Store) AccountRecommendations(ctx context.Context, accountKey string, t
 	return recs[acct.Key], nil
 }
 
+// recommendInput gathers the rules' inputs as of day from an account's prepared usage
+// (which must reach back RecommendLookback days before day's window); now is the
+// day's result, already computed by the caller.
+func recommendInput(p *metrics.Prepared, day metrics.Day, cfg metrics.Config, a Account, today Date, now metrics.Result, names map[string]string) metrics.RecommendInput {
+	in := metrics.RecommendInput{Now: now, Earlier: p.Compute(day-metrics.RecommendLookback, cfg),
+		PeakConcurrent: p.PeakConcurrent(day), FeatureNames: names}
+	if !a.RenewalOn.IsZero() {
+		d := today.DaysUntil(a.RenewalOn)
+		in.DaysToRenewal = &d
+	}
+	return in
+}
+
+// featureNames names the catalog's features by key.
+func (s *Store) featureNames(ctx context.Context) (map[string]string, error) {
+	features, err := s.allFeatures(ctx)
+	if err != nil {
+		return nil, err
+	}
+	names := make(map[string]string, len(features))
+	for _, f := range features {
+		names[f.Key] = f.Name
+	}
+	return names, nil
+}
+
 // RecommendationsFor computes the recommendations of several accounts as of today,
 // from their usage rollups (a chunk of accounts per load), by account key.
 func (s *Store) RecommendationsFor(ctx context.Context, accounts []Account, today Date) (map[string][]metrics.Recommendation, error) {
@@ -40,13 +66,9 @@ func (s *Store) RecommendationsFor(ctx context.Context, accounts []Account, toda
 	if err != nil {
 		return nil, err
 	}
-	features, err := s.allFeatures(ctx)
+	names, err := s.featureNames(ctx)
 	if err != nil {
 		return nil, err
-	}
-	names := map[string]string{}
-	for _, f := range features {
-		names[f.Key] = f.Name
 	}
 	day := metricsDay(today)
 	for start := 0; start < len(accounts); start += recommendChunk {
@@ -61,13 +83,7 @@ func (s *Store) RecommendationsFor(ctx context.Context, accounts []Account, toda
 		}
 		for _, a := range part {
 			p := metrics.Prepare(*ins[a.Key])
-			in := metrics.RecommendInput{Now: p.Compute(day, cfg), Earlier: p.Compute(day-metrics.RecommendLookback, cfg),
-				PeakConcurrent: p.PeakConcurrent(day), FeatureNames: names}
-			if !a.RenewalOn.IsZero() {
-				d := today.DaysUntil(a.RenewalOn)
-				in.DaysToRenewal = &d
-			}
-			out[a.Key] = metrics.Recommend(in)
+			out[a.Key] = metrics.Recommend(recommendInput(p, day, cfg, a, today, p.Compute(day, cfg), names))
 		}
 	}
 	return out, nil

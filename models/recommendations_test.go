@@ -68,6 +68,14 @@ func TestAccountRecommendationsFromUsage(t *testing.T) {
 		if *recs[1].Feature != "forecasts" || recs[1].Evidence["days_to_renewal"] != 60 {
 			t.Errorf("adopt %+v", recs[1])
 		}
+		// The account page reads the same from its own inputs.
+		view, err := s.AccountHealthView(ctx, "acme", today)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(view.Recommendations) != 2 || view.Recommendations[0].Message != recs[0].Message || view.Recommendations[1].Message != recs[1].Message {
+			t.Errorf("the account page's recommendations %+v, want %+v", view.Recommendations, recs)
+		}
 		if _, err := s.AccountRecommendations(ctx, "ghost", today); err == nil {
 			t.Error("an unknown account has recommendations")
 		}
