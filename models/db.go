@@ -60,6 +60,8 @@ type Store struct {
 	// seen caches the last day each catalog event name arrived (packaging.go).
 	seenMu sync.Mutex
 	seen   eventDays
+	// docs keeps decoded snapshot documents for the goal lists (goals.go).
+	docs snapshotDocs
 }
 
 // ParseDatabaseURL splits DATABASE_URL into its dialect and the driver's DSN:

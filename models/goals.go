@@ -613,6 +613,16 @@ func (s *Store) measureGoals(ctx context.Context, goals []Goal, today Date, live
 		for i, a := range part {
 			ids[i] = a.ID
 		}
+		if !live {
+			docs, err := s.snapshotDocs(ctx, ids, DateFromEpochDay(int(from)), DateFromEpochDay(int(lastStored)))
+			if err != nil {
+				return nil, err
+			}
+			for _, d := range docs {
+				add(d.account, d.day, *d.result)
+			}
+			continue
+		}
 		var rows []HealthSnapshot
 		err := s.db.WithContext(ctx).Select("account_id, day, metrics").
 			Where("account_id IN ? AND day BETWEEN ? AND ?", ids, DateFromEpochDay(int(from)), DateFromEpochDay(int(lastStored))).
