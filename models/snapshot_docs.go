@@ -112,6 +112,8 @@ func (s *Store) snapshotDocs(ctx context.Context, ids []int64, from, to Date) ([
 }
 
 func sortDocs(docs []snapshotDoc) []snapshotDoc {
-	slices.SortFunc(docs, func(a, b snapshotDoc) int { return cmp.Or(cmp.Compare(a.account, b.account), cmp.Compare(a.day, b.day)) })
+	slices.SortFunc(docs, func(a, b snapshotDoc) int {
+		return cmp.Or(cmp.Compare(a.account, b.account), cmp.Compare(a.day, b.day))
+	})
 	return docs
 }
