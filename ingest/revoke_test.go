@@ -60,7 +60,7 @@ func testRevokedKeyInAGroup(t *testing.T, store *models.Store, knownUsers bool) 
 	group := []*request{
 		{msgs: []*Message{msg("a", "a"), msg("b", "b")}, writeKeyID: live.ID, done: make(chan struct{})},
 		{msgs: []*Message{msg("b", "b"), msg("c", "c")}, writeKeyID: gone.ID, done: make(chan struct{})},
-		{msgs: []*Message{msg("d", "d")}, repeats: 1, writeKeyID: live.ID, done: make(chan struct{})},
+		{msgs: []*Message{msg("d", "d"), msg("d", "d")}, writeKeyID: live.ID, done: make(chan struct{})},
 	}
 	w.commitGroup(group)
 	if !errors.Is(group[1].err, ErrWriteKeyRevoked) {

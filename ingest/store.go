@@ -59,8 +59,7 @@ func Store(ctx context.Context, store *models.Store, msgs []Message, writeKeyID 
 
 // request is one Write waiting for its group.
 type request struct {
-	msgs       []*Message // without repeats, sorted by messageId (the caller's, not copied)
-	repeats    int        // the repeats dropped from the request itself
+	msgs       []*Message // sorted by messageId (the caller's, not copied); gather drops repeats
 	writeKeyID int64
 	res        Result
 	err        error
@@ -101,8 +100,7 @@ func (w *Writer) maxLeaders() int {
 // Write stores a request's messages exactly once and returns when they are committed
 // with their rollups.
 func (w *Writer) Write(ctx context.Context, msgs []Message, writeKeyID int64) (Result, error) {
-	unique, dups := uniqueMessages(msgs)
-	req := &request{msgs: unique, repeats: dups, writeKeyID: writeKeyID, done: make(chan struct{})}
+	req := &request{msgs: sortedMessages(msgs), writeKeyID: writeKeyID, done: make(chan struct{})}
 	g := &w.group
 	g.mu.Lock()
 	g.queue = append(g.queue, req)
@@ -205,7 +203,8 @@ func (w *Writer) commitGroup(group []*request) {
 }
 
 // gather lists the messages of a group, each with its request; a messageId twice in
-// the group (a client's retry racing its original) counts once.
+// the group (twice in one batch, or a client's retry racing its original) counts once:
+// the first, in request order and within a request in batch order.
 func gather(group []*request) ([]*Message, []*request) {
 	n := 0
 	for _, r := range group {
@@ -215,7 +214,7 @@ func gather(group []*request) ([]*Message, []*request) {
 	owner := make([]*request, 0, n)
 	seen := make(map[string]bool, n)
 	for _, r := range group {
-		r.res = Result{Duplicates: r.repeats}
+		r.res = Result{}
 		for _, m := range r.msgs {
 			if seen[m.MessageID] {
 				r.res.Duplicates++
@@ -298,24 +297,16 @@ func retryable(err error) bool {
 	return false
 }
 
-// uniqueMessages drops repeats of a messageId inside one batch (a retry can hold
-// them too: the first one counts) and sorts the rest by messageId. It points into
-// msgs: a message is large, and copying them cost more than sorting.
-func uniqueMessages(msgs []Message) ([]*Message, int) {
-	dups := 0
-	unique := make([]*Message, 0, len(msgs))
-	seen := make(map[string]bool, len(msgs))
+// sortedMessages points at a request's messages sorted by messageId (rows are then
+// locked in key order); a message is large, and copying them cost more than sorting.
+// Repeats stay: gather drops them with those of the rest of the group.
+func sortedMessages(msgs []Message) []*Message {
+	sorted := make([]*Message, len(msgs))
 	for i := range msgs {
-		if seen[msgs[i].MessageID] {
-			dups++
-			msgs[i].Duplicate = true
-			continue
-		}
-		seen[msgs[i].MessageID] = true
-		unique = append(unique, &msgs[i])
+		sorted[i] = &msgs[i]
 	}
-	slices.SortFunc(unique, func(a, b *Message) int { return strings.Compare(a.MessageID, b.MessageID) })
-	return unique, dups
+	slices.SortStableFunc(sorted, func(a, b *Message) int { return strings.Compare(a.MessageID, b.MessageID) })
+	return sorted
 }
 
 // commitPG is a group's transaction on PostgreSQL, on the pgx connection itself, in
