@@ -191,13 +191,9 @@ func (s *Store) fillFeatures(ctx context.Context, fs []Feature) error {
 		ids[i] = fs[i].ID
 		fs[i].EventNames = []string{}
 	}
-	var products []Product
-	if err := s.db.WithContext(ctx).Find(&products).Error; err != nil {
-		return fmt.Errorf("store: unable to list products: %w", err)
-	}
-	productKey := make(map[int64]string, len(products))
-	for _, p := range products {
-		productKey[p.ID] = p.Key
+	productKey, err := productKeys(s.db.WithContext(ctx))
+	if err != nil {
+		return err
 	}
 	var events []featureEvent
 	if err := s.db.WithContext(ctx).Where("feature_id IN ?", ids).Order("event_name").Find(&events).Error; err != nil {

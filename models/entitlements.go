@@ -188,13 +188,9 @@ func (s *Store) fillEntitlements(ctx context.Context, es []Entitlement, accountK
 		es[i].Account = accountKeys[es[i].AccountID]
 		byID[es[i].ID] = &es[i]
 	}
-	var products []Product
-	if err := s.db.WithContext(ctx).Find(&products).Error; err != nil {
-		return fmt.Errorf("store: unable to list products: %w", err)
-	}
-	productKey := make(map[int64]string, len(products))
-	for _, p := range products {
-		productKey[p.ID] = p.Key
+	productKey, err := productKeys(s.db.WithContext(ctx))
+	if err != nil {
+		return err
 	}
 	for i := range es {
 		es[i].Product = productKey[es[i].ProductID]
@@ -204,7 +200,7 @@ func (s *Store) fillEntitlements(ctx context.Context, es []Entitlement, accountK
 		Key           string
 	}
 	var rows []row
-	err := s.db.WithContext(ctx).Table("entitlement_features ef").
+	err = s.db.WithContext(ctx).Table("entitlement_features ef").
 		Select("ef.entitlement_id, f.key").Joins("JOIN features f ON f.id = ef.feature_id").
 		Where("ef.entitlement_id IN ?", ids).Order("f.key").Scan(&rows).Error
 	if err != nil {

@@ -233,13 +233,9 @@ func importEntitlements(tx *gorm.DB, b *ImportBatch, ie *importErrors) error {
 	for _, a := range accountRows {
 		accountID[a.Key] = a.ID
 	}
-	var products []Product
-	if err := tx.Find(&products).Error; err != nil {
-		return fmt.Errorf("store: unable to list products: %w", err)
-	}
-	productKey := make(map[int64]string, len(products))
-	for _, p := range products {
-		productKey[p.ID] = p.Key
+	productKey, err := productKeys(tx)
+	if err != nil {
+		return err
 	}
 	var features []Feature
 	if err := tx.Select("id", "key", "product_id").Find(&features).Error; err != nil {
@@ -371,13 +367,9 @@ func loadFeatures(db *gorm.DB) ([]Feature, error) {
 	if err := db.Order("key").Find(&fs).Error; err != nil {
 		return nil, fmt.Errorf("store: unable to list features: %w", err)
 	}
-	var products []Product
-	if err := db.Find(&products).Error; err != nil {
-		return nil, fmt.Errorf("store: unable to list products: %w", err)
-	}
-	productKey := make(map[int64]string, len(products))
-	for _, p := range products {
-		productKey[p.ID] = p.Key
+	productKey, err := productKeys(db)
+	if err != nil {
+		return nil, err
 	}
 	var events []featureEvent
 	if err := db.Order("event_name").Find(&events).Error; err != nil {
@@ -411,20 +403,17 @@ func (s *Store) allEntitlements(ctx context.Context) ([]Entitlement, error) {
 		ID  int64
 		Key string
 	}
-	var accounts, products []keyed
+	var accounts []keyed
 	if err := db.Raw("SELECT id, key FROM accounts").Scan(&accounts).Error; err != nil {
 		return nil, fmt.Errorf("store: unable to list accounts: %w", err)
-	}
-	if err := db.Raw("SELECT id, key FROM products").Scan(&products).Error; err != nil {
-		return nil, fmt.Errorf("store: unable to list products: %w", err)
 	}
 	accountKey := make(map[int64]string, len(accounts))
 	for _, a := range accounts {
 		accountKey[a.ID] = a.Key
 	}
-	productKey := make(map[int64]string, len(products))
-	for _, p := range products {
-		productKey[p.ID] = p.Key
+	productKey, err := productKeys(db)
+	if err != nil {
+		return nil, err
 	}
 	feats, err := entitlementFeatureKeys(db)
 	if err != nil {
@@ -439,4 +428,17 @@ func (s *Store) allEntitlements(ctx context.Context) ([]Entitlement, error) {
 		}
 	}
 	return es, nil
+}
+
+// productKeys maps every product's id to its key.
+func productKeys(db *gorm.DB) (map[int64]string, error) {
+	var products []Product
+	if err := db.Select("id", "key").Find(&products).Error; err != nil {
+		return nil, fmt.Errorf("store: unable to list products: %w", err)
+	}
+	keys := make(map[int64]string, len(products))
+	for _, p := range products {
+		keys[p.ID] = p.Key
+	}
+	return keys, nil
 }
