@@ -28,7 +28,7 @@ func (s *server) accountShow(c echo.Context) error {
 		return err
 	}
 	account := health.Account
-	v := views.AccountView{Account: account, Entitlements: health.Entitlements, AsOf: asOf, Window: window, Health: health}
+	v := views.AccountView{AsOf: asOf, Window: window, Health: health}
 	if v.Notes, err = s.store.ListNotes(ctx, account.ID, 50); err != nil {
 		return err
 	}

@@ -33,8 +33,8 @@ func positionRows(v AccountView) []positionRow {
 			byKey[p.Key] = p
 		}
 	}
-	rows := make([]positionRow, 0, len(v.Entitlements))
-	for _, e := range v.Entitlements {
+	rows := make([]positionRow, 0, len(v.Health.Entitlements))
+	for _, e := range v.Health.Entitlements {
 		rows = append(rows, positionRow{Entitlement: e, Position: byKey[e.Key]})
 	}
 	return rows
