@@ -7,7 +7,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -164,5 +168,77 @@ func TestSnapshotCommandBackfills(t *testing.T) {
 		if err := run(ctx, bad, nil, io.Discard, quiet()); err == nil {
 			t.Errorf("%v accepted", bad)
 		}
+	}
+}
+
+// TestDemoStartsOnAnEmptyDirectory runs the README's first command as written: `demo`
+// in an empty directory (the embedded SQLite under data/), then logs in as the demo's
+// manager and finds the book on the portfolio. How fast it starts is `make bench`'s.
+func TestDemoStartsOnAnEmptyDirectory(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	t.Chdir(t.TempDir())
+	t.Setenv("ADDR", addr)
+	t.Setenv("DATABASE_URL", "")
+	t.Setenv("SESSION_SECRET", "")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"demo"}, nil, io.Discard, quiet()) }()
+	base := "http://" + addr
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		if resp, err := http.Get(base + "/login"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("demo stopped: %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("demo never answered")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar}
+	resp, err := client.Get(base + "/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := regexp.MustCompile(`name="_csrf" value="([^"]+)"`).FindSubmatch(page)
+	if m == nil {
+		t.Fatal("no CSRF token on /login")
+	}
+	resp, err = client.PostForm(base+"/login", url.Values{"_csrf": {string(m[1])}, "email": {"manager@demo.test"}, "password": {"demo"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	home, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(home), "Acme Corp") || !strings.Contains(string(home), "manager@demo.test") {
+		t.Fatalf("after logging in: %d, %.300s", resp.StatusCode, home)
+	}
+	if _, err := os.Stat(filepath.Join("data", "demo.db")); err != nil {
+		t.Errorf("the demo's database is not where the README says: %v", err)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("demo did not stop")
 	}
 }
