@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"bytes"
+	"math"
 	"net/http"
 	"slices"
 	"strconv"
@@ -58,7 +59,7 @@ func (s *server) renewalWeightsApply(c echo.Context) error {
 	verr := &models.ValidationError{Message: "invalid weights"}
 	for _, k := range metrics.MeasureKeys {
 		w, err := strconv.ParseFloat(c.FormValue(k), 64)
-		if err != nil || w < 0 {
+		if err != nil || w < 0 || math.IsNaN(w) || math.IsInf(w, 0) {
 			verr.Add(k, "must be a weight ≥ 0")
 			continue
 		}

@@ -203,9 +203,11 @@ func TestApplySuggestedWeights(t *testing.T) {
 		for k, v := range form {
 			bad[k] = v
 		}
-		bad.Set("breadth", "-5")
-		if r := admin.post("/renewals/weights", bad).expect(http.StatusUnprocessableEntity); !strings.Contains(r.Body.String(), "breadth") {
-			t.Errorf("refusal does not name the weight: %s", r.Body.String())
+		for _, w := range []string{"-5", "NaN", "Inf", ""} {
+			bad.Set("breadth", w)
+			if r := admin.post("/renewals/weights", bad).expect(http.StatusUnprocessableEntity); !strings.Contains(r.Body.String(), "breadth") {
+				t.Errorf("weight %q: refusal does not name the weight: %s", w, r.Body.String())
+			}
 		}
 		r := admin.post("/renewals/weights", form).expect(http.StatusSeeOther)
 		if loc := r.Header().Get("Location"); loc != "/renewals?weights=applied#insights" {
