@@ -243,9 +243,8 @@ func (s *Store) upcoming(ctx context.Context, p *Pipeline) error {
 	for _, g := range goals {
 		goalsOf[g.AccountID] = append(goalsOf[g.AccountID], g)
 	}
-	// What to offer: as the daily job stored it, computed here only before its first run
-	// (a whole window's usage is too much to load on every view).
-	// Only the listed rows show theirs.
+	// What to offer, for the listed rows: as the daily job stored it, computed here only
+	// before its first run (a whole window's usage is too much to load on every view).
 	listed, listedAccounts := ids, accounts
 	if n := p.Query.Limit; n > 0 && len(p.Upcoming) > n {
 		seen := map[int64]bool{}
