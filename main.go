@@ -194,7 +194,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer, 
 			return errors.New("usage: sightline alerts evaluate")
 		}
 		return withStore(ctx, log, func(s *models.Store) error {
-			q, err := newQueue(ctx, s, log, false)
+			q, err := newQueue(ctx, s, log, false, false)
 			if err != nil {
 				return err
 			}
@@ -320,7 +320,17 @@ func serve(ctx context.Context, log *slog.Logger, withDemo bool) error {
 	// Background work (River): this process takes its share unless told not to. The
 	// queue exists before the demo is seeded, so the demo's webhook deliveries are queued.
 	background := os.Getenv("SNAPSHOT_JOB") != "off"
-	queue, err := newQueue(ctx, store, log, background)
+	// A demo about to be seeded gets today's snapshots from the seeding: the snapshot
+	// job need not redo them at start (it would slow the newcomer's first clicks).
+	seeding := false
+	if withDemo {
+		n, err := store.CountAccounts(ctx)
+		if err != nil {
+			return err
+		}
+		seeding = n == 0
+	}
+	queue, err := newQueue(ctx, store, log, background, seeding)
 	if err != nil {
 		return err
 	}
@@ -449,7 +459,7 @@ func prepareDemo(ctx context.Context, store *models.Store, log *slog.Logger) (bo
 
 // newQueue builds the job queue (River) over the store; with schedule, this process
 // takes part in the periodic work (River elects one process to schedule it).
-func newQueue(ctx context.Context, store *models.Store, log *slog.Logger, schedule bool) (*jobs.Queue, error) {
+func newQueue(ctx context.Context, store *models.Store, log *slog.Logger, schedule, snapshotsDone bool) (*jobs.Queue, error) {
 	store.SetBaseURL(os.Getenv("BASE_URL"))
 	mailer, err := mailerFromEnv()
 	if err != nil {
@@ -460,7 +470,7 @@ func newQueue(ctx context.Context, store *models.Store, log *slog.Logger, schedu
 		retention = time.Duration(days) * 24 * time.Hour
 	}
 	return jobs.New(ctx, store, jobs.Options{Logger: log, DatabaseURL: databaseURL(""), Mailer: mailer,
-		RawRetention: retention, Schedule: schedule})
+		RawRetention: retention, Schedule: schedule, SnapshotsDone: snapshotsDone})
 }
 
 // mailerFromEnv reads SMTP_URL and MAIL_FROM; nil when e-mail is not configured.

@@ -44,6 +44,9 @@ type Options struct {
 	Fast bool
 	// Schedule sets the periodic jobs up (serve); tests leave it off and insert jobs.
 	Schedule bool
+	// SnapshotsDone says today's snapshots were just written (the demo seeds them): the
+	// snapshot job does not also run at start, only at its time.
+	SnapshotsDone bool
 }
 
 // Queue is Sightline's River client and what its workers need.
@@ -108,7 +111,7 @@ func New(ctx context.Context, store *models.Store, opts Options) (*Queue, error)
 		JobTimeout:                  30 * time.Minute,
 	}
 	if opts.Schedule {
-		cfg.PeriodicJobs = periodicJobs(opts.Now)
+		cfg.PeriodicJobs = periodicJobs(opts.Now, !opts.SnapshotsDone)
 	}
 	if opts.Fast {
 		cfg.FetchCooldown, cfg.FetchPollInterval, cfg.TestOnly = 5*time.Millisecond, 20*time.Millisecond, true
@@ -203,7 +206,7 @@ func (d dailyAt) slot(now time.Time) models.Date {
 }
 
 // periodicJobs is serve's schedule; River runs it in the elected leader only.
-func periodicJobs(now func() time.Time) []*river.PeriodicJob {
+func periodicJobs(now func() time.Time, snapshotOnStart bool) []*river.PeriodicJob {
 	snapshots, retention, digests := dailyAt{0, 10}, dailyAt{3, 0}, dailyAt{7, 0}
 	return []*river.PeriodicJob{
 		// Usage and changes reach the alerts within a minute or two (SPEC: within 5).
@@ -213,7 +216,7 @@ func periodicJobs(now func() time.Time) []*river.PeriodicJob {
 		river.NewPeriodicJob(snapshots,
 			func() (river.JobArgs, *river.InsertOpts) {
 				return SnapshotArgs{Day: snapshots.slot(now()).String()}, nil
-			}, &river.PeriodicJobOpts{ID: "snapshots", RunOnStart: true}),
+			}, &river.PeriodicJobOpts{ID: "snapshots", RunOnStart: snapshotOnStart}),
 		river.NewPeriodicJob(retention,
 			func() (river.JobArgs, *river.InsertOpts) {
 				return RetentionArgs{Day: retention.slot(now()).String()}, nil

@@ -489,3 +489,21 @@ func TestScheduleRunsOnStart(t *testing.T) {
 		})
 	})
 }
+
+// TestScheduleSkipsSnapshotsJustWritten: a demo that has just written today's snapshots
+// starts its schedule without redoing them; the alerts are still evaluated at start.
+func TestScheduleSkipsSnapshotsJustWritten(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, s *models.Store) {
+		overusedAccount(t, s, "casey@example.com")
+		q := queue(t, s, jobs.Options{Schedule: true, SnapshotsDone: true})
+		ctx := context.Background()
+		waitFor(t, "the alert to open on its own", func() bool {
+			list, _ := s.ListAlerts(ctx, models.AlertFilter{Kinds: []string{"consumption"}})
+			return len(list) == 1
+		})
+		res, err := q.Client().JobList(ctx, river.NewJobListParams().Kinds("health_snapshots"))
+		if err != nil || len(res.Jobs) != 0 {
+			t.Fatalf("%d snapshot jobs at start (%v)", len(res.Jobs), err)
+		}
+	})
+}
