@@ -221,17 +221,9 @@ func importFeatures(tx *gorm.DB, b *ImportBatch, ie *importErrors) error {
 }
 
 func importEntitlements(tx *gorm.DB, b *ImportBatch, ie *importErrors) error {
-	type keyed struct {
-		ID  int64
-		Key string
-	}
-	var accountRows []keyed
-	if err := tx.Raw("SELECT id, key FROM accounts").Scan(&accountRows).Error; err != nil {
-		return fmt.Errorf("store: unable to list accounts: %w", err)
-	}
-	accountID := make(map[string]int64, len(accountRows))
-	for _, a := range accountRows {
-		accountID[a.Key] = a.ID
+	accountID, _, err := accountKeys(tx)
+	if err != nil {
+		return err
 	}
 	productKey, err := productKeys(tx)
 	if err != nil {
@@ -399,17 +391,9 @@ func (s *Store) allEntitlements(ctx context.Context) ([]Entitlement, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: unable to list entitlements: %w", err)
 	}
-	type keyed struct {
-		ID  int64
-		Key string
-	}
-	var accounts []keyed
-	if err := db.Raw("SELECT id, key FROM accounts").Scan(&accounts).Error; err != nil {
-		return nil, fmt.Errorf("store: unable to list accounts: %w", err)
-	}
-	accountKey := make(map[int64]string, len(accounts))
-	for _, a := range accounts {
-		accountKey[a.ID] = a.Key
+	_, accountKey, err := accountKeys(db)
+	if err != nil {
+		return nil, err
 	}
 	productKey, err := productKeys(db)
 	if err != nil {
@@ -441,4 +425,20 @@ func productKeys(db *gorm.DB) (map[int64]string, error) {
 		keys[p.ID] = p.Key
 	}
 	return keys, nil
+}
+
+// accountKeys maps every account's key to its id, and back.
+func accountKeys(db *gorm.DB) (map[string]int64, map[int64]string, error) {
+	var rows []struct {
+		ID  int64
+		Key string
+	}
+	if err := db.Raw("SELECT id, key FROM accounts").Scan(&rows).Error; err != nil {
+		return nil, nil, fmt.Errorf("store: unable to list accounts: %w", err)
+	}
+	ids, keys := make(map[string]int64, len(rows)), make(map[int64]string, len(rows))
+	for _, a := range rows {
+		ids[a.Key], keys[a.ID] = a.ID, a.Key
+	}
+	return ids, keys, nil
 }

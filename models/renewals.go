@@ -333,17 +333,9 @@ func (s *Store) DeleteRenewal(ctx context.Context, accountKey, key string) error
 // unknown account, none. New and changed renewals get a history line ("CSV import"),
 // unchanged ones are left alone, and the accounts' renewal dates follow.
 func importRenewals(tx *gorm.DB, b *ImportBatch, ie *importErrors) error {
-	type keyed struct {
-		ID  int64
-		Key string
-	}
-	var accountRows []keyed
-	if err := tx.Raw("SELECT id, key FROM accounts").Scan(&accountRows).Error; err != nil {
-		return fmt.Errorf("store: unable to list accounts: %w", err)
-	}
-	accountID := make(map[string]int64, len(accountRows))
-	for _, a := range accountRows {
-		accountID[a.Key] = a.ID
+	accountID, _, err := accountKeys(tx)
+	if err != nil {
+		return err
 	}
 	for i, r := range b.Renewals {
 		if _, ok := accountID[r.Account]; !ok {
@@ -386,7 +378,7 @@ func importRenewals(tx *gorm.DB, b *ImportBatch, ie *importErrors) error {
 		write = append(write, r)
 		touched[r.AccountID] = true
 	}
-	err := bulkWrite(tx, "INSERT INTO renewals (account_id, key, due_on, arr_before, outcome, arr_after, closed_on, note, created_at, updated_at) VALUES ",
+	err = bulkWrite(tx, "INSERT INTO renewals (account_id, key, due_on, arr_before, outcome, arr_after, closed_on, note, created_at, updated_at) VALUES ",
 		" ON CONFLICT (account_id, key) DO UPDATE SET due_on = excluded.due_on, arr_before = excluded.arr_before, outcome = excluded.outcome,"+
 			" arr_after = excluded.arr_after, closed_on = excluded.closed_on, note = excluded.note, updated_at = excluded.updated_at RETURNING id, account_id, key",
 		10, len(write), func(i int, args []any) []any {
