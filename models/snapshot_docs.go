@@ -64,6 +64,7 @@ func (s *Store) snapshotDocs(ctx context.Context, ids []int64, from, to Date) ([
 		}
 	}
 	c.mu.Unlock()
+	decoded := map[snapshotKey]*metrics.Result{}
 	if len(missing) > 0 {
 		var rows []HealthSnapshot
 		err := s.db.WithContext(ctx).Select("account_id, day, metrics").
@@ -71,7 +72,6 @@ func (s *Store) snapshotDocs(ctx context.Context, ids []int64, from, to Date) ([
 		if err != nil {
 			return nil, fmt.Errorf("store: unable to read goal metrics: %w", err)
 		}
-		decoded := make(map[snapshotKey]*metrics.Result, len(rows))
 		for _, row := range rows {
 			r, err := row.Result()
 			if err != nil {
@@ -79,31 +79,17 @@ func (s *Store) snapshotDocs(ctx context.Context, ids []int64, from, to Date) ([
 			}
 			decoded[snapshotKey{row.AccountID, metricsDay(row.Day)}] = &r
 		}
-		c.mu.Lock()
-		if c.version == v.Portfolio {
-			for k, r := range decoded {
-				c.docs[k] = r
-			}
-		}
-		c.mu.Unlock()
-		out := make([]snapshotDoc, 0, len(keys))
-		for _, k := range keys {
-			r := decoded[k]
-			if r == nil {
-				c.mu.Lock()
-				r = c.docs[k]
-				c.mu.Unlock()
-			}
-			if r != nil {
-				out = append(out, snapshotDoc{k.account, k.day, r})
-			}
-		}
-		return sortDocs(out), nil
 	}
 	out := make([]snapshotDoc, 0, len(keys))
 	c.mu.Lock()
 	for _, k := range keys {
-		if r := c.docs[k]; r != nil {
+		r := decoded[k]
+		if r != nil && c.version == v.Portfolio {
+			c.docs[k] = r
+		} else if r == nil {
+			r = c.docs[k]
+		}
+		if r != nil {
 			out = append(out, snapshotDoc{k.account, k.day, r})
 		}
 	}
