@@ -70,7 +70,7 @@ func scaleRun(pg *postgres, bin string) error {
 	}
 	// What a write to accounts or entitlements costs the next /features view: a rebuild
 	// of the adoption totals (forced here by marking them stale).
-	if err := store.DB().Exec("UPDATE feature_totals_state SET generation = generation + 1").Error; err != nil {
+	if err := store.DB().Exec("UPDATE cache_versions SET version = version + 1 WHERE name = 'adoption'").Error; err != nil {
 		return err
 	}
 	start := time.Now()

@@ -73,9 +73,6 @@ func (s *Store) UpsertAccount(ctx context.Context, a *Account) (created bool, er
 		return false, err
 	}
 	err = s.tx(ctx, func(tx *gorm.DB) error {
-		if err := bumpFeatureTotals(tx); err != nil {
-			return err
-		}
 		if created, err = upsertAccount(tx, a); err != nil {
 			return err
 		}
@@ -215,6 +212,6 @@ func (s *Store) DeleteAccount(ctx context.Context, key string) error {
 		if res.RowsAffected == 0 {
 			return fmt.Errorf("account %s: %w", key, ErrNotFound)
 		}
-		return bumpFeatureTotals(tx)
+		return nil
 	})
 }

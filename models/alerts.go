@@ -481,6 +481,10 @@ func addAlertEvent(tx *gorm.DB, alertID int64, actor Actor, kind string, changes
 
 // sqlTx is the database/sql transaction under a GORM one, for River to insert jobs in.
 func sqlTx(tx *gorm.DB) (*sql.Tx, bool) {
-	t, ok := tx.Statement.ConnPool.(*sql.Tx)
+	pool := tx.Statement.ConnPool
+	if p, ok := pool.(*gorm.PreparedStmtTX); ok { // SQLite's statements are prepared once per connection
+		pool = p.Tx
+	}
+	t, ok := pool.(*sql.Tx)
 	return t, ok
 }

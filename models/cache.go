@@ -12,25 +12,26 @@ import (
 )
 
 // cacheVersions are the version numbers triggers bump whenever the tables behind a
-// process's copies change (migration 00007_health_reads): the catalog, the settings
-// (scorecard), and the portfolio's accounts and latest health.
+// process's copies change (migrations 00007_health_reads and 00016): the catalog, the
+// settings (scorecard), the portfolio's accounts and latest health, the adoption
+// totals' inputs and, on SQLite only, end users and their daily usage.
 type cacheVersions struct {
-	Catalog, Settings, Portfolio int64
+	Catalog, Settings, Portfolio, Adoption, Usage int64
 }
 
 // healthCache is the process's copy of the scorecard and the metrics catalog, which
 // every account page and health API call needs. It is checked against the stored
 // versions on every use, so a write from any process shows on the next page view.
 type healthCache struct {
-	mu       sync.Mutex
-	loaded   bool
-	versions cacheVersions // of the catalog and settings; Portfolio is left 0
-	config   metrics.Config
-	catalog  []metrics.Feature
-	loads    int // how often it was (re)filled, for tests
+	mu                    sync.Mutex
+	loaded                bool
+	atCatalog, atSettings int64 // the versions it was filled at
+	config                metrics.Config
+	catalog               []metrics.Feature
+	loads                 int // how often it was (re)filled, for tests
 }
 
-// readCacheVersions reads the current versions (two rows of one small table).
+// readCacheVersions reads the current versions (the rows of one small table).
 func (s *Store) readCacheVersions(ctx context.Context) (cacheVersions, error) {
 	var v cacheVersions
 	var name string
@@ -43,6 +44,10 @@ func (s *Store) readCacheVersions(ctx context.Context) (cacheVersions, error) {
 			v.Settings = version
 		case "portfolio":
 			v.Portfolio = version
+		case "adoption":
+			v.Adoption = version
+		case "usage":
+			v.Usage = version
 		}
 	})
 	if err != nil {
@@ -61,10 +66,9 @@ func (s *Store) healthSettings(ctx context.Context) (metrics.Config, []metrics.F
 	if err != nil {
 		return metrics.Config{}, nil, err
 	}
-	v.Portfolio = 0 // accounts may change without changing these
 	c := s.cache
 	c.mu.Lock()
-	if c.loaded && c.versions == v {
+	if c.loaded && c.atCatalog == v.Catalog && c.atSettings == v.Settings {
 		cfg, catalog := cloneConfig(c.config), c.catalog
 		c.mu.Unlock()
 		return cfg, catalog, nil
@@ -80,7 +84,7 @@ func (s *Store) healthSettings(ctx context.Context) (metrics.Config, []metrics.F
 		return cfg, nil, err
 	}
 	c.mu.Lock()
-	c.loaded, c.versions, c.config, c.catalog = true, v, cloneConfig(cfg), catalog
+	c.loaded, c.atCatalog, c.atSettings, c.config, c.catalog = true, v.Catalog, v.Settings, cloneConfig(cfg), catalog
 	c.loads++
 	c.mu.Unlock()
 	return cfg, catalog, nil
@@ -128,4 +132,44 @@ func (c *portfolioCache) at(version int64) {
 	if c.version != version || c.orders == nil {
 		c.version, c.orders, c.facets, c.segments, c.csms = version, map[string][]int64{}, false, nil, nil
 	}
+}
+
+// healthViewCache is the process's copy of the account pages' health: one account's
+// health, trend and history take a few milliseconds to read and compute, and a page
+// is opened again and again between two changes. It is kept on SQLite only, where
+// triggers keep a 'usage' version of end users and their daily usage (migration
+// 00016); every version must match the ones it was computed at.
+type healthViewCache struct {
+	mu       sync.Mutex
+	versions cacheVersions
+	views    map[healthViewKey]*HealthView
+	fills    int // views computed and kept, for tests
+}
+
+type healthViewKey struct {
+	account string
+	asOf    Date
+}
+
+// healthViewsMax bounds the views kept; past it the copy starts again.
+const healthViewsMax = 512
+
+func (c *healthViewCache) get(v cacheVersions, key healthViewKey) *HealthView {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.versions != v {
+		return nil
+	}
+	return c.views[key]
+}
+
+// put keeps a view computed at versions v (read before its data).
+func (c *healthViewCache) put(v cacheVersions, key healthViewKey, view *HealthView) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.versions != v || c.views == nil || len(c.views) >= healthViewsMax {
+		c.versions, c.views = v, map[healthViewKey]*HealthView{}
+	}
+	c.views[key] = view
+	c.fills++
 }

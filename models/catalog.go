@@ -105,9 +105,6 @@ func (s *Store) UpsertFeature(ctx context.Context, f *Feature) (created bool, er
 		return false, err
 	}
 	err = s.tx(ctx, func(tx *gorm.DB) error {
-		if err := bumpFeatureTotals(tx); err != nil {
-			return err
-		}
 		created, err = upsertFeature(tx, f)
 		return err
 	})
@@ -233,6 +230,6 @@ func (s *Store) DeleteFeature(ctx context.Context, key string) error {
 		if err := tx.Where("id = ?", f.ID).Delete(&Feature{}).Error; err != nil {
 			return fmt.Errorf("store: unable to delete feature %s: %w", key, err)
 		}
-		return bumpFeatureTotals(tx)
+		return nil
 	})
 }

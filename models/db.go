@@ -48,6 +48,7 @@ type Store struct {
 	slices   map[string]*totalsSlice
 	cache    *healthCache // scorecard and catalog, checked against stored versions
 	folio    *portfolioCache
+	views    *healthViewCache // account pages' health, on SQLite only (nil on PostgreSQL)
 	// filling lets concurrent misses of a cached copy wait for one read instead of
 	// each repeating it (every client's first view after a start or a change).
 	filling *singleflight.Group
@@ -114,6 +115,7 @@ func Open(url string) (*Store, error) {
 				return nil, fmt.Errorf("store: unable to create %s: %w", dir, err)
 			}
 		}
+		cfg.PrepareStmt, cfg.PrepareStmtMaxSize = true, 512
 		db, err = gorm.Open(sqlite.Open(dsn), cfg)
 	}
 	if err != nil {
@@ -133,8 +135,12 @@ func Open(url string) (*Store, error) {
 	sqlDB.SetMaxOpenConns(conns)
 	sqlDB.SetMaxIdleConns(conns)
 	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
-	return &Store{db: db, dialect: dialect, cache: &healthCache{}, folio: &portfolioCache{},
-		filling: &singleflight.Group{}}, nil
+	store := &Store{db: db, dialect: dialect, cache: &healthCache{}, folio: &portfolioCache{},
+		filling: &singleflight.Group{}}
+	if dialect == SQLite { // where a 'usage' version exists (migration 00016)
+		store.views = &healthViewCache{}
+	}
+	return store, nil
 }
 
 // Dialect tells which database the store runs on.

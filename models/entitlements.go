@@ -88,9 +88,6 @@ func (s *Store) UpsertEntitlement(ctx context.Context, accountKey string, e *Ent
 		return false, err
 	}
 	err = s.tx(ctx, func(tx *gorm.DB) error {
-		if err := bumpFeatureTotals(tx); err != nil {
-			return err
-		}
 		created, err = upsertEntitlement(tx, e)
 		return err
 	})
@@ -263,7 +260,7 @@ func (s *Store) DeleteEntitlement(ctx context.Context, accountKey, key string) e
 		if res.RowsAffected == 0 {
 			return fmt.Errorf("entitlement %s: %w", key, ErrNotFound)
 		}
-		return bumpFeatureTotals(tx)
+		return nil
 	})
 }
 

@@ -32,3 +32,14 @@ func SetMinPlanAccounts(n int) func() {
 	minPlanAccounts = n
 	return func() { minPlanAccounts = old }
 }
+
+// HealthViewFills tells how often the store computed an account page's health and
+// kept it (0 where it keeps none).
+func (s *Store) HealthViewFills() int {
+	if s.views == nil {
+		return 0
+	}
+	s.views.mu.Lock()
+	defer s.views.mu.Unlock()
+	return s.views.fills
+}

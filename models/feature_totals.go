@@ -17,8 +17,9 @@ import (
 // entitlement key) overlaps, so each plan gets its own slice: the common plans' are
 // built with the every-account slice, rarer ones the first time they are asked for
 // (feature_totals_build.go). The totals are a cache: every write to what they are
-// computed from bumps feature_totals_state.generation in its own transaction, and a
-// report rebuilds a slice whose generation or day is not current before reading it;
+// computed from bumps the 'adoption' cache version (a trigger, migration 00016) in its
+// own transaction, and a report rebuilds a slice whose version (recorded as its
+// generation) or day is not current before reading it;
 // each process keeps the slices it read in memory for as long as they are current.
 
 // Kinds of period in feature_totals.
@@ -38,14 +39,8 @@ var (
 	windowUsage = precomputed{"account_feature_windows", "account_windows", "as_of"}
 )
 
-// bumpFeatureTotals marks every slice stale. Callers run it in the transaction of the
-// write, so a report never reads totals older than a committed change.
-func bumpFeatureTotals(tx *gorm.DB) error {
-	if err := tx.Exec("UPDATE feature_totals_state SET generation = generation + 1 WHERE id = 1").Error; err != nil {
-		return fmt.Errorf("store: unable to mark adoption totals stale: %w", err)
-	}
-	return nil
-}
+// adoptionVersionSQL reads the version the adoption totals are current at.
+const adoptionVersionSQL = "SELECT version FROM cache_versions WHERE name = 'adoption'"
 
 // totalsCurrent reports whether the slice of plan is built for asOf at the current generation.
 func totalsCurrent(tx *gorm.DB, plan string, asOf int) (bool, error) {
@@ -54,8 +49,8 @@ func totalsCurrent(tx *gorm.DB, plan string, asOf int) (bool, error) {
 		AsOf       *int
 		Built      *int64
 	}
-	err := tx.Raw("SELECT s.generation, b.as_of, b.generation AS built FROM feature_totals_state s"+
-		" LEFT JOIN feature_totals_builds b ON b.plan = ? WHERE s.id = 1", plan).Scan(&row).Error
+	err := tx.Raw("SELECT s.version AS generation, b.as_of, b.generation AS built FROM cache_versions s"+
+		" LEFT JOIN feature_totals_builds b ON b.plan = ? WHERE s.name = 'adoption'", plan).Scan(&row).Error
 	if err != nil {
 		return false, fmt.Errorf("store: unable to read adoption totals state: %w", err)
 	}
@@ -160,7 +155,7 @@ const maxCachedSlices = 8
 func (s *Store) featureSlice(ctx context.Context, plan string, today Date) (*totalsSlice, error) {
 	asOf := today.EpochDay()
 	var generation int64
-	if err := s.db.WithContext(ctx).Raw("SELECT generation FROM feature_totals_state WHERE id = 1").Scan(&generation).Error; err != nil {
+	if err := s.db.WithContext(ctx).Raw(adoptionVersionSQL).Scan(&generation).Error; err != nil {
 		return nil, fmt.Errorf("store: unable to read adoption totals state: %w", err)
 	}
 	current := func() *totalsSlice {

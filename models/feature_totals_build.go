@@ -46,7 +46,7 @@ func (s *Store) buildFeatureTotals(ctx context.Context, plan string, today Date)
 		// The generation is read before the data: a write committed while this runs
 		// bumps it past what is recorded here, and the next report rebuilds.
 		var generation int64
-		if err := tx.Raw("SELECT generation FROM feature_totals_state WHERE id = 1").Scan(&generation).Error; err != nil {
+		if err := tx.Raw(adoptionVersionSQL).Scan(&generation).Error; err != nil {
 			return fmt.Errorf("store: unable to read adoption totals state: %w", err)
 		}
 		plans := []string{plan}

@@ -30,7 +30,8 @@ const windowRefreshDays = metrics.WindowDays + 1
 // that overlap from … to, and the 30-day windows as of each of the last
 // windowRefreshDays days of that range. Each chunk of weeks, and each window, is one
 // transaction of set-based DELETE + INSERT … SELECT, so running it again is harmless.
-// Every chunk marks the adoption totals stale; they are rebuilt for to at the end.
+// Each write marks the adoption totals stale (a trigger bumps their version); they
+// are rebuilt for to at the end.
 func (s *Store) RefreshFeatureWeeks(ctx context.Context, from, to Date) error {
 	if to.Before(from) {
 		return nil
@@ -39,9 +40,6 @@ func (s *Store) RefreshFeatureWeeks(ctx context.Context, from, to Date) error {
 	for w := first; w <= last; w += 7 * weekRefreshChunk {
 		wLast := min(w+7*(weekRefreshChunk-1), last)
 		err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-			if err := bumpFeatureTotals(tx); err != nil {
-				return err
-			}
 			return refreshWeeks(tx, int(w), int(wLast))
 		})
 		if err != nil {
@@ -52,9 +50,6 @@ func (s *Store) RefreshFeatureWeeks(ctx context.Context, from, to Date) error {
 	if s.dialect == SQLite {
 		// One pass for every window: SQLite pays for each aggregate in full.
 		err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-			if err := bumpFeatureTotals(tx); err != nil {
-				return err
-			}
 			return refreshWindowsOnePass(tx, int(start), int(metricsDay(to)))
 		})
 		if err != nil {
@@ -64,9 +59,6 @@ func (s *Store) RefreshFeatureWeeks(ctx context.Context, from, to Date) error {
 	}
 	for d := start; d <= metricsDay(to); d++ {
 		err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-			if err := bumpFeatureTotals(tx); err != nil {
-				return err
-			}
 			return refreshWindow(tx, int(d))
 		})
 		if err != nil {

@@ -96,7 +96,30 @@ func (s *Store) AccountHealth(ctx context.Context, accountKey string, asOf Date)
 }
 
 // AccountHealthView gathers everything the account page needs about health in one call.
+// The view is shared with later calls: callers must not modify it.
 func (s *Store) AccountHealthView(ctx context.Context, accountKey string, asOf Date) (*HealthView, error) {
+	if s.views == nil {
+		return s.accountHealthView(ctx, accountKey, asOf)
+	}
+	// The versions are read before the data: a write committed in between leaves the
+	// view under older versions than stored, so the next call computes it again.
+	v, err := s.readCacheVersions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	key := healthViewKey{accountKey, asOf}
+	if view := s.views.get(v, key); view != nil {
+		return view, nil
+	}
+	view, err := s.accountHealthView(ctx, accountKey, asOf)
+	if err != nil {
+		return nil, err
+	}
+	s.views.put(v, key, view)
+	return view, nil
+}
+
+func (s *Store) accountHealthView(ctx context.Context, accountKey string, asOf Date) (*HealthView, error) {
 	acct, err := s.AccountByKey(ctx, accountKey)
 	if err != nil {
 		return nil, err
@@ -335,13 +358,9 @@ func (s *Store) PutSnapshots(ctx context.Context, rows []HealthSnapshot) error {
 	return s.putSnapshots(ctx, rows)
 }
 
-// putSnapshots upserts snapshots in multi-row statements, in one transaction that
-// also marks the adoption totals (whose leakage report reads snapshots) stale.
+// putSnapshots upserts snapshots in multi-row statements, in one transaction.
 func (s *Store) putSnapshots(ctx context.Context, rows []HealthSnapshot) error {
 	return s.tx(ctx, func(db *gorm.DB) error {
-		if err := bumpFeatureTotals(db); err != nil {
-			return err
-		}
 		return putSnapshotRows(db, rows)
 	})
 }

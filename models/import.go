@@ -31,9 +31,6 @@ func (s *Store) ImportCSV(ctx context.Context, kind string, r io.Reader) (Import
 		return ImportResult{Kind: kind}, ie.orNil()
 	}
 	err = s.tx(ctx, func(tx *gorm.DB) error {
-		if err := bumpFeatureTotals(tx); err != nil {
-			return err
-		}
 		switch kind {
 		case KindAccounts:
 			if err := importAccounts(tx, b, ie); err != nil {

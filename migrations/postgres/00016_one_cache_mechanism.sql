@@ -1,0 +1,49 @@
+-- One mechanism keeps every cache current: a version in cache_versions, bumped by a
+-- trigger in the transaction of any write to the tables behind the cache. The
+-- adoption totals (00006) had their own generation, bumped from Go by each write
+-- path; it becomes the 'adoption' version, kept by triggers like the others.
+
+-- +goose Up
+INSERT INTO cache_versions (name, version) SELECT 'adoption', generation FROM feature_totals_state WHERE id = 1;
+CREATE TRIGGER accounts_adoption_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON accounts
+    FOR EACH STATEMENT EXECUTE FUNCTION bump_cache_version('adoption');
+CREATE TRIGGER entitlements_adoption_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON entitlements
+    FOR EACH STATEMENT EXECUTE FUNCTION bump_cache_version('adoption');
+CREATE TRIGGER entitlement_features_adoption_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON entitlement_features
+    FOR EACH STATEMENT EXECUTE FUNCTION bump_cache_version('adoption');
+CREATE TRIGGER features_adoption_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON features
+    FOR EACH STATEMENT EXECUTE FUNCTION bump_cache_version('adoption');
+CREATE TRIGGER feature_events_adoption_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON feature_events
+    FOR EACH STATEMENT EXECUTE FUNCTION bump_cache_version('adoption');
+CREATE TRIGGER account_feature_weeks_adoption_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON account_feature_weeks
+    FOR EACH STATEMENT EXECUTE FUNCTION bump_cache_version('adoption');
+CREATE TRIGGER account_feature_windows_adoption_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON account_feature_windows
+    FOR EACH STATEMENT EXECUTE FUNCTION bump_cache_version('adoption');
+CREATE TRIGGER account_weeks_adoption_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON account_weeks
+    FOR EACH STATEMENT EXECUTE FUNCTION bump_cache_version('adoption');
+CREATE TRIGGER account_windows_adoption_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON account_windows
+    FOR EACH STATEMENT EXECUTE FUNCTION bump_cache_version('adoption');
+CREATE TRIGGER health_snapshots_adoption_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON health_snapshots
+    FOR EACH STATEMENT EXECUTE FUNCTION bump_cache_version('adoption');
+CREATE TRIGGER products_adoption_version AFTER UPDATE OR DELETE OR TRUNCATE ON products
+    FOR EACH STATEMENT EXECUTE FUNCTION bump_cache_version('adoption');
+DROP TABLE feature_totals_state;
+
+-- +goose Down
+CREATE TABLE feature_totals_state (
+    id         INTEGER PRIMARY KEY CHECK (id = 1),
+    generation BIGINT  NOT NULL
+);
+INSERT INTO feature_totals_state (id, generation) SELECT 1, version FROM cache_versions WHERE name = 'adoption';
+DROP TRIGGER products_adoption_version ON products;
+DROP TRIGGER health_snapshots_adoption_version ON health_snapshots;
+DROP TRIGGER account_windows_adoption_version ON account_windows;
+DROP TRIGGER account_weeks_adoption_version ON account_weeks;
+DROP TRIGGER account_feature_windows_adoption_version ON account_feature_windows;
+DROP TRIGGER account_feature_weeks_adoption_version ON account_feature_weeks;
+DROP TRIGGER feature_events_adoption_version ON feature_events;
+DROP TRIGGER features_adoption_version ON features;
+DROP TRIGGER entitlement_features_adoption_version ON entitlement_features;
+DROP TRIGGER entitlements_adoption_version ON entitlements;
+DROP TRIGGER accounts_adoption_version ON accounts;
+DELETE FROM cache_versions WHERE name = 'adoption';

@@ -1,0 +1,98 @@
+package models_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"sightline/ingest"
+	"sightline/models"
+	"sightline/models/dbtest"
+)
+
+// Process a keeps the account page's health it computed (on SQLite); every write of
+// process b that the page shows must show in a's next view: usage, a late group
+// call, an entitlement, the account, the catalog, the scorecard. Views nothing
+// changed for are not computed again.
+func TestAccountPageHealthFollowsWritesOfOtherProcesses(t *testing.T) {
+	dbtest.EachTwoProcesses(t, func(t *testing.T, a, b *models.Store) {
+		ctx := context.Background()
+		today := models.Today()
+		mustDo := func(_ any, err error) {
+			t.Helper()
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		mustDo(b.UpsertFeature(ctx, &models.Feature{Key: "reports", Name: "Reports", Product: "core", EventNames: []string{"Report Run"}}))
+		mustDo(b.UpsertAccount(ctx, &models.Account{Key: "acme", Name: "Acme"}))
+		mustDo(b.UpsertEntitlement(ctx, "acme", &models.Entitlement{Key: "seats", Product: "core", Model: "user", Quantity: 10}))
+		send := func(lines ...string) {
+			t.Helper()
+			msgs, err := ingest.ParseBatch([]byte(`{"batch":[`+strings.Join(lines, ",")+`]}`), time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			mustDo(ingest.Store(ctx, b, msgs, 0))
+		}
+		ts := time.Now().UTC().Add(-time.Minute).Format(time.RFC3339)
+		track := func(user, event string) string {
+			return fmt.Sprintf(`{"type":"track","userId":%q,"event":%q,"timestamp":%q}`, user, event, ts)
+		}
+		group := func(user string) string {
+			return fmt.Sprintf(`{"type":"group","userId":%q,"groupId":"acme","timestamp":%q}`, user, ts)
+		}
+		send(group("ann"), track("ann", "Signed In"))
+
+		view := func() *models.HealthView {
+			t.Helper()
+			v, err := a.AccountHealthView(ctx, "acme", today)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return v
+		}
+		check := func(step string, got, want any) {
+			t.Helper()
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("%s: process a's account page shows %v, want %v", step, got, want)
+			}
+		}
+		activeUsers := func(v *models.HealthView) any { return v.Health.Result.ActiveUsers }
+		check("start", activeUsers(view()), 1)
+		fills := a.HealthViewFills()
+		check("again", activeUsers(view()), 1)
+		if n := a.HealthViewFills(); n != fills {
+			t.Fatalf("nothing changed, yet the view was computed %d more times", n-fills)
+		}
+		if a.Dialect() == models.SQLite && fills == 0 {
+			t.Fatal("SQLite keeps no view")
+		}
+
+		send(track("bob", "Report Run"), group("bob")) // the group call arrives after the event
+		check("a second user", activeUsers(view()), 2)
+		send(track("bob", "Report Run"))
+		check("the same user again", view().Health.Result.FeatureAdoption[0].Users, 1)
+		mustDo(b.UpsertEntitlement(ctx, "acme", &models.Entitlement{Key: "seats", Product: "core", Model: "user", Quantity: 4}))
+		check("seats changed", *view().Health.Result.SeatActivation, 0.5)
+		mustDo(b.UpsertAccount(ctx, &models.Account{Key: "acme", Name: "Acme Inc"}))
+		check("account renamed", view().Account.Name, "Acme Inc")
+		mustDo(b.UpsertFeature(ctx, &models.Feature{Key: "reports", Name: "Reports", Product: "core", EventNames: []string{"Report Opened"}}))
+		check("feature's event changed", view().Health.Result.FeatureAdoption[0].Users, 0)
+		cfg, err := b.Scorecard(ctx)
+		mustDo(nil, err)
+		before := *view().Health.Result.Health.Score
+		w := cfg.Measures["seat_activation"]
+		w.Weight += 30
+		cfg.Measures["seat_activation"] = w
+		mustDo(nil, b.PutScorecard(ctx, cfg))
+		if after := *view().Health.Result.Health.Score; after == before {
+			t.Fatalf("scorecard changed: the score stayed %v", after)
+		}
+		// Plain SQL, no application code: the triggers still see it.
+		mustDo(nil, b.DB().Exec("UPDATE end_users SET group_key = 'other' WHERE user_key = 'bob'").Error)
+		check("a user moved away in SQL", activeUsers(view()), 1)
+	})
+}
