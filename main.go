@@ -23,6 +23,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"sightline/alerts"
 	"sightline/demo"
 	"sightline/handlers"
@@ -426,6 +428,18 @@ func prepareDemo(ctx context.Context, store *models.Store, log *slog.Logger) (bo
 	if err != nil {
 		return false, err
 	}
+	// The logins' password hashes (a quarter second each) are made on the other cores
+	// while the seed writes.
+	var logins errgroup.Group
+	for _, l := range demo.Logins {
+		logins.Go(func() error {
+			_, err := store.CreateTeamMember(ctx, l.Email, l.Name, l.Role, "demo")
+			if errors.Is(err, models.ErrConflict) {
+				return nil
+			}
+			return err
+		})
+	}
 	if n == 0 {
 		log.Info("filling the empty database with demo data")
 		today := models.Today()
@@ -437,11 +451,8 @@ func prepareDemo(ctx context.Context, store *models.Store, log *slog.Logger) (bo
 			return false, err
 		}
 	}
-	for _, l := range demo.Logins {
-		_, err := store.CreateTeamMember(ctx, l.Email, l.Name, l.Role, "demo")
-		if err != nil && !errors.Is(err, models.ErrConflict) {
-			return false, err
-		}
+	if err := logins.Wait(); err != nil {
+		return false, err
 	}
 	if n == 0 {
 		if _, err := demo.SeedGoals(ctx, store, models.Today(), log); err != nil {

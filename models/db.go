@@ -85,7 +85,7 @@ func ParseDatabaseURL(url string) (Dialect, string, error) {
 		// A 32 MB page cache per connection (2 MB by default) keeps a large write's
 		// pages in memory until commit instead of spilling them to the file.
 		dsn := path + "?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)" +
-			"&_pragma=busy_timeout(10000)&_pragma=synchronous(FULL)&_pragma=cache_size(-32768)&_pragma=mmap_size(1073741824)&_txlock=immediate"
+			"&_pragma=busy_timeout(10000)&_pragma=synchronous(FULL)&_pragma=cache_size(-32768)&_pragma=mmap_size(1073741824)&_pragma=temp_store(2)&_txlock=immediate"
 		return SQLite, dsn, nil
 	default:
 		return "", "", fmt.Errorf("DATABASE_URL %q: want postgres://… or sqlite:PATH", url)

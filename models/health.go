@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 
+	"golang.org/x/sync/errgroup"
 	"gorm.io/gorm"
 
 	"sightline/metrics"
@@ -327,20 +329,9 @@ func (s *Store) SnapshotHealth(ctx context.Context, from, to Date) (int, error) 
 			return written, nil
 		}
 		after = accounts[len(accounts)-1].ID
-		ins, _, err := s.loadHealthInputs(ctx, accounts, first-metrics.WindowDays+1, last, catalog)
+		rows, err := s.computeSnapshots(ctx, accounts, first, last, cfg, catalog)
 		if err != nil {
 			return written, err
-		}
-		rows := make([]HealthSnapshot, 0, len(accounts)*int(last-first+1))
-		for _, a := range accounts {
-			p := metrics.Prepare(*ins[a.Key])
-			for day := first; day <= last; day++ {
-				h, err := NewHealthSnapshot(a.ID, DateFromEpochDay(int(day)), p.Compute(day, cfg))
-				if err != nil {
-					return written, err
-				}
-				rows = append(rows, h)
-			}
 		}
 		if err := s.putSnapshots(ctx, rows); err != nil {
 			return written, err
@@ -350,6 +341,39 @@ func (s *Store) SnapshotHealth(ctx context.Context, from, to Date) (int, error) 
 		}
 		written += len(rows)
 	}
+}
+
+// computeSnapshots reads the accounts' inputs and computes their snapshots of days
+// first … last, a part of the accounts on each core (reads run side by side on both
+// databases); each part fills its own slots of the result.
+func (s *Store) computeSnapshots(ctx context.Context, accounts []healthAccount, first, last metrics.Day, cfg metrics.Config, catalog []metrics.Feature) ([]HealthSnapshot, error) {
+	days := int(last - first + 1)
+	rows := make([]HealthSnapshot, len(accounts)*days)
+	parts := runtime.GOMAXPROCS(0)
+	per := (len(accounts) + parts - 1) / parts
+	g, ctx := errgroup.WithContext(ctx)
+	for lo := 0; lo < len(accounts); lo += per {
+		part := accounts[lo:min(lo+per, len(accounts))]
+		g.Go(func() error {
+			ins, _, err := s.loadHealthInputs(ctx, part, first-metrics.WindowDays+1, last, catalog)
+			if err != nil {
+				return err
+			}
+			for i, a := range part {
+				p := metrics.Prepare(*ins[a.Key])
+				for d := range days {
+					day := first + metrics.Day(d)
+					h, err := NewHealthSnapshot(a.ID, DateFromEpochDay(int(day)), p.Compute(day, cfg))
+					if err != nil {
+						return err
+					}
+					rows[(lo+i)*days+d] = h
+				}
+			}
+			return nil
+		})
+	}
+	return rows, g.Wait()
 }
 
 // PutSnapshots stores snapshots made elsewhere (the demo's history of health from
@@ -366,28 +390,19 @@ func (s *Store) putSnapshots(ctx context.Context, rows []HealthSnapshot) error {
 }
 
 func putSnapshotRows(db *gorm.DB, rows []HealthSnapshot) error {
-	const per = 500
-	for start := 0; start < len(rows); start += per {
-		part := rows[start:min(start+per, len(rows))]
-		var sb strings.Builder
-		args := make([]any, 0, len(part)*10)
-		sb.WriteString("INSERT INTO health_snapshots (account_id, day, score, color, metrics," +
-			" daily_usage_rate, seat_activation, executives, overused, underused) VALUES ")
-		for i, r := range part {
-			if i > 0 {
-				sb.WriteByte(',')
-			}
-			sb.WriteString("(?,?,?,?,?,?,?,?,?,?)")
-			args = append(args, r.AccountID, r.Day, r.Score, r.Color, r.Metrics,
+	err := bulkWrite(db, "INSERT INTO health_snapshots (account_id, day, score, color, metrics,"+
+		" daily_usage_rate, seat_activation, executives, overused, underused) VALUES ",
+		" ON CONFLICT (account_id, day) DO UPDATE SET score = excluded.score,"+
+			" color = excluded.color, metrics = excluded.metrics, daily_usage_rate = excluded.daily_usage_rate,"+
+			" seat_activation = excluded.seat_activation, executives = excluded.executives,"+
+			" overused = excluded.overused, underused = excluded.underused",
+		10, len(rows), func(i int, args []any) []any {
+			r := rows[i]
+			return append(args, r.AccountID, r.Day, r.Score, r.Color, r.Metrics,
 				r.DailyUsageRate, r.SeatActivation, r.Executives, r.Overused, r.Underused)
-		}
-		sb.WriteString(" ON CONFLICT (account_id, day) DO UPDATE SET score = excluded.score," +
-			" color = excluded.color, metrics = excluded.metrics, daily_usage_rate = excluded.daily_usage_rate," +
-			" seat_activation = excluded.seat_activation, executives = excluded.executives," +
-			" overused = excluded.overused, underused = excluded.underused")
-		if err := db.Exec(sb.String(), args...).Error; err != nil {
-			return fmt.Errorf("store: unable to write health snapshots: %w", err)
-		}
+		}, nil)
+	if err != nil {
+		return fmt.Errorf("store: unable to write health snapshots: %w", err)
 	}
 	return nil
 }
