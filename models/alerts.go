@@ -261,15 +261,17 @@ func (s *Store) OpenAlertCount(ctx context.Context, owner string) (int, error) {
 }
 
 // OpenAlertsByAccount returns each account's open alerts (account id → alerts), for the
-// portfolio's risk flags.
+// portfolio's risk flags: kind, subject, threshold and severity only.
 func (s *Store) OpenAlertsByAccount(ctx context.Context, accountIDs []int64) (map[int64][]Alert, error) {
 	out := map[int64][]Alert{}
 	if len(accountIDs) == 0 {
 		return out, nil
 	}
 	var list []Alert
-	err := s.db.WithContext(ctx).Where("state = ? AND account_id IN ?", AlertOpen, accountIDs).
-		Order("account_id, id").Find(&list).Error
+	// Only what the flags and the worst severity need: a message, its evidence and
+	// note are most of a row, and a portfolio page lists hundreds of alerts.
+	err := s.db.WithContext(ctx).Select("id, account_id, kind, subject, threshold, severity, state").
+		Where("state = ? AND account_id IN ?", AlertOpen, accountIDs).Order("account_id, id").Find(&list).Error
 	if err != nil {
 		return nil, fmt.Errorf("store: unable to read open alerts: %w", err)
 	}
@@ -481,10 +483,6 @@ func addAlertEvent(tx *gorm.DB, alertID int64, actor Actor, kind string, changes
 
 // sqlTx is the database/sql transaction under a GORM one, for River to insert jobs in.
 func sqlTx(tx *gorm.DB) (*sql.Tx, bool) {
-	pool := tx.Statement.ConnPool
-	if p, ok := pool.(*gorm.PreparedStmtTX); ok { // SQLite's statements are prepared once per connection
-		pool = p.Tx
-	}
-	t, ok := pool.(*sql.Tx)
+	t, ok := tx.Statement.ConnPool.(*sql.Tx)
 	return t, ok
 }

@@ -115,7 +115,6 @@ func Open(url string) (*Store, error) {
 				return nil, fmt.Errorf("store: unable to create %s: %w", dir, err)
 			}
 		}
-		cfg.PrepareStmt, cfg.PrepareStmtMaxSize = true, 512
 		db, err = gorm.Open(sqlite.Open(dsn), cfg)
 	}
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 
@@ -12,18 +13,23 @@ import (
 
 // snapshotDocs keeps the decoded documents of the snapshots the goal lists read (the
 // last two weeks of every account with a goal): decoding them was most of /goals'
-// time. A stored snapshot changes only when a snapshot run rewrites it, and every run
-// moves the portfolio version (it rewrites account_health_latest), so the copy is
-// emptied whenever that version moves.
+// time. Every write to health_snapshots moves the adoption version (a trigger), so the
+// copy is emptied whenever that version moves.
 type snapshotDocs struct {
 	mu      sync.Mutex
 	version int64
 	docs    map[snapshotKey]*metrics.Result
+	read    map[snapshotRange]bool // accounts and ranges whose snapshots are all in docs
 }
 
 type snapshotKey struct {
 	account int64
 	day     metrics.Day
+}
+
+type snapshotRange struct {
+	account  int64
+	from, to Date
 }
 
 // snapshotDocsMax bounds the copy; past it, it starts again.
@@ -36,31 +42,22 @@ type snapshotDoc struct {
 }
 
 // snapshotDocs returns the decoded snapshots of the accounts from … to, by account and
-// day; only those not in the copy are read whole and decoded.
+// day; only accounts whose range is not in the copy are read and decoded.
 func (s *Store) snapshotDocs(ctx context.Context, ids []int64, from, to Date) ([]snapshotDoc, error) {
 	v, err := s.readCacheVersions(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var keys []snapshotKey
-	var id int64
-	var day Date
-	err = s.eachRow(ctx, "SELECT account_id, day FROM health_snapshots WHERE account_id IN ? AND day BETWEEN ? AND ?",
-		[]any{ids, from, to}, []any{&id, &day}, func() { keys = append(keys, snapshotKey{id, metricsDay(day)}) })
-	if err != nil {
-		return nil, fmt.Errorf("store: unable to list goal snapshots: %w", err)
-	}
 	c := &s.docs
 	c.mu.Lock()
-	if c.version != v.Portfolio || len(c.docs) > snapshotDocsMax {
-		c.version, c.docs = v.Portfolio, map[snapshotKey]*metrics.Result{}
+	if c.version != v.Adoption || len(c.docs) > snapshotDocsMax {
+		c.version, c.docs, c.read = v.Adoption, map[snapshotKey]*metrics.Result{}, map[snapshotRange]bool{}
 	}
+	docs, read := c.docs, c.read // the maps of version v, even if a later call replaces them
 	var missing []int64
-	seen := map[int64]bool{}
-	for _, k := range keys {
-		if c.docs[k] == nil && !seen[k.account] {
-			seen[k.account] = true
-			missing = append(missing, k.account)
+	for _, id := range ids {
+		if !read[snapshotRange{id, from, to}] {
+			missing = append(missing, id)
 		}
 	}
 	c.mu.Unlock()
@@ -80,20 +77,22 @@ func (s *Store) snapshotDocs(ctx context.Context, ids []int64, from, to Date) ([
 			decoded[snapshotKey{row.AccountID, metricsDay(row.Day)}] = &r
 		}
 	}
-	out := make([]snapshotDoc, 0, len(keys))
+	var out []snapshotDoc
 	c.mu.Lock()
-	for _, k := range keys {
-		r := decoded[k]
-		if r != nil && c.version == v.Portfolio {
-			c.docs[k] = r
-		} else if r == nil {
-			r = c.docs[k]
-		}
-		if r != nil {
-			out = append(out, snapshotDoc{k.account, k.day, r})
+	defer c.mu.Unlock()
+	maps.Copy(docs, decoded)
+	for _, id := range missing {
+		read[snapshotRange{id, from, to}] = true
+	}
+	for _, id := range ids {
+		for day := metricsDay(from); day <= metricsDay(to); day++ {
+			k := snapshotKey{id, day}
+			r := docs[k]
+			if r != nil {
+				out = append(out, snapshotDoc{id, day, r})
+			}
 		}
 	}
-	c.mu.Unlock()
 	return sortDocs(out), nil
 }
 
