@@ -54,7 +54,9 @@ Environment:
   SESSION_SECRET  secret for session cookies (generated and stored in the database when unset)
   SECURE_COOKIES  set to 1 behind HTTPS
   LOG_LEVEL       debug, info, warn or error (default info)
-  SNAPSHOT_JOB    "off": this process takes no background work (snapshots, alerts, webhooks, digests, retention)
+  BACKGROUND_WORK "off": this process takes no background work (snapshots, alerts, webhooks, digests,
+                  retention); River runs each job once across the processes that do
+  DATABASE_REPLICA_URLS  comma-separated PostgreSQL read replicas for pages and read-only API calls
   BASE_URL        where people reach Sightline, for links in e-mails and webhooks
   SMTP_URL        smtp://user:pass@host:port (STARTTLS when offered) or smtps://… for the alert digests
   MAIL_FROM       the digests' sender address
@@ -319,9 +321,23 @@ func serve(ctx context.Context, log *slog.Logger, withDemo bool) error {
 		return err
 	}
 	defer store.Close()
-	// Background work (River): this process takes its share unless told not to. The
-	// queue exists before the demo is seeded, so the demo's webhook deliveries are queued.
-	background := os.Getenv("SNAPSHOT_JOB") != "off"
+	if urls := os.Getenv("DATABASE_REPLICA_URLS"); urls != "" {
+		if err := store.UseReplicas(ctx, strings.Split(urls, ",")); err != nil {
+			return err
+		}
+		for _, r := range store.ReplicaStates() {
+			log.Info("read replica", "replica", r.Name, "state", r.State, "err", r.Error)
+		}
+	}
+	// Background work (River): this process takes its share unless told not to. River
+	// runs each job once across every process and elects one to schedule the periodic
+	// ones. The queue exists before the demo is seeded, so the demo's webhook deliveries
+	// are queued.
+	background := os.Getenv("BACKGROUND_WORK") != "off"
+	if os.Getenv("SNAPSHOT_JOB") == "off" { // its name before it covered every job
+		log.Warn("SNAPSHOT_JOB=off is now BACKGROUND_WORK=off")
+		background = false
+	}
 	// A demo about to be seeded gets today's snapshots from the seeding: the snapshot
 	// job need not redo them at start (it would slow the newcomer's first clicks).
 	seeding := false

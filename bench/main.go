@@ -174,7 +174,7 @@ func startServer(bin, dbURL, addr string) (*serverProc, error) {
 		"SESSION_SECRET=bench-secret-bench-secret-bench-secret", "PPROF_ADDR="+os.Getenv("BENCH_PPROF"),
 		// The bench writes the snapshots itself; the server's own start-up run would
 		// compete with the measured requests.
-		"SNAPSHOT_JOB=off")}
+		"BACKGROUND_WORK=off")}
 	return s, s.start()
 }
 

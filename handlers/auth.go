@@ -1,10 +1,12 @@
 package handlers
 
 import (
+	"context"
 	"crypto/sha256"
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -71,7 +73,9 @@ func (s *server) loadViewer(next echo.HandlerFunc) echo.HandlerFunc {
 			return next(c)
 		}
 		ctx := c.Request().Context()
-		if m := s.sessions.member(c); m != nil {
+		m := s.sessions.member(c) // from the primary: a fresh login is never missed
+		ctx = s.readsFrom(c, ctx)
+		if m != nil {
 			c.Set(memberKey, m)
 			v := views.Viewer{Email: m.Email, Name: m.Name, Role: m.Role}
 			if c.Request().Method == http.MethodGet && !isHTMXSwap(c.Request()) {
@@ -138,6 +142,14 @@ func (s *server) requireToken(perm models.Permission) echo.MiddlewareFunc {
 				return echo.NewHTTPError(http.StatusForbidden, "an API token with role "+string(tok.Role)+" may not do this")
 			}
 			c.Set(tokenKey, tok)
+			ctx := c.Request().Context()
+			if !isRead(c.Request()) {
+				if err := s.store.MarkTokenWrite(ctx, tok.ID); err != nil {
+					return err
+				}
+			} else if s.store.HasReplicas() && !recent(tok.LastWriteAt) {
+				c.SetRequest(c.Request().WithContext(models.ReplicaReads(ctx)))
+			}
 			if models.Stale(tok.LastUsedAt) {
 				s.store.TouchAPIToken(c.Request().Context(), tok.ID)
 			}
@@ -218,3 +230,36 @@ func (s *server) logout(c echo.Context) error {
 	}
 	return c.Redirect(http.StatusSeeOther, "/login")
 }
+
+// wroteCookie carries when the browser last sent a write, so its reads stay on the
+// primary for models.ReadYourWrites, whichever process serves them.
+const wroteCookie = "sightline_wrote"
+
+// readsFrom returns ctx marked for replica reads when replicas serve, the request is
+// a read and its browser sent no write lately; a write sets the cookie that keeps the
+// next reads on the primary.
+func (s *server) readsFrom(c echo.Context, ctx context.Context) context.Context {
+	if !s.store.HasReplicas() {
+		return ctx
+	}
+	if !isRead(c.Request()) {
+		c.SetCookie(&http.Cookie{Name: wroteCookie, Value: strconv.FormatInt(time.Now().Unix(), 10), Path: "/",
+			MaxAge: int(models.ReadYourWrites / time.Second), HttpOnly: true, SameSite: http.SameSiteLaxMode,
+			Secure: c.Scheme() == "https"})
+		return ctx
+	}
+	if ck, err := c.Cookie(wroteCookie); err == nil {
+		if at, err := strconv.ParseInt(ck.Value, 10, 64); err == nil {
+			t := time.Unix(at, 0)
+			if recent(&t) {
+				return ctx
+			}
+		}
+	}
+	return models.ReplicaReads(ctx)
+}
+
+func isRead(r *http.Request) bool { return r.Method == http.MethodGet || r.Method == http.MethodHead }
+
+// recent tells whether a write at t may not have reached every replica yet.
+func recent(t *time.Time) bool { return t != nil && time.Since(*t) < models.ReadYourWrites }

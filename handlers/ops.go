@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -25,7 +26,24 @@ func (s *server) readyz(c echo.Context) error {
 		s.log.Warn("not ready", "err", err)
 		return c.String(http.StatusServiceUnavailable, "database unavailable\n")
 	}
-	return c.String(http.StatusOK, "ready\n")
+	// Replicas never make us unready: reads fall back to the primary. Say so.
+	var b strings.Builder
+	b.WriteString("ready\n")
+	for _, r := range s.store.ReplicaStates() {
+		fmt.Fprintf(&b, "replica %s: %s", r.Name, r.State)
+		if r.LagSeconds != nil {
+			fmt.Fprintf(&b, ", lag %.1f s", *r.LagSeconds)
+		}
+		fmt.Fprintf(&b, ", %d reads", r.Reads)
+		if r.State != "ok" {
+			b.WriteString(", its reads go to the primary")
+		}
+		if r.Error != "" {
+			fmt.Fprintf(&b, " (%s)", r.Error)
+		}
+		b.WriteString("\n")
+	}
+	return c.String(http.StatusOK, b.String())
 }
 
 func (s *server) promMetrics(c echo.Context) error {

@@ -49,6 +49,7 @@ type Store struct {
 	cache    *healthCache // scorecard and catalog, checked against stored versions
 	folio    *portfolioCache
 	views    *healthViewCache // account pages' health, on SQLite only (nil on PostgreSQL)
+	replicas *replicaSet      // read replicas, nil without
 	// filling lets concurrent misses of a cached copy wait for one read instead of
 	// each repeating it (every client's first view after a start or a change).
 	filling *singleflight.Group

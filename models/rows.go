@@ -2,6 +2,7 @@ package models
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -18,7 +19,7 @@ func (s *Store) eachRow(ctx context.Context, query string, args []any, dest []an
 		return rawEach(s.db.WithContext(ctx), query, args, dest, fn)
 	}
 	stmt := s.db.Session(&gorm.Session{DryRun: true}).Raw(query, args...).Statement
-	return s.WithPgx(ctx, func(pc *pgx.Conn) error {
+	return withPgxOn(ctx, s.readDB(ctx), func(pc *pgx.Conn) error {
 		rows, err := pc.Query(ctx, stmt.SQL.String(), stmt.Vars...)
 		if err != nil {
 			return err
@@ -31,7 +32,12 @@ func (s *Store) eachRow(ctx context.Context, query string, args []any, dest []an
 // WithPgx runs fn on a pooled PostgreSQL connection's pgx connection itself, for work
 // database/sql cannot express (COPY, pipelined batches) or does slowly.
 func (s *Store) WithPgx(ctx context.Context, fn func(*pgx.Conn) error) error {
-	conn, err := s.SQL().Conn(ctx)
+	return withPgxOn(ctx, s.SQL(), fn)
+}
+
+// withPgxOn runs fn on the pgx connection of one of db's pooled connections.
+func withPgxOn(ctx context.Context, db *sql.DB, fn func(*pgx.Conn) error) error {
+	conn, err := db.Conn(ctx)
 	if err != nil {
 		return err
 	}

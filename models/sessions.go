@@ -34,7 +34,8 @@ func (s *Store) CreateLoginSession(ctx context.Context, memberID int64, ttl time
 // SessionMember returns the enabled member behind a live session id.
 func (s *Store) SessionMember(ctx context.Context, sessionID string) (*TeamMember, error) {
 	var m TeamMember
-	err := s.db.WithContext(ctx).
+	// From the primary: a fresh login or a logout counts at once.
+	err := s.db.WithContext(Primary(ctx)).
 		Joins("JOIN login_sessions ls ON ls.team_member_id = team_members.id").
 		Where("ls.id_hash = ? AND ls.expires_at > ? AND team_members.disabled_at IS NULL",
 			HashSecret(sessionID), time.Now().UTC()).

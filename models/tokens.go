@@ -18,6 +18,7 @@ type APIToken struct {
 	CreatedAt   time.Time  `gorm:"column:created_at"`
 	LastUsedAt  *time.Time `gorm:"column:last_used_at"`
 	RevokedAt   *time.Time `gorm:"column:revoked_at"`
+	LastWriteAt *time.Time `gorm:"column:last_write_at"` // see MarkTokenWrite
 }
 
 // TableName maps the struct to its table.
@@ -48,11 +49,25 @@ func (s *Store) CreateAPIToken(ctx context.Context, name string, role Role, crea
 // APITokenBySecret finds the live token behind a Bearer value.
 func (s *Store) APITokenBySecret(ctx context.Context, plain string) (*APIToken, error) {
 	var t APIToken
-	err := s.db.WithContext(ctx).Where("token_hash = ? AND revoked_at IS NULL", HashSecret(plain)).Take(&t).Error
+	// From the primary: a token just created or revoked counts at once.
+	err := s.db.WithContext(Primary(ctx)).Where("token_hash = ? AND revoked_at IS NULL", HashSecret(plain)).Take(&t).Error
 	if err != nil {
 		return nil, fmt.Errorf("store: unable to find API token: %w", notFound(err))
 	}
 	return &t, nil
+}
+
+// MarkTokenWrite records that the token is sending a write, before it is made, so
+// its reads for ReadYourWrites after go to the primary (only where replicas serve).
+func (s *Store) MarkTokenWrite(ctx context.Context, id int64) error {
+	if s.replicas == nil {
+		return nil
+	}
+	err := s.db.WithContext(ctx).Model(&APIToken{}).Where("id = ?", id).Update("last_write_at", time.Now().UTC()).Error
+	if err != nil {
+		return fmt.Errorf("store: unable to mark the token's write: %w", err)
+	}
+	return nil
 }
 
 // TouchInterval is how stale a token's last use may be: writing it on every call made
