@@ -126,18 +126,18 @@ func (s *Store) UseReplicas(ctx context.Context, urls []string) error {
 	if err != nil {
 		return fmt.Errorf("store: unable to register read replicas: %w", err)
 	}
-	// Before dbresolver decides: reads whose context does not allow a replica are
-	// marked as writes, which it sends to the primary.
+	// After dbresolver chose a pool: reads whose context does not allow a replica go
+	// back to the primary (a transaction keeps its connection).
 	primaryUnlessAllowed := func(db *gorm.DB) {
-		if !replicaReadsAllowed(db.Statement.Context) {
-			dbresolver.Write.ModifyStatement(db.Statement)
+		if _, inTx := db.Statement.ConnPool.(gorm.TxCommitter); !inTx && !replicaReadsAllowed(db.Statement.Context) {
+			db.Statement.ConnPool = set.primary
 		}
 	}
 	cb := s.db.Callback()
 	for _, reg := range []func(string, func(*gorm.DB)) error{
-		cb.Query().Before("gorm:db_resolver").Register,
-		cb.Row().Before("gorm:db_resolver").Register,
-		cb.Raw().Before("gorm:db_resolver").Register,
+		cb.Query().After("gorm:db_resolver").Before("gorm:query").Register,
+		cb.Row().After("gorm:db_resolver").Before("gorm:row").Register,
+		cb.Raw().After("gorm:db_resolver").Before("gorm:raw").Register,
 	} {
 		if err := reg("sightline:read_from", primaryUnlessAllowed); err != nil {
 			return fmt.Errorf("store: unable to register read routing: %w", err)
