@@ -179,21 +179,21 @@ const badLogin = "Email or password is incorrect."
 func (s *server) loginSubmit(c echo.Context) error {
 	email := models.NormalizeEmail(c.FormValue("email"))
 	form := views.LoginForm{Email: email, Next: c.FormValue("next")}
-	if wait := s.throttle.blocked(c.RealIP(), email); wait > 0 {
+	if wait := s.throttle.blocked(c.Request().Context(), c.RealIP(), email); wait > 0 {
 		c.Response().Header().Set("Retry-After", itoaSeconds(wait))
 		form.Error = "Too many failed attempts. Try again in a few minutes."
 		return render(c, http.StatusTooManyRequests, views.LoginPage(form), nil)
 	}
 	member, err := s.store.Authenticate(c.Request().Context(), email, c.FormValue("password"))
 	if errors.Is(err, models.ErrBadCredentials) {
-		s.throttle.fail(c.RealIP(), email)
+		s.throttle.fail(c.Request().Context(), c.RealIP(), email)
 		form.Error = badLogin
 		return render(c, http.StatusUnauthorized, views.LoginPage(form), nil)
 	}
 	if err != nil {
 		return err
 	}
-	s.throttle.succeed(c.RealIP(), email)
+	s.throttle.succeed(c.Request().Context(), email)
 
 	// A new session id at every login: a planted cookie never becomes a logged-in one.
 	sess := s.sessions.session(c.Request())

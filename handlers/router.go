@@ -71,7 +71,7 @@ func NewRouter(d Deps) *echo.Echo {
 		writer:   ingest.NewWriter(d.Store),
 		log:      d.Logger,
 		sessions: newSessionManager(d.Store, d.SessionSecret, d.SecureCookies),
-		throttle: newLoginThrottle(d.LoginFailureDelay),
+		throttle: newLoginThrottle(d.Store, d.Logger, d.LoginFailureDelay),
 		now:      d.Now,
 		metrics:  newHTTPMetrics(d.Registry),
 		registry: d.Registry,
