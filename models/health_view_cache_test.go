@@ -96,3 +96,34 @@ func TestAccountPageHealthFollowsWritesOfOtherProcesses(t *testing.T) {
 		check("a user moved away in SQL", activeUsers(view()), 1)
 	})
 }
+
+// During a rolling upgrade, processes of the previous release read
+// feature_totals_state.generation: on PostgreSQL it must follow the adoption version.
+func TestPreviousReleaseFollowsAdoptionVersion(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, s *models.Store) {
+		if s.Dialect() != models.Postgres {
+			t.Skip("SQLite has no rolling upgrades: one process owns the file")
+		}
+		ctx := context.Background()
+		if _, err := s.UpsertAccount(ctx, &models.Account{Key: "acme", Name: "Acme"}); err != nil {
+			t.Fatal(err)
+		}
+		// What the previous release did before each write: its own bump.
+		if err := s.DB().Exec("UPDATE feature_totals_state SET generation = generation + 1").Error; err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.UpsertEntitlement(ctx, "acme", &models.Entitlement{Key: "seats", Product: "core", Model: "user", Quantity: 3}); err != nil {
+			t.Fatal(err)
+		}
+		var old, adoption int64
+		if err := s.DB().Raw("SELECT generation FROM feature_totals_state").Scan(&old).Error; err != nil {
+			t.Fatal(err)
+		}
+		if err := s.DB().Raw("SELECT version FROM cache_versions WHERE name = 'adoption'").Scan(&adoption).Error; err != nil {
+			t.Fatal(err)
+		}
+		if old != adoption || adoption == 0 {
+			t.Fatalf("feature_totals_state.generation %d, adoption version %d: they must move together", old, adoption)
+		}
+	})
+}

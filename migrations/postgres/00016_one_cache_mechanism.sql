@@ -27,14 +27,23 @@ CREATE TRIGGER health_snapshots_adoption_version AFTER INSERT OR UPDATE OR DELET
     FOR EACH STATEMENT EXECUTE FUNCTION bump_cache_version('adoption');
 CREATE TRIGGER products_adoption_version AFTER UPDATE OR DELETE OR TRUNCATE ON products
     FOR EACH STATEMENT EXECUTE FUNCTION bump_cache_version('adoption');
-DROP TABLE feature_totals_state;
+-- Until the next release, processes of the previous one may still run (a rolling
+-- upgrade) and read feature_totals_state: it follows the adoption version. A later
+-- migration drops both.
+-- +goose StatementBegin
+CREATE FUNCTION follow_adoption_version() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE feature_totals_state SET generation = NEW.version WHERE id = 1;
+    RETURN NULL;
+END
+$$;
+-- +goose StatementEnd
+CREATE TRIGGER feature_totals_state_follows AFTER UPDATE ON cache_versions
+    FOR EACH ROW WHEN (NEW.name = 'adoption') EXECUTE FUNCTION follow_adoption_version();
 
 -- +goose Down
-CREATE TABLE feature_totals_state (
-    id         INTEGER PRIMARY KEY CHECK (id = 1),
-    generation BIGINT  NOT NULL
-);
-INSERT INTO feature_totals_state (id, generation) SELECT 1, version FROM cache_versions WHERE name = 'adoption';
+DROP TRIGGER feature_totals_state_follows ON cache_versions;
+DROP FUNCTION follow_adoption_version();
 DROP TRIGGER products_adoption_version ON products;
 DROP TRIGGER health_snapshots_adoption_version ON health_snapshots;
 DROP TRIGGER account_windows_adoption_version ON account_windows;

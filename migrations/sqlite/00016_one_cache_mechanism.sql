@@ -1,4 +1,6 @@
--- See the PostgreSQL migration. SQLite's triggers fire per row.
+-- See the PostgreSQL migration. SQLite's triggers fire per row. One process owns a
+-- SQLite file, so no process of the previous release reads feature_totals_state: it
+-- goes at once.
 --
 -- SQLite also keeps a 'usage' version, bumped by every write to the daily usage
 -- rollups and to end users: the account page keeps the health it computed while it
