@@ -23,8 +23,6 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
 	"sightline/alerts"
 	"sightline/demo"
 	"sightline/handlers"
@@ -444,18 +442,15 @@ func prepareDemo(ctx context.Context, store *models.Store, log *slog.Logger) (bo
 	if err != nil {
 		return false, err
 	}
-	// The logins' password hashes (a quarter second each) are made on the other cores
-	// while the seed writes.
-	var logins errgroup.Group
-	for _, l := range demo.Logins {
-		logins.Go(func() error {
-			_, err := store.CreateTeamMember(ctx, l.Email, l.Name, l.Role, "demo")
-			if errors.Is(err, models.ErrConflict) {
-				return nil
-			}
-			return err
-		})
-	}
+	// The logins' password hash (a quarter second at bcrypt's cost) is made on the
+	// other core while the seed writes; the four demo logins share it.
+	hashed := make(chan error, 1)
+	var hash string
+	go func() {
+		var err error
+		hash, err = models.HashPassword("demo")
+		hashed <- err
+	}()
 	if n == 0 {
 		log.Info("filling the empty database with demo data")
 		today := models.Today()
@@ -467,8 +462,14 @@ func prepareDemo(ctx context.Context, store *models.Store, log *slog.Logger) (bo
 			return false, err
 		}
 	}
-	if err := logins.Wait(); err != nil {
+	if err := <-hashed; err != nil {
 		return false, err
+	}
+	for _, l := range demo.Logins {
+		_, err := store.AddTeamMember(ctx, l.Email, l.Name, l.Role, hash)
+		if err != nil && !errors.Is(err, models.ErrConflict) {
+			return false, err
+		}
 	}
 	if n == 0 {
 		if _, err := demo.SeedGoals(ctx, store, models.Today(), log); err != nil {

@@ -143,6 +143,7 @@ func (s *Store) CountAccounts(ctx context.Context) (int64, error) {
 // AccountFacets lists the distinct segments and CSMs, for the portfolio filters, from
 // the process's copy while the stored portfolio version says it is current.
 func (s *Store) AccountFacets(ctx context.Context) (segments, csms []string, err error) {
+	ctx = Primary(ctx) // the versions and the copy from one source: see primaryCopies
 	v, err := s.readCacheVersions(ctx)
 	if err != nil {
 		return nil, nil, err

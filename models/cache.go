@@ -62,6 +62,7 @@ func (s *Store) readCacheVersions(ctx context.Context) (cacheVersions, error) {
 func (s *Store) healthSettings(ctx context.Context) (metrics.Config, []metrics.Feature, error) {
 	// The versions are read before the data: a write committed in between leaves the
 	// copy with an older version than stored, so the next call reloads it.
+	ctx = Primary(ctx) // the versions and the copy from one source: see primaryCopies
 	v, err := s.readCacheVersions(ctx)
 	if err != nil {
 		return metrics.Config{}, nil, err

@@ -153,6 +153,7 @@ const maxCachedSlices = 8
 // featureSlice returns the plan's slice current for today: from memory when neither the
 // day nor the generation moved, else built when stale and loaded.
 func (s *Store) featureSlice(ctx context.Context, plan string, today Date) (*totalsSlice, error) {
+	ctx = Primary(ctx) // the version and the copy from one source: see primaryCopies
 	asOf := today.EpochDay()
 	var generation int64
 	if err := s.db.WithContext(ctx).Raw(adoptionVersionSQL).Scan(&generation).Error; err != nil {

@@ -418,6 +418,7 @@ func (s *Store) ListPortfolio(ctx context.Context, q PortfolioQuery) (PortfolioP
 // the process's copy while the stored portfolio version says it is current.
 func (s *Store) sortedPortfolio(ctx context.Context, q PortfolioQuery) ([]int64, error) {
 	// The version is read before the ids: see healthSettings.
+	ctx = Primary(ctx) // the versions and the copy from one source: see primaryCopies
 	v, err := s.readCacheVersions(ctx)
 	if err != nil {
 		return nil, err

@@ -24,6 +24,12 @@ import (
 // goes to the primary. A replica that is down or lags further is left out until it
 // catches up; with none left, reads go to the primary.
 
+// primaryCopies: the per-process copies (models/cache.go and the others checked
+// against cache_versions) read their versions and fill themselves on the primary.
+// Were the versions read from one source and the data from another (a lagging
+// replica), a copy could be kept under a version its data is older than, and stay
+// stale until the next change. Version reads are one small row; fills are rare.
+
 // MaxReplicaLag is how far behind the primary a replica may be and still serve reads.
 const MaxReplicaLag = 10 * time.Second
 

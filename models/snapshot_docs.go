@@ -44,6 +44,7 @@ type snapshotDoc struct {
 // snapshotDocs returns the decoded snapshots of the accounts from … to, by account and
 // day; only accounts whose range is not in the copy are read and decoded.
 func (s *Store) snapshotDocs(ctx context.Context, ids []int64, from, to Date) ([]snapshotDoc, error) {
+	ctx = Primary(ctx) // the versions and the copy from one source: see primaryCopies
 	v, err := s.readCacheVersions(ctx)
 	if err != nil {
 		return nil, err

@@ -66,11 +66,28 @@ func (s *Store) CreateTeamMember(ctx context.Context, email, name string, role R
 	if err := verr.OrNil(); err != nil {
 		return nil, err
 	}
+	hash, err := HashPassword(password)
+	if err != nil {
+		return nil, err
+	}
+	return s.AddTeamMember(ctx, email, name, role, hash)
+}
+
+// HashPassword is the bcrypt hash a login's password is stored as, for callers that
+// make it ahead of time (the demo, while it seeds).
+func HashPassword(password string) (string, error) {
 	hash, err := bcrypt.GenerateFromPassword([]byte(password), BcryptCost)
 	if err != nil {
-		return nil, fmt.Errorf("store: unable to hash password: %w", err)
+		return "", fmt.Errorf("store: unable to hash password: %w", err)
 	}
-	m := &TeamMember{Email: email, Name: name, Role: role, PasswordHash: string(hash), CreatedAt: time.Now().UTC()}
+	return string(hash), nil
+}
+
+// AddTeamMember adds a login whose password HashPassword hashed; the email and role
+// are those CreateTeamMember checked.
+func (s *Store) AddTeamMember(ctx context.Context, email, name string, role Role, hash string) (*TeamMember, error) {
+	email = NormalizeEmail(email)
+	m := &TeamMember{Email: email, Name: name, Role: role, PasswordHash: hash, CreatedAt: time.Now().UTC()}
 	res := s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(m)
 	if res.Error != nil {
 		return nil, fmt.Errorf("store: unable to create team member: %w", res.Error)
