@@ -208,8 +208,11 @@ func TestClusterOfTwoProcessesAndAReplica(t *testing.T) {
 		}
 	})
 
-	t.Run("ingestion stays exact while a process is killed", func(t *testing.T) {
-		const batches, per = 80, 25
+	// SDKs reach the processes through nginx, as in docs/deploy.md.
+	lb := startNginx(t, a, b)
+
+	t.Run("ingestion through nginx stays exact while a process is killed", func(t *testing.T) {
+		const batches, per = 200, 50
 		body := func(n int) string {
 			var sb strings.Builder
 			sb.WriteString(`{"batch":[`)
@@ -254,8 +257,9 @@ func TestClusterOfTwoProcessesAndAReplica(t *testing.T) {
 					if n == batches/3 {
 						a.kill(t) // mid-stream, while other batches are in flight
 					}
-					// An SDK's retry: the same batch again, to the process still there.
-					for _, s := range []*serverProcess{a, b, b, b} {
+					// An SDK's retry: the same batch again (nginx itself retries a request
+					// the killed process dropped on the other one).
+					for _, s := range []*serverProcess{lb, lb, lb, lb} {
 						if send(s, n) {
 							mu.Lock()
 							acked[n]++
@@ -275,7 +279,7 @@ func TestClusterOfTwoProcessesAndAReplica(t *testing.T) {
 		}
 		// Resending acknowledged batches counts nothing twice either.
 		for n := range 5 {
-			if !send(b, n) {
+			if !send(lb, n) {
 				t.Fatalf("resending batch %d failed", n)
 			}
 		}
@@ -370,6 +374,92 @@ func waitFor(t *testing.T, d time.Duration, what string, ok func() bool) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// startNginx puts nginx (from the machine, as .ci/run installs it) in front of the
+// processes, configured as docs/deploy.md says; without nginx the processes are
+// reached in turn directly, unless SIGHTLINE_REQUIRE_NGINX=1.
+func startNginx(t *testing.T, procs ...*serverProcess) *serverProcess {
+	t.Helper()
+	bin, err := exec.LookPath("nginx")
+	if err != nil {
+		bin = "/usr/sbin/nginx"
+	}
+	if _, err := os.Stat(bin); err != nil {
+		if os.Getenv("SIGHTLINE_REQUIRE_NGINX") == "1" {
+			t.Fatal("no nginx, but SIGHTLINE_REQUIRE_NGINX=1")
+		}
+		t.Log("no nginx: the processes are reached directly")
+		return procs[len(procs)-1]
+	}
+	dir := t.TempDir()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	var upstreams strings.Builder
+	for _, p := range procs {
+		fmt.Fprintf(&upstreams, "    server %s max_fails=1 fail_timeout=30s;\n", strings.TrimPrefix(p.base, "http://"))
+	}
+	user := ""
+	if os.Geteuid() == 0 {
+		user = "user root;"
+	}
+	conf := fmt.Sprintf(`%[1]s
+worker_processes 1;
+pid %[2]s/nginx.pid;
+error_log %[2]s/error.log warn;
+events { worker_connections 256; }
+http {
+  access_log off;
+  client_body_temp_path %[2]s/body; proxy_temp_path %[2]s/proxy; fastcgi_temp_path %[2]s/fastcgi;
+  uwsgi_temp_path %[2]s/uwsgi; scgi_temp_path %[2]s/scgi;
+  upstream sightline {
+%[3]s    keepalive 16;
+  }
+  server {
+    listen %[4]s;
+    client_max_body_size 2m;
+    location / {
+      proxy_pass http://sightline;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $host;
+      proxy_next_upstream error timeout http_502 non_idempotent;
+      proxy_next_upstream_tries 2;
+    }
+  }
+}
+`, user, dir, upstreams.String(), addr)
+	if err := os.WriteFile(filepath.Join(dir, "nginx.conf"), []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-p", dir, "-c", filepath.Join(dir, "nginx.conf"), "-g", "daemon off;")
+	var log bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGQUIT)
+		_ = cmd.Wait()
+		if t.Failed() {
+			errors, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+			t.Logf("nginx:\n%s%s", log.String(), errors)
+		}
+	})
+	lb := &serverProcess{base: "http://" + addr, cmd: cmd, log: &log}
+	waitFor(t, 10*time.Second, "nginx to answer", func() bool {
+		resp, err := http.Get(lb.base + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return lb
 }
 
 // startPrimaryAndReplica starts a PostgreSQL primary and a streaming replica of it
