@@ -141,3 +141,49 @@ func profileServer(name string, seconds int) {
 	defer f.Close()
 	_, _ = io.Copy(f, resp.Body)
 }
+
+// cpuByCommand sums the CPU seconds of the machine's live processes by command name
+// (postgres, nginx, sightline), with the postmasters' reaped backends; the bench's own
+// clients are "bench".
+func cpuByCommand() map[string]float64 {
+	out := map[string]float64{"bench": selfCPU()}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		open, end := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+		if open < 0 || end < open {
+			continue
+		}
+		name := s[open+1 : end]
+		f := strings.Fields(s[end+2:])
+		ppid, _ := strconv.Atoi(f[1])
+		postmaster := name == "postgres" && !isPostgres(ppid) // its ended backends count too
+		out[name] += cpuOf(f, postmaster)
+	}
+	return out
+}
+
+// isPostgres tells whether pid is a postgres process (a backend's parent is its postmaster).
+func isPostgres(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+	return err == nil && strings.TrimSpace(string(b)) == "postgres"
+}
+
+// cpuSpent formats where CPU went between two cpuByCommand samples.
+func cpuSpent(before, after map[string]float64) string {
+	var parts []string
+	for _, name := range []string{"sightline", "postgres", "nginx", "bench"} {
+		if d := after[name] - before[name]; d > 0.05 {
+			parts = append(parts, fmt.Sprintf("%s %.1f s", name, d))
+		}
+	}
+	return strings.Join(parts, ", ")
+}

@@ -76,6 +76,11 @@ func run() error {
 			return err
 		}
 	}
+	if only == "" || only == "cluster" {
+		if err := clusterRun(pg, bin); err != nil {
+			return err
+		}
+	}
 	if only == "" || only == "retention" {
 		if err := retentionRun(pg, bin); err != nil {
 			return err
