@@ -267,16 +267,19 @@ func (s *Store) OpenAlertsByAccount(ctx context.Context, accountIDs []int64) (ma
 	if len(accountIDs) == 0 {
 		return out, nil
 	}
-	var list []Alert
-	// Only what the flags and the worst severity need: a message, its evidence and
-	// note are most of a row, and a portfolio page lists hundreds of alerts.
-	err := s.db.WithContext(ctx).Select("id, account_id, kind, subject, threshold, severity, state").
-		Where("state = ? AND account_id IN ?", AlertOpen, accountIDs).Order("account_id, id").Find(&list).Error
+	// Only what the flags and the worst severity need (a message, its evidence and
+	// note are most of a row), scanned without GORM's reflection: a portfolio page
+	// lists hundreds of alerts.
+	var a Alert
+	err := s.eachRow(ctx, "SELECT id, account_id, kind, subject, threshold, severity FROM alerts"+
+		" WHERE state = ? AND account_id IN ? ORDER BY account_id, id", []any{AlertOpen, accountIDs},
+		[]any{&a.ID, &a.AccountID, &a.Kind, &a.Subject, &a.Threshold, &a.Severity}, func() {
+			a.State = AlertOpen
+			out[a.AccountID] = append(out[a.AccountID], a)
+			a.Threshold = nil
+		})
 	if err != nil {
 		return nil, fmt.Errorf("store: unable to read open alerts: %w", err)
-	}
-	for _, a := range list {
-		out[a.AccountID] = append(out[a.AccountID], a)
 	}
 	return out, nil
 }
