@@ -54,7 +54,7 @@ func TestClusterOfTwoProcessesAndAReplica(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts two PostgreSQL servers and two Sightline processes")
 	}
-	primary, replica := startPrimaryAndReplica(t)
+	primary, replica, stopReplica := startPrimaryAndReplica(t)
 
 	// The data the test needs, through the CLI against the primary.
 	t.Setenv("DATABASE_URL", primary)
@@ -294,6 +294,24 @@ func TestClusterOfTwoProcessesAndAReplica(t *testing.T) {
 			t.Fatalf("after a kill -9 and retries: %d messages stored and %d counted, want %d each", stored, counted, batches*per)
 		}
 	})
+
+	t.Run("reads fall back to the primary when the replica is down", func(t *testing.T) {
+		stopReplica()
+		waitFor(t, 10*time.Second, "/readyz to tell the replica is down", func() bool {
+			return strings.Contains(b.get(t, "/readyz", "", nil), ": down")
+		})
+		if ready := b.get(t, "/readyz", "", nil); !strings.HasPrefix(ready, "ready\n") || !strings.Contains(ready, "its reads go to the primary") {
+			t.Fatalf("/readyz with the replica down:\n%s", ready)
+		}
+		code, body := api(b, http.MethodPut, "/api/v1/accounts/acme", admin,
+			`{"name":"Acme Without Replica","arr":120000,"renewal_on":"2027-06-30","lifecycle_stage":"adoption","segment":"enterprise"}`)
+		if code != http.StatusOK {
+			t.Fatalf("PUT: %d %s", code, body)
+		}
+		if got := name(b, reader); got != "Acme Without Replica" {
+			t.Fatalf("with the replica down, a reader sees %q: not served by the primary", got)
+		}
+	})
 }
 
 // serverProcess is one `serve` (the test binary, see TestMain) on a loopback port.
@@ -466,7 +484,7 @@ http {
 // (pg_basebackup -R, applying 2 s late) from the machine's binaries, on unix sockets
 // in a temporary directory, as the postgres user when run as root (initdb refuses
 // root). It returns their URLs; both stop when the test ends.
-func startPrimaryAndReplica(t *testing.T) (primary, replica string) {
+func startPrimaryAndReplica(t *testing.T) (primary, replica string, stopReplica func()) {
 	t.Helper()
 	bins, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
 	if len(bins) == 0 {
@@ -518,5 +536,6 @@ func startPrimaryAndReplica(t *testing.T) (primary, replica string) {
 	pg(filepath.Join(bin, "pg_ctl"), "-D", r+"/data", "-l", r+"/log", "-w", "start",
 		"-o", "-c listen_addresses='' -k "+r+" -c fsync=off -c recovery_min_apply_delay=2s")
 	return "postgres://postgres@/postgres?host=" + p + "&sslmode=disable",
-		"postgres://postgres@/postgres?host=" + r + "&sslmode=disable"
+		"postgres://postgres@/postgres?host=" + r + "&sslmode=disable",
+		func() { pg(filepath.Join(bin, "pg_ctl"), "-D", r+"/data", "-m", "immediate", "stop") }
 }
