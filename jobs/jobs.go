@@ -109,6 +109,10 @@ func New(ctx context.Context, store *models.Store, opts Options) (*Queue, error)
 		// known for longer than the day.
 		CompletedJobRetentionPeriod: 48 * time.Hour,
 		JobTimeout:                  30 * time.Minute,
+		// A job whose process died (kill -9, a lost machine) stays "running" until
+		// rescued and run again by another process: soon after no job can still be
+		// running (River's default waits an hour more).
+		RescueStuckJobsAfter: 35 * time.Minute,
 	}
 	if opts.Schedule {
 		cfg.PeriodicJobs = periodicJobs(opts.Now, !opts.SnapshotsDone)
