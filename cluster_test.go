@@ -155,6 +155,10 @@ func TestClusterOfTwoProcessesAndAReplica(t *testing.T) {
 		if ready := b.get(t, "/readyz", "", nil); regexp.MustCompile(`, 0 reads`).MatchString(ready) {
 			t.Fatalf("/readyz counts no replica reads:\n%s", ready)
 		}
+		if m := b.get(t, "/metrics", "", nil); !regexp.MustCompile(`sightline_replica_serving\{replica="[^"]+"\} 1`).MatchString(m) ||
+			!strings.Contains(m, "sightline_replica_lag_seconds{") {
+			t.Fatal("/metrics has no replica lag and state")
+		}
 	})
 
 	t.Run("a login and a note follow the person across processes", func(t *testing.T) {
@@ -302,6 +306,9 @@ func TestClusterOfTwoProcessesAndAReplica(t *testing.T) {
 		})
 		if ready := b.get(t, "/readyz", "", nil); !strings.HasPrefix(ready, "ready\n") || !strings.Contains(ready, "its reads go to the primary") {
 			t.Fatalf("/readyz with the replica down:\n%s", ready)
+		}
+		if m := b.get(t, "/metrics", "", nil); !regexp.MustCompile(`sightline_replica_serving\{replica="[^"]+"\} 0`).MatchString(m) {
+			t.Fatal("/metrics does not say the replica serves no reads")
 		}
 		code, body := api(b, http.MethodPut, "/api/v1/accounts/acme", admin,
 			`{"name":"Acme Without Replica","arr":120000,"renewal_on":"2027-06-30","lifecycle_stage":"adoption","segment":"enterprise"}`)

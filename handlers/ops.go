@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"sightline/models"
 	"sightline/static"
 )
 
@@ -160,4 +161,34 @@ func serveStatic(c echo.Context) error {
 	}
 	http.StripPrefix("/static", staticFiles).ServeHTTP(c.Response(), c.Request())
 	return nil
+}
+
+// replicaCollector reports each read replica's lag and whether it serves reads, as
+// the store's monitor last saw them.
+type replicaCollector struct {
+	store        *models.Store
+	lag, serving *prometheus.Desc
+}
+
+func newReplicaCollector(store *models.Store) *replicaCollector {
+	return &replicaCollector{store: store,
+		lag: prometheus.NewDesc("sightline_replica_lag_seconds",
+			"How far the read replica is behind the primary (absent while it does not answer).", []string{"replica"}, nil),
+		serving: prometheus.NewDesc("sightline_replica_serving",
+			"1 while the read replica serves reads, 0 while they go to the primary.", []string{"replica"}, nil)}
+}
+
+func (c *replicaCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.lag; ch <- c.serving }
+
+func (c *replicaCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, r := range c.store.ReplicaStates() {
+		if r.LagSeconds != nil {
+			ch <- prometheus.MustNewConstMetric(c.lag, prometheus.GaugeValue, *r.LagSeconds, r.Name)
+		}
+		serving := 0.0
+		if r.State == "ok" {
+			serving = 1
+		}
+		ch <- prometheus.MustNewConstMetric(c.serving, prometheus.GaugeValue, serving, r.Name)
+	}
 }

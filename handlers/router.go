@@ -76,6 +76,7 @@ func NewRouter(d Deps) *echo.Echo {
 		metrics:  newHTTPMetrics(d.Registry),
 		registry: d.Registry,
 	}
+	d.Registry.MustRegister(newReplicaCollector(d.Store))
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
