@@ -507,3 +507,42 @@ func TestScheduleSkipsSnapshotsJustWritten(t *testing.T) {
 		}
 	})
 }
+
+// TestJobOfAKilledProcessRunsElsewhere: a process that took the day's snapshot job and
+// was killed (kill -9 leaves the job "running", attempted hours ago) does not lose it:
+// another process's River rescues it and runs it. PostgreSQL only: processes share a
+// database there (one process owns a SQLite file).
+func TestJobOfAKilledProcessRunsElsewhere(t *testing.T) {
+	dbtest.EachTwoProcesses(t, func(t *testing.T, a, b *models.Store) {
+		if a.Dialect() != models.Postgres {
+			t.Skip("one process owns a SQLite file")
+		}
+		overusedAccount(t, a, "")
+		ctx := context.Background()
+		dead, err := jobs.New(ctx, a, jobs.Options{Logger: quiet, DatabaseURL: dbtest.URLOf(t, a)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer dead.Close()
+		day := models.Today().String()
+		if _, err := dead.Client().Insert(ctx, jobs.SnapshotArgs{Day: day}, nil); err != nil {
+			t.Fatal(err)
+		}
+		// What its worker had done before the process died: taken the job, 2 hours ago.
+		err = a.DB().Exec("UPDATE river_job SET state = 'running', attempt = 1, attempted_at = now() - interval '2 hours',"+
+			" attempted_by = ARRAY['killed-host'] WHERE kind = 'health_snapshots'").Error
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := queue(t, b, jobs.Options{})
+		waitFor(t, "the rescued snapshot job to complete", func() bool {
+			res, err := q.Client().JobList(ctx, river.NewJobListParams().Kinds("health_snapshots").States(rivertype.JobStateCompleted))
+			return err == nil && len(res.Jobs) == 1
+		})
+		var n int64
+		b.DB().Raw("SELECT count(*) FROM health_snapshots WHERE day = ?", day).Scan(&n)
+		if n != 1 {
+			t.Fatalf("%d snapshots of acme today after the rescue", n)
+		}
+	})
+}
