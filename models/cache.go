@@ -153,7 +153,7 @@ type healthViewKey struct {
 }
 
 // healthViewsMax bounds the views kept; past it the copy starts again.
-const healthViewsMax = 512
+const healthViewsMax = 256
 
 func (c *healthViewCache) get(v cacheVersions, key healthViewKey) *HealthView {
 	c.mu.Lock()
