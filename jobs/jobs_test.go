@@ -529,7 +529,7 @@ func TestJobOfAKilledProcessRunsElsewhere(t *testing.T) {
 			t.Fatal(err)
 		}
 		// What its worker had done before the process died: taken the job, 2 hours ago.
-		err = a.DB().Exec("UPDATE river_job SET state = 'running', attempt = 1, attempted_at = now() - interval '2 hours',"+
+		err = a.DB().Exec("UPDATE river_job SET state = 'running', attempt = 1, attempted_at = now() - interval '2 hours'," +
 			" attempted_by = ARRAY['killed-host'] WHERE kind = 'health_snapshots'").Error
 		if err != nil {
 			t.Fatal(err)
