@@ -108,22 +108,32 @@ func TestPreviousReleaseFollowsAdoptionVersion(t *testing.T) {
 		if _, err := s.UpsertAccount(ctx, &models.Account{Key: "acme", Name: "Acme"}); err != nil {
 			t.Fatal(err)
 		}
-		// What the previous release did before each write: its own bump.
-		if err := s.DB().Exec("UPDATE feature_totals_state SET generation = generation + 1").Error; err != nil {
-			t.Fatal(err)
+		counters := func() (old, adoption int64) {
+			t.Helper()
+			if err := s.DB().Raw("SELECT generation FROM feature_totals_state").Scan(&old).Error; err != nil {
+				t.Fatal(err)
+			}
+			if err := s.DB().Raw("SELECT version FROM cache_versions WHERE name = 'adoption'").Scan(&adoption).Error; err != nil {
+				t.Fatal(err)
+			}
+			return old, adoption
 		}
+		_, start := counters()
+		// A write of this release: the triggers bump the version, the old counter follows.
 		if _, err := s.UpsertEntitlement(ctx, "acme", &models.Entitlement{Key: "seats", Product: "core", Model: "user", Quantity: 3}); err != nil {
 			t.Fatal(err)
 		}
-		var old, adoption int64
-		if err := s.DB().Raw("SELECT generation FROM feature_totals_state").Scan(&old).Error; err != nil {
+		if old, adoption := counters(); old != adoption || adoption <= start {
+			t.Fatalf("after a write: feature_totals_state.generation %d, adoption version %d (was %d): they must move together", old, adoption, start)
+		}
+		// The previous release's own bump, here without a write of the tables (an
+		// import of no rows): the version follows it too.
+		_, before := counters()
+		if err := s.DB().Exec("UPDATE feature_totals_state SET generation = generation + 1").Error; err != nil {
 			t.Fatal(err)
 		}
-		if err := s.DB().Raw("SELECT version FROM cache_versions WHERE name = 'adoption'").Scan(&adoption).Error; err != nil {
-			t.Fatal(err)
-		}
-		if old != adoption || adoption == 0 {
-			t.Fatalf("feature_totals_state.generation %d, adoption version %d: they must move together", old, adoption)
+		if old, adoption := counters(); old != adoption || adoption != before+1 {
+			t.Fatalf("after the old bump: feature_totals_state.generation %d, adoption version %d (was %d)", old, adoption, before)
 		}
 	})
 }

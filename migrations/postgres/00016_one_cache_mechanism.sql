@@ -28,21 +28,34 @@ CREATE TRIGGER health_snapshots_adoption_version AFTER INSERT OR UPDATE OR DELET
 CREATE TRIGGER products_adoption_version AFTER UPDATE OR DELETE OR TRUNCATE ON products
     FOR EACH STATEMENT EXECUTE FUNCTION bump_cache_version('adoption');
 -- Until the next release, processes of the previous one may still run (a rolling
--- upgrade) and read feature_totals_state: it follows the adoption version. A later
--- migration drops both.
+-- upgrade): they read feature_totals_state and bump it from Go. The two counters follow
+-- each other both ways, so every process sees one number. A later migration drops
+-- both triggers and the table.
 -- +goose StatementBegin
 CREATE FUNCTION follow_adoption_version() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE feature_totals_state SET generation = NEW.version WHERE id = 1;
+    UPDATE feature_totals_state SET generation = NEW.version WHERE id = 1 AND generation <> NEW.version;
+    RETURN NULL;
+END
+$$;
+-- +goose StatementEnd
+-- +goose StatementBegin
+CREATE FUNCTION follow_feature_totals_state() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE cache_versions SET version = NEW.generation WHERE name = 'adoption' AND version <> NEW.generation;
     RETURN NULL;
 END
 $$;
 -- +goose StatementEnd
 CREATE TRIGGER feature_totals_state_follows AFTER UPDATE ON cache_versions
     FOR EACH ROW WHEN (NEW.name = 'adoption') EXECUTE FUNCTION follow_adoption_version();
+CREATE TRIGGER adoption_version_follows AFTER UPDATE ON feature_totals_state
+    FOR EACH ROW EXECUTE FUNCTION follow_feature_totals_state();
 
 -- +goose Down
+DROP TRIGGER adoption_version_follows ON feature_totals_state;
 DROP TRIGGER feature_totals_state_follows ON cache_versions;
+DROP FUNCTION follow_feature_totals_state();
 DROP FUNCTION follow_adoption_version();
 DROP TRIGGER products_adoption_version ON products;
 DROP TRIGGER health_snapshots_adoption_version ON health_snapshots;
