@@ -261,27 +261,66 @@ func (s *Store) OpenAlertCount(ctx context.Context, owner string) (int, error) {
 }
 
 // OpenAlertsByAccount returns each account's open alerts (account id → alerts), for the
-// portfolio's risk flags: kind, subject, threshold and severity only.
+// risk flags of the portfolio and the account page: kind, subject, threshold and
+// severity only. The process keeps every open alert while the stored alerts version
+// (a trigger, migration 00019) says the copy is current. The slices are shared:
+// callers must not modify them.
 func (s *Store) OpenAlertsByAccount(ctx context.Context, accountIDs []int64) (map[int64][]Alert, error) {
 	out := map[int64][]Alert{}
 	if len(accountIDs) == 0 {
 		return out, nil
 	}
-	// Only what the flags and the worst severity need (a message, its evidence and
-	// note are most of a row), scanned without GORM's reflection: a portfolio page
-	// lists hundreds of alerts.
-	var a Alert
-	err := s.eachRow(ctx, "SELECT id, account_id, kind, subject, threshold, severity FROM alerts"+
-		" WHERE state = ? AND account_id IN ? ORDER BY account_id, id", []any{AlertOpen, accountIDs},
-		[]any{&a.ID, &a.AccountID, &a.Kind, &a.Subject, &a.Threshold, &a.Severity}, func() {
-			a.State = AlertOpen
-			out[a.AccountID] = append(out[a.AccountID], a)
-			a.Threshold = nil
-		})
+	all, err := s.openAlerts(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("store: unable to read open alerts: %w", err)
+		return nil, err
+	}
+	for _, id := range accountIDs {
+		if list := all[id]; len(list) > 0 {
+			out[id] = list
+		}
 	}
 	return out, nil
+}
+
+// openAlerts is every open alert by account, from the process's copy while current.
+func (s *Store) openAlerts(ctx context.Context) (map[int64][]Alert, error) {
+	ctx = Primary(ctx) // the versions and the copy from one source: see primaryCopies
+	v, err := s.readCacheVersions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c := s.folio
+	c.mu.Lock()
+	if c.open != nil && c.alertsVersion == v.Alerts {
+		open := c.open
+		c.mu.Unlock()
+		return open, nil
+	}
+	c.mu.Unlock()
+	filled, err, _ := s.filling.Do(fmt.Sprintf("open alerts %d", v.Alerts), func() (any, error) {
+		// Only what the flags and the worst severity need (a message, its evidence and
+		// note are most of a row), scanned without GORM's reflection.
+		open := map[int64][]Alert{}
+		var a Alert
+		err := s.eachRow(context.WithoutCancel(ctx), "SELECT id, account_id, kind, subject, threshold, severity FROM alerts"+
+			" WHERE state = ? ORDER BY account_id, id", []any{AlertOpen},
+			[]any{&a.ID, &a.AccountID, &a.Kind, &a.Subject, &a.Threshold, &a.Severity}, func() {
+				a.State = AlertOpen
+				open[a.AccountID] = append(open[a.AccountID], a)
+				a.Threshold = nil
+			})
+		if err != nil {
+			return nil, fmt.Errorf("store: unable to read open alerts: %w", err)
+		}
+		c.mu.Lock()
+		c.open, c.alertsVersion = open, v.Alerts
+		c.mu.Unlock()
+		return open, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return filled.(map[int64][]Alert), nil
 }
 
 // AlertChange is a person's change to an alert (SPEC §8's PATCH); nil leaves a field.

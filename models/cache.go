@@ -14,9 +14,10 @@ import (
 // cacheVersions are the version numbers triggers bump whenever the tables behind a
 // process's copies change (migrations 00007_health_reads and 00016): the catalog, the
 // settings (scorecard), the portfolio's accounts and latest health, the adoption
-// totals' inputs and, on SQLite only, end users and their daily usage.
+// totals' inputs, the alerts (00019) and, on SQLite only, end users and their daily
+// usage.
 type cacheVersions struct {
-	Catalog, Settings, Portfolio, Adoption, Usage int64
+	Catalog, Settings, Portfolio, Adoption, Usage, Alerts int64
 }
 
 // healthCache is the process's copy of the scorecard and the metrics catalog, which
@@ -48,6 +49,8 @@ func (s *Store) readCacheVersions(ctx context.Context) (cacheVersions, error) {
 			v.Adoption = version
 		case "usage":
 			v.Usage = version
+		case "alerts":
+			v.Alerts = version
 		}
 	})
 	if err != nil {
@@ -124,7 +127,11 @@ type portfolioCache struct {
 	facets   bool               // segments and csms are loaded
 	segments []string
 	csms     []string
-	loads    int // how often a sort or the facets were read from the database, for tests
+	rows     map[int64]PortfolioRow // the accounts' rows read so far
+	loads    int                    // how often a sort or the facets were read from the database, for tests
+	// open alerts by account, all of them, under their own version
+	alertsVersion int64
+	open          map[int64][]Alert
 }
 
 // at empties the copy when the stored version moved on from the one it holds. The
@@ -132,6 +139,7 @@ type portfolioCache struct {
 func (c *portfolioCache) at(version int64) {
 	if c.version != version || c.orders == nil {
 		c.version, c.orders, c.facets, c.segments, c.csms = version, map[string][]int64{}, false, nil, nil
+		c.rows = map[int64]PortfolioRow{}
 	}
 }
 

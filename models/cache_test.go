@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"sightline/metrics"
 	"sightline/models"
@@ -215,5 +216,33 @@ func TestPortfolioCacheFollowsWritesOfOtherProcesses(t *testing.T) {
 		check("scores set", view("health", true), "3:beta,alpha,aardvark")
 		mustDo(b.DB().Exec("DELETE FROM account_health_latest WHERE account_id = (SELECT id FROM accounts WHERE key = 'beta')").Error)
 		check("latest row deleted", view("health", true), "3:alpha,aardvark,beta")
+
+		// What each row shows follows too: its account, its latest health, its alerts.
+		row := func(key string) string {
+			t.Helper()
+			page, err := a.ListPortfolio(ctx, models.PortfolioQuery{Sort: "name"})
+			mustDo(err)
+			for _, r := range page.Rows {
+				if r.Key == key {
+					score := "-"
+					if r.HealthScore != nil {
+						score = fmt.Sprint(*r.HealthScore)
+					}
+					return fmt.Sprintf("%s %v %s %d %v", r.Name, r.ARR, score, r.OpenAlerts, r.RiskFlags)
+				}
+			}
+			return "missing"
+		}
+		check("row", row("alpha"), "Alpha 99 70 0 []")
+		mustDo(b.DB().Exec("UPDATE accounts SET name = 'Alpha Inc', arr = 120 WHERE key = 'alpha'").Error)
+		check("row after SQL", row("alpha"), "Alpha Inc 120 70 0 []")
+		mustDo(b.DB().Exec("UPDATE account_health_latest SET score = 55 WHERE account_id = (SELECT id FROM accounts WHERE key = 'alpha')").Error)
+		check("row's health", row("alpha"), "Alpha Inc 120 55 0 []")
+		now := time.Now().UTC()
+		mustDo(b.DB().Exec("INSERT INTO alerts (account_id, kind, severity, state, message, opened_at, updated_at)"+
+			" SELECT id, 'gone_dark', 'warning', 'open', 'nobody signed in', ?, ? FROM accounts WHERE key = 'alpha'", now, now).Error)
+		check("alert opened", row("alpha"), "Alpha Inc 120 55 1 [gone dark]")
+		mustDo(b.DB().Exec("UPDATE alerts SET state = 'resolved', resolution = 'acted', resolved_at = ? WHERE kind = 'gone_dark'", now).Error)
+		check("alert resolved", row("alpha"), "Alpha Inc 120 55 0 []")
 	})
 }

@@ -391,17 +391,13 @@ func (s *Store) ListPortfolio(ctx context.Context, q PortfolioQuery) (PortfolioP
 	if len(ids) == 0 {
 		return page, nil
 	}
-	var rows []PortfolioRow
-	if err := s.portfolioRowsByID(ctx, ids).Scan(&rows).Error; err != nil {
-		return page, fmt.Errorf("store: unable to list portfolio: %w", err)
+	byID, err := s.portfolioRowsOf(ctx, ids)
+	if err != nil {
+		return page, err
 	}
 	open, err := s.OpenAlertsByAccount(ctx, ids)
 	if err != nil {
 		return page, err
-	}
-	byID := make(map[int64]PortfolioRow, len(rows))
-	for _, r := range rows {
-		byID[r.ID] = r
 	}
 	for _, id := range ids {
 		r, ok := byID[id]
@@ -412,6 +408,43 @@ func (s *Store) ListPortfolio(ctx context.Context, q PortfolioQuery) (PortfolioP
 		page.Rows = append(page.Rows, r)
 	}
 	return page, nil
+}
+
+// portfolioRowsOf returns the rows of the accounts ids, from the process's copy while
+// the stored portfolio version says it is current, reading only those it lacks.
+func (s *Store) portfolioRowsOf(ctx context.Context, ids []int64) (map[int64]PortfolioRow, error) {
+	ctx = Primary(ctx) // the versions and the copy from one source: see primaryCopies
+	v, err := s.readCacheVersions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c := s.folio
+	c.mu.Lock()
+	c.at(v.Portfolio)
+	kept := c.rows // version v's, even if a later call replaces it
+	out := make(map[int64]PortfolioRow, len(ids))
+	var missing []int64
+	for _, id := range ids {
+		if r, ok := kept[id]; ok {
+			out[id] = r
+		} else {
+			missing = append(missing, id)
+		}
+	}
+	c.mu.Unlock()
+	if len(missing) == 0 {
+		return out, nil
+	}
+	var rows []PortfolioRow
+	if err := s.portfolioRowsByID(ctx, missing).Scan(&rows).Error; err != nil {
+		return nil, fmt.Errorf("store: unable to list portfolio: %w", err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, r := range rows {
+		out[r.ID], kept[r.ID] = r, r
+	}
+	return out, nil
 }
 
 // sortedPortfolio is every account id in the query's order (filters ignored), from
