@@ -250,14 +250,14 @@ func (s *Store) AlertHistory(ctx context.Context, id int64) ([]AlertEvent, error
 	return evs, nil
 }
 
-// OpenAlertCount counts the open alerts an owner has, for the navigation.
+// OpenAlertCount counts the open alerts an owner has, for the navigation of every
+// page, from the process's copy of the open alerts.
 func (s *Store) OpenAlertCount(ctx context.Context, owner string) (int, error) {
-	var n int64
-	err := s.db.WithContext(ctx).Model(&Alert{}).Where("owner_email = ? AND state = ?", owner, AlertOpen).Count(&n).Error
+	open, err := s.openAlerts(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("store: unable to count alerts: %w", err)
+		return 0, err
 	}
-	return int(n), nil
+	return open.byOwner[owner], nil
 }
 
 // OpenAlertsByAccount returns each account's open alerts (account id → alerts), for the
@@ -270,20 +270,27 @@ func (s *Store) OpenAlertsByAccount(ctx context.Context, accountIDs []int64) (ma
 	if len(accountIDs) == 0 {
 		return out, nil
 	}
-	all, err := s.openAlerts(ctx)
+	open, err := s.openAlerts(ctx)
 	if err != nil {
 		return nil, err
 	}
 	for _, id := range accountIDs {
-		if list := all[id]; len(list) > 0 {
+		if list := open.byAccount[id]; len(list) > 0 {
 			out[id] = list
 		}
 	}
 	return out, nil
 }
 
-// openAlerts is every open alert by account, from the process's copy while current.
-func (s *Store) openAlerts(ctx context.Context) (map[int64][]Alert, error) {
+// openAlertSet is every open alert, by account (for the risk flags) and counted by
+// owner (for the navigation). It is never modified once filled.
+type openAlertSet struct {
+	byAccount map[int64][]Alert
+	byOwner   map[string]int
+}
+
+// openAlerts is every open alert, from the process's copy while current.
+func (s *Store) openAlerts(ctx context.Context) (*openAlertSet, error) {
 	ctx = Primary(ctx) // the versions and the copy from one source: see primaryCopies
 	v, err := s.readCacheVersions(ctx)
 	if err != nil {
@@ -298,16 +305,20 @@ func (s *Store) openAlerts(ctx context.Context) (map[int64][]Alert, error) {
 	}
 	c.mu.Unlock()
 	filled, err, _ := s.filling.Do(fmt.Sprintf("open alerts %d", v.Alerts), func() (any, error) {
-		// Only what the flags and the worst severity need (a message, its evidence and
-		// note are most of a row), scanned without GORM's reflection.
-		open := map[int64][]Alert{}
+		// Only what the flags, the worst severity and the counts need (a message, its
+		// evidence and note are most of a row), scanned without GORM's reflection.
+		open := &openAlertSet{byAccount: map[int64][]Alert{}, byOwner: map[string]int{}}
 		var a Alert
-		err := s.eachRow(context.WithoutCancel(ctx), "SELECT id, account_id, kind, subject, threshold, severity FROM alerts"+
+		var owner *string
+		err := s.eachRow(context.WithoutCancel(ctx), "SELECT id, account_id, kind, subject, threshold, severity, owner_email FROM alerts"+
 			" WHERE state = ? ORDER BY account_id, id", []any{AlertOpen},
-			[]any{&a.ID, &a.AccountID, &a.Kind, &a.Subject, &a.Threshold, &a.Severity}, func() {
-				a.State = AlertOpen
-				open[a.AccountID] = append(open[a.AccountID], a)
-				a.Threshold = nil
+			[]any{&a.ID, &a.AccountID, &a.Kind, &a.Subject, &a.Threshold, &a.Severity, &owner}, func() {
+				a.State, a.OwnerEmail = AlertOpen, owner
+				open.byAccount[a.AccountID] = append(open.byAccount[a.AccountID], a)
+				if owner != nil {
+					open.byOwner[*owner]++
+				}
+				a.Threshold, owner = nil, nil
 			})
 		if err != nil {
 			return nil, fmt.Errorf("store: unable to read open alerts: %w", err)
@@ -320,7 +331,7 @@ func (s *Store) openAlerts(ctx context.Context) (map[int64][]Alert, error) {
 	if err != nil {
 		return nil, err
 	}
-	return filled.(map[int64][]Alert), nil
+	return filled.(*openAlertSet), nil
 }
 
 // AlertChange is a person's change to an alert (SPEC §8's PATCH); nil leaves a field.

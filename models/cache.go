@@ -129,9 +129,9 @@ type portfolioCache struct {
 	csms     []string
 	rows     map[int64]PortfolioRow // the accounts' rows read so far
 	loads    int                    // how often a sort or the facets were read from the database, for tests
-	// open alerts by account, all of them, under their own version
+	// every open alert, under their own version
 	alertsVersion int64
-	open          map[int64][]Alert
+	open          *openAlertSet
 }
 
 // at empties the copy when the stored version moved on from the one it holds. The

@@ -242,7 +242,17 @@ func TestPortfolioCacheFollowsWritesOfOtherProcesses(t *testing.T) {
 		mustDo(b.DB().Exec("INSERT INTO alerts (account_id, kind, severity, state, message, opened_at, updated_at)"+
 			" SELECT id, 'gone_dark', 'warning', 'open', 'nobody signed in', ?, ? FROM accounts WHERE key = 'alpha'", now, now).Error)
 		check("alert opened", row("alpha"), "Alpha Inc 120 55 1 [gone dark]")
+		owned := func() string {
+			t.Helper()
+			n, err := a.OpenAlertCount(ctx, "ann@x.test")
+			mustDo(err)
+			return fmt.Sprint(n)
+		}
+		check("nobody owns it", owned(), "0")
+		mustDo(b.DB().Exec("UPDATE alerts SET owner_email = 'ann@x.test' WHERE kind = 'gone_dark'").Error)
+		check("ann owns it", owned(), "1")
 		mustDo(b.DB().Exec("UPDATE alerts SET state = 'resolved', resolution = 'acted', resolved_at = ? WHERE kind = 'gone_dark'", now).Error)
 		check("alert resolved", row("alpha"), "Alpha Inc 120 55 0 []")
+		check("ann's resolved", owned(), "0")
 	})
 }
