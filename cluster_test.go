@@ -402,7 +402,7 @@ func waitFor(t *testing.T, d time.Duration, what string, ok func() bool) {
 }
 
 // startNginx puts nginx (from the machine, as .ci/run installs it) in front of the
-// processes, configured as docs/deploy.md says; without nginx the processes are
+// processes, configured as bench/nginx.conf says; without nginx the processes are
 // reached in turn directly, unless SIGHTLINE_REQUIRE_NGINX=1.
 func startNginx(t *testing.T, procs ...*serverProcess) *serverProcess {
 	t.Helper()
@@ -424,6 +424,11 @@ func startNginx(t *testing.T, procs ...*serverProcess) *serverProcess {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
+	// The bench's configuration (bench/nginx.conf), filled in as bench/cluster.go does.
+	tmpl, err := os.ReadFile(filepath.Join("bench", "nginx.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	var upstreams strings.Builder
 	for _, p := range procs {
 		fmt.Fprintf(&upstreams, "    server %s max_fails=1 fail_timeout=30s;\n", strings.TrimPrefix(p.base, "http://"))
@@ -432,32 +437,7 @@ func startNginx(t *testing.T, procs ...*serverProcess) *serverProcess {
 	if os.Geteuid() == 0 {
 		user = "user root;"
 	}
-	conf := fmt.Sprintf(`%[1]s
-worker_processes 1;
-pid %[2]s/nginx.pid;
-error_log %[2]s/error.log warn;
-events { worker_connections 256; }
-http {
-  access_log off;
-  client_body_temp_path %[2]s/body; proxy_temp_path %[2]s/proxy; fastcgi_temp_path %[2]s/fastcgi;
-  uwsgi_temp_path %[2]s/uwsgi; scgi_temp_path %[2]s/scgi;
-  upstream sightline {
-%[3]s    keepalive 16;
-  }
-  server {
-    listen %[4]s;
-    client_max_body_size 2m;
-    location / {
-      proxy_pass http://sightline;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host $host;
-      proxy_next_upstream error timeout http_502 non_idempotent;
-      proxy_next_upstream_tries 2;
-    }
-  }
-}
-`, user, dir, upstreams.String(), addr)
+	conf := fmt.Sprintf(string(tmpl), user, dir, upstreams.String(), addr)
 	if err := os.WriteFile(filepath.Join(dir, "nginx.conf"), []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}

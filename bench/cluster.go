@@ -245,41 +245,14 @@ func startNginxFor(procs []*serverProc) (string, func(), error) {
 		return "", nil, err
 	}
 	addr := freeAddr()
-	var upstreams strings.Builder
-	for _, p := range procs {
-		fmt.Fprintf(&upstreams, "    server %s max_fails=1 fail_timeout=30s;\n", p.addr)
+	addrs := make([]string, len(procs))
+	for i, p := range procs {
+		addrs[i] = p.addr
 	}
-	user := ""
-	if os.Geteuid() == 0 {
-		user = "user root;"
+	conf, err := nginxConf("bench/nginx.conf", dir, addr, addrs)
+	if err != nil {
+		return "", nil, err
 	}
-	conf := fmt.Sprintf(`%[1]s
-worker_processes 1;
-pid %[2]s/nginx.pid;
-error_log %[2]s/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path %[2]s/body; proxy_temp_path %[2]s/proxy; fastcgi_temp_path %[2]s/fastcgi;
-  uwsgi_temp_path %[2]s/uwsgi; scgi_temp_path %[2]s/scgi;
-  upstream sightline {
-    least_conn;
-%[3]s    keepalive 32;
-  }
-  server {
-    listen %[4]s;
-    client_max_body_size 2m;
-    location / {
-      proxy_pass http://sightline;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host $host;
-      proxy_next_upstream error timeout http_502 non_idempotent;
-      proxy_next_upstream_tries 2;
-    }
-  }
-}
-`, user, dir, upstreams.String(), addr)
 	if err := os.WriteFile(filepath.Join(dir, "nginx.conf"), []byte(conf), 0o644); err != nil {
 		return "", nil, err
 	}
@@ -293,6 +266,24 @@ http {
 		return "", nil, err
 	}
 	return addr, stop, nil
+}
+
+// nginxConf fills the nginx configuration at path (bench/nginx.conf, which the cluster
+// test reads too) for the processes at addrs, with nginx's files in dir.
+func nginxConf(path, dir, listen string, addrs []string) (string, error) {
+	tmpl, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	var upstreams strings.Builder
+	for _, a := range addrs {
+		fmt.Fprintf(&upstreams, "    server %s max_fails=1 fail_timeout=30s;\n", a)
+	}
+	user := ""
+	if os.Geteuid() == 0 {
+		user = "user root;"
+	}
+	return fmt.Sprintf(string(tmpl), user, dir, upstreams.String(), listen), nil
 }
 
 // waitHTTP waits until u answers 200.

@@ -225,7 +225,7 @@ func (set *replicaSet) check(ctx context.Context) {
 		}
 	}
 	for _, r := range set.list {
-		st := ReplicaState{Name: r.name, Reads: r.reads.Load()}
+		st := ReplicaState{Name: r.name} // Reads is read live by ReplicaStates
 		var replayed sql.NullString
 		err := r.db.QueryRowContext(ctx, "SELECT pg_last_wal_replay_lsn()::text").Scan(&replayed)
 		switch {
