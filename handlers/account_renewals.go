@@ -17,16 +17,8 @@ import (
 func (s *server) renewalsPanel(c echo.Context, account *models.Account) (views.RenewalsPanelView, error) {
 	v := views.RenewalsPanelView{AccountKey: account.Key, ARR: account.ARR, Today: models.DateOf(s.now())}
 	var err error
-	if v.Renewals, err = s.store.ListRenewals(c.Request().Context(), account.Key); err != nil {
-		return v, err
-	}
-	v.History = map[int64][]models.RenewalEvent{}
-	for _, r := range v.Renewals {
-		if v.History[r.ID], err = s.store.RenewalHistory(c.Request().Context(), r.ID); err != nil {
-			return v, err
-		}
-	}
-	return v, nil
+	v.Renewals, v.History, err = s.store.AccountRenewals(c.Request().Context(), account.ID)
+	return v, err
 }
 
 // renewalRecord is POST /accounts/{key}/renewals: records an outcome of a renewal on

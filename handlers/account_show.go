@@ -33,7 +33,7 @@ func (s *server) accountShow(c echo.Context) error {
 		return err
 	}
 	if currentMember(c).Role.Can(models.PermAssignCSM) { // the team is the CSM form's choices
-		if v.Team, err = s.store.ListTeamMembers(ctx); err != nil {
+		if v.Team, err = s.team(c); err != nil {
 			return err
 		}
 	}
@@ -44,7 +44,7 @@ func (s *server) accountShow(c echo.Context) error {
 		if v.Alerts, err = s.accountAlertRows(c, account.Key); err != nil {
 			return err
 		}
-		if v.Timeline, err = s.store.AccountTimeline(ctx, account.ID, 30); err != nil {
+		if v.Timeline, err = s.store.AccountTimeline(ctx, health, v.Notes, 30); err != nil {
 			return err
 		}
 		if v.Renewals, err = s.renewalsPanel(c, &account); err != nil {

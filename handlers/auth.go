@@ -75,6 +75,9 @@ func (s *server) loadViewer(next echo.HandlerFunc) echo.HandlerFunc {
 		ctx := c.Request().Context()
 		m := s.sessions.member(c) // from the primary: a fresh login is never missed
 		ctx = s.readsFrom(c, ctx)
+		if c.Request().Method == http.MethodGet {
+			ctx = models.ReadOnlyView(ctx) // pages' GETs write nothing
+		}
 		if m != nil {
 			c.Set(memberKey, m)
 			v := views.Viewer{Email: m.Email, Name: m.Name, Role: m.Role}

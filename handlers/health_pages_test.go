@@ -419,6 +419,11 @@ func TestAccountHealthPage(t *testing.T) {
 		if v := doc.Find(`[data-testid=window] option[selected]`).Text(); v != "60 days" {
 			t.Fatalf("window select %q", v)
 		}
+		// The same day's health in another window: the figures kept with the day's view
+		// are kept per window.
+		if n := doc.Find(`[data-testid=usage-data] tbody tr`).Length(); n != 60 {
+			t.Fatalf("60-day window after the 30-day one: %d rows", n)
+		}
 		c.get("/accounts/"+key+"?window=7", "HX-Request", "true").expect(http.StatusBadRequest)
 	})
 }

@@ -213,11 +213,23 @@ func TestNavigationAndSettingsByRole(t *testing.T) {
 }
 
 // TestAccountTimeline: the account page tells what happened there, newest first:
-// notes, goal changes, alerts.
+// notes, goal changes, alerts, health colour changes.
 func TestAccountTimeline(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, s *models.Store) {
 		app := newApp(t, s)
 		alertsWorld(t, app) // acme opens a consumption alert
+		acme, err := s.AccountByKey(context.Background(), "acme")
+		if err != nil {
+			t.Fatal(err)
+		}
+		today := models.Today()
+		var snaps []models.HealthSnapshot
+		for i, color := range []string{"green", "green", "yellow", "", "red"} { // "": no basis that day
+			snaps = append(snaps, models.HealthSnapshot{AccountID: acme.ID, Day: today.AddDays(i - 6), Color: color, Metrics: "{}"})
+		}
+		if err := s.PutSnapshots(context.Background(), snaps); err != nil {
+			t.Fatal(err)
+		}
 		manager := app.token(models.RoleManager)
 		due := models.Today().AddDays(60).String()
 		app.api(http.MethodPost, "/api/v1/accounts/acme/goals", manager, body(goalBody("50", due))).expect(http.StatusCreated)
@@ -231,10 +243,26 @@ func TestAccountTimeline(t *testing.T) {
 			kinds = append(kinds, k)
 		})
 		got := strings.Join(kinds, ",")
-		for _, want := range []string{"note", "goal", "alert", "entitlement"} {
+		for _, want := range []string{"note", "goal", "alert", "entitlement", "health"} {
 			if !strings.Contains(got, want) {
 				t.Fatalf("timeline kinds %q lack %s", got, want)
 			}
+		}
+		itemText := func(kind string) string {
+			return strings.Join(strings.Fields(doc.Find("[data-testid=timeline] li[data-kind=" + kind + "]").First().Text()), " ")
+		}
+		if got := itemText("goal"); !strings.Contains(got, "Goal “") {
+			t.Errorf("goal item %q", got)
+		}
+		if got := itemText("alert"); !strings.Contains(got, "Alert opened: ") {
+			t.Errorf("alert item %q", got)
+		}
+		var turns []string
+		doc.Find("[data-testid=timeline] li[data-kind=health]").Each(func(_ int, li *goquery.Selection) {
+			turns = append(turns, strings.Join(strings.Fields(li.Text()), " "))
+		})
+		if len(turns) != 2 || !strings.Contains(turns[0], "Health turned red (was yellow)") || !strings.Contains(turns[1], "Health turned yellow (was green)") {
+			t.Fatalf("health changes %q, want yellow → red (across a day without a colour), then green → yellow", turns)
 		}
 		if kinds[0] != "note" || !strings.Contains(doc.Find("[data-testid=timeline] li").First().Text(), "Called Ann about seats.") {
 			t.Fatalf("the newest item is not the note: %v", kinds)

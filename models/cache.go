@@ -32,8 +32,44 @@ type healthCache struct {
 	loads                 int // how often it was (re)filled, for tests
 }
 
-// readCacheVersions reads the current versions (the rows of one small table).
+type onceKey struct{}
+
+// versionsOnce holds the versions a read-only view read first.
+type versionsOnce struct {
+	mu   sync.Mutex
+	read bool
+	v    cacheVersions
+}
+
+// ReadOnlyView marks ctx as one view that writes nothing: the cache versions are read
+// once, at the first copy it uses, and every later copy is checked against them. Each
+// copy's data is still read after its version, so no copy can keep data older than
+// its version says; the view sees every copy as of that one moment. A view that wrote
+// would not see its own write in a copy, so writes must not use it.
+func ReadOnlyView(ctx context.Context) context.Context {
+	return context.WithValue(ctx, onceKey{}, &versionsOnce{})
+}
+
+// readCacheVersions reads the current versions (the rows of one small table), once
+// per read-only view.
 func (s *Store) readCacheVersions(ctx context.Context) (cacheVersions, error) {
+	once, _ := ctx.Value(onceKey{}).(*versionsOnce)
+	if once == nil {
+		return s.readVersions(ctx)
+	}
+	once.mu.Lock()
+	defer once.mu.Unlock()
+	if !once.read {
+		v, err := s.readVersions(ctx)
+		if err != nil {
+			return v, err
+		}
+		once.read, once.v = true, v
+	}
+	return once.v, nil
+}
+
+func (s *Store) readVersions(ctx context.Context) (cacheVersions, error) {
 	var v cacheVersions
 	var name string
 	var version int64

@@ -254,5 +254,22 @@ func TestPortfolioCacheFollowsWritesOfOtherProcesses(t *testing.T) {
 		mustDo(b.DB().Exec("UPDATE alerts SET state = 'resolved', resolution = 'acted', resolved_at = ? WHERE kind = 'gone_dark'", now).Error)
 		check("alert resolved", row("alpha"), "Alpha Inc 120 55 0 []")
 		check("ann's resolved", owned(), "0")
+
+		// A read-only view reads the versions once: what another process writes during it
+		// shows in the next view, not in the rest of this one.
+		pageView := models.ReadOnlyView(ctx)
+		ownedInView := func() string {
+			t.Helper()
+			n, err := a.OpenAlertCount(pageView, "ann@x.test")
+			mustDo(err)
+			return fmt.Sprint(n)
+		}
+		check("the view's first read", ownedInView(), "0")
+		mustDo(b.DB().Exec("INSERT INTO alerts (account_id, kind, severity, state, message, opened_at, updated_at, owner_email)"+
+			" SELECT id, 'gone_dark', 'warning', 'open', 'nobody signed in again', ?, ? , 'ann@x.test' FROM accounts WHERE key = 'alpha'", now, now).Error)
+		check("later in the same view", ownedInView(), "0")
+		check("the next read", owned(), "1")
+		pageView = models.ReadOnlyView(ctx)
+		check("the next view", ownedInView(), "1")
 	})
 }

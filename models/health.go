@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 
 	"golang.org/x/sync/errgroup"
 	"gorm.io/gorm"
@@ -73,6 +74,24 @@ type HealthView struct {
 	// Recommendations: what to change at the account as of the day (SPEC §9), from the
 	// same inputs.
 	Recommendations []metrics.Recommendation
+
+	memo sync.Map // what was derived from the view alone, by key (see Memo)
+}
+
+// Memo returns what build returns for key, built once per view: a view never changes
+// once made, so what is derived from it alone can be kept with it, and goes when the
+// store's copy of the view goes. The account page keeps its rendered figures here.
+// An error is returned and not kept.
+func (v *HealthView) Memo(key any, build func() (any, error)) (any, error) {
+	if got, ok := v.memo.Load(key); ok {
+		return got, nil
+	}
+	made, err := build()
+	if err != nil {
+		return nil, err
+	}
+	got, _ := v.memo.LoadOrStore(key, made) // a concurrent build's result may have won
+	return got, nil
 }
 
 // TrendDays is how far back the account page's charts go.

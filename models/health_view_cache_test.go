@@ -137,3 +137,23 @@ func TestPreviousReleaseFollowsAdoptionVersion(t *testing.T) {
 		}
 	})
 }
+
+// What is derived from a view is built once per key; a failed build is not kept.
+func TestHealthViewMemo(t *testing.T) {
+	var v models.HealthView
+	builds := 0
+	build := func(err error) func() (any, error) {
+		return func() (any, error) { builds++; return builds, err }
+	}
+	if _, err := v.Memo("a", build(fmt.Errorf("boom"))); err == nil {
+		t.Fatal("a failed build's error was not returned")
+	}
+	for range 2 {
+		if got, err := v.Memo("a", build(nil)); err != nil || got != 2 {
+			t.Fatalf("memo a = %v, %v; want the second build, kept", got, err)
+		}
+	}
+	if got, _ := v.Memo("b", build(nil)); got != 3 {
+		t.Fatalf("memo b = %v; another key is built on its own", got)
+	}
+}

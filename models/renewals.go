@@ -304,6 +304,39 @@ func (s *Store) renewals(ctx context.Context, where string, args ...any) ([]Rene
 	return rs, nil
 }
 
+// AccountRenewals lists an account's renewals as ListRenewals does, with each one's
+// changes, oldest first, by renewal id: the account page's panel in one read.
+func (s *Store) AccountRenewals(ctx context.Context, accountID int64) ([]Renewal, map[int64][]RenewalEvent, error) {
+	var rows []struct {
+		Renewal     `gorm:"embedded"`
+		AccountKey  string     `gorm:"column:account_key"`
+		EventID     *int64     `gorm:"column:event_id"`
+		EventAt     *time.Time `gorm:"column:event_at"`
+		EventActor  *string    `gorm:"column:event_actor"`
+		EventChange *string    `gorm:"column:event_change"`
+	}
+	err := s.db.WithContext(ctx).Raw("SELECT r.*, a.key AS account_key, e.id AS event_id, e.at AS event_at,"+
+		" e.actor AS event_actor, e.change AS event_change FROM renewals r JOIN accounts a ON a.id = r.account_id"+
+		" LEFT JOIN renewal_events e ON e.renewal_id = r.id WHERE r.account_id = ?"+
+		" ORDER BY r.due_on DESC, r.key, e.at, e.id", accountID).Scan(&rows).Error
+	if err != nil {
+		return nil, nil, fmt.Errorf("store: unable to list the account's renewals: %w", err)
+	}
+	var rs []Renewal
+	history := map[int64][]RenewalEvent{}
+	for _, r := range rows {
+		if len(rs) == 0 || rs[len(rs)-1].ID != r.ID {
+			rs = append(rs, r.Renewal)
+			rs[len(rs)-1].Account = r.AccountKey
+		}
+		if r.EventID != nil {
+			history[r.ID] = append(history[r.ID], RenewalEvent{ID: *r.EventID, RenewalID: r.ID, At: *r.EventAt,
+				Actor: *r.EventActor, Change: *r.EventChange})
+		}
+	}
+	return rs, history, nil
+}
+
 // RenewalHistory lists a renewal's changes, oldest first.
 func (s *Store) RenewalHistory(ctx context.Context, renewalID int64) ([]RenewalEvent, error) {
 	var es []RenewalEvent

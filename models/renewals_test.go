@@ -80,6 +80,27 @@ func TestRenewalsFollowAndKeepHistory(t *testing.T) {
 			history[1].Actor != "mia@x.test" {
 			t.Errorf("history %+v", history)
 		}
+		// The account page's read: its renewals, latest due first, each with its own
+		// history, and nothing of another account's.
+		if _, err := s.UpsertAccount(ctx, &models.Account{Key: "globex", Name: "Globex", RenewalOn: own}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.UpsertRenewal(ctx, "globex", &models.Renewal{Key: "fy26", DueOn: own, ARRBefore: 5000}, manager); err != nil {
+			t.Fatal(err)
+		}
+		rs, byRenewal, err := s.AccountRenewals(ctx, r.AccountID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rs) != 2 || rs[0].Key != "fy27" || rs[1].Key != "fy26" || rs[1].Account != "acme" || len(byRenewal) != 2 {
+			t.Fatalf("account renewals %+v, histories of %d", rs, len(byRenewal))
+		}
+		if got := byRenewal[r.ID]; len(got) != 2 || got[0].Change != history[0].Change || got[1].Change != history[1].Change {
+			t.Errorf("fy26's history %+v, want %+v", got, history)
+		}
+		if got := byRenewal[rs[0].ID]; len(got) != 1 || !strings.HasPrefix(got[0].Change, "created: due 2027-01-31") {
+			t.Errorf("fy27's history %+v", got)
+		}
 
 		// Refusals name the field.
 		for _, c := range []struct {

@@ -15,89 +15,60 @@ type TimelineItem struct {
 	Who  string
 }
 
-// timelineDays is how far back the timeline reads the health colours.
-const timelineDays = 90
-
 // AccountTimeline is what happened at an account, newest first: notes, goal changes,
 // alert changes, health colour changes and entitlement changes, at most limit items.
-func (s *Store) AccountTimeline(ctx context.Context, accountID int64, limit int) ([]TimelineItem, error) {
+// Only the goal and alert changes are read here: the notes (newest first, at least
+// limit of them when there are) and the account page's health view, with the
+// account's entitlements and stored daily colours, have been read already.
+func (s *Store) AccountTimeline(ctx context.Context, view *HealthView, notes []Note, limit int) ([]TimelineItem, error) {
 	db := s.db.WithContext(ctx)
+	accountID := view.Account.ID
 	var out []TimelineItem
-	var notes []struct {
-		CreatedAt time.Time
-		Body      string
-		Email     string
-	}
-	err := db.Raw(`SELECT n.created_at, n.body, COALESCE(m.email, '') AS email FROM notes n
-		LEFT JOIN team_members m ON m.id = n.author_id WHERE n.account_id = ? ORDER BY n.id DESC LIMIT ?`, accountID, limit).Scan(&notes).Error
-	if err != nil {
-		return nil, fmt.Errorf("store: unable to read the timeline's notes: %w", err)
-	}
 	for _, n := range notes {
-		out = append(out, TimelineItem{At: n.CreatedAt, Kind: "note", Text: excerpt(n.Body, 160), Who: n.Email})
+		out = append(out, TimelineItem{At: n.CreatedAt, Kind: "note", Text: excerpt(n.Body, 160), Who: n.AuthorEmail})
 	}
-	var goals []struct {
+	var events []struct {
+		Source    string // goal or alert
 		CreatedAt time.Time
 		Kind      string
-		Title     string
+		Subject   string // the goal's title, the alert's message
 		Who       string
-		Body      string
+		Body      string // the goal event's text, the alert event's note
 	}
-	err = db.Raw(`SELECT e.created_at, e.kind, g.title, COALESCE(m.email, e.actor_name) AS who, e.body FROM goal_events e
-		JOIN goals g ON g.id = e.goal_id LEFT JOIN team_members m ON m.id = e.actor_id
-		WHERE g.account_id = ? ORDER BY e.id DESC LIMIT ?`, accountID, limit).Scan(&goals).Error
+	err := db.Raw(`SELECT 'goal' AS source, e.created_at, e.kind, g.title AS subject, COALESCE(m.email, e.actor_name) AS who, e.body
+		FROM goal_events e JOIN goals g ON g.id = e.goal_id LEFT JOIN team_members m ON m.id = e.actor_id WHERE g.account_id = ?
+		UNION ALL
+		SELECT 'alert', e.created_at, e.kind, al.message, e.actor_name, e.note FROM alert_events e JOIN alerts al ON al.id = e.alert_id
+		WHERE al.account_id = ? AND e.kind IN ('opened', 'resolved', 'snoozed', 'reopened', 'woke', 'assigned')
+		ORDER BY 2 DESC LIMIT ?`, accountID, accountID, limit).Scan(&events).Error
 	if err != nil {
-		return nil, fmt.Errorf("store: unable to read the timeline's goals: %w", err)
+		return nil, fmt.Errorf("store: unable to read the timeline's goal and alert changes: %w", err)
 	}
-	for _, g := range goals {
-		text := "Goal “" + g.Title + "” " + g.Kind
-		if g.Body != "" {
-			text += ": " + excerpt(g.Body, 120)
+	for _, e := range events {
+		var text string
+		if e.Source == "goal" {
+			text = "Goal “" + e.Subject + "” " + e.Kind
+			if e.Body != "" {
+				text += ": " + excerpt(e.Body, 120)
+			}
+		} else {
+			text = "Alert " + e.Kind + ": " + e.Subject
+			if e.Body != "" {
+				text += " — " + excerpt(e.Body, 120)
+			}
 		}
-		out = append(out, TimelineItem{At: g.CreatedAt, Kind: "goal", Text: text, Who: g.Who})
+		out = append(out, TimelineItem{At: e.CreatedAt, Kind: e.Source, Text: text, Who: e.Who})
 	}
-	var alerts []struct {
-		CreatedAt time.Time
-		Kind      string
-		Message   string
-		Who       string
-		Note      string
-	}
-	err = db.Raw(`SELECT e.created_at, e.kind, al.message, e.actor_name AS who, e.note FROM alert_events e
-		JOIN alerts al ON al.id = e.alert_id WHERE al.account_id = ? AND e.kind IN ('opened', 'resolved', 'snoozed', 'reopened', 'woke', 'assigned')
-		ORDER BY e.id DESC LIMIT ?`, accountID, limit).Scan(&alerts).Error
-	if err != nil {
-		return nil, fmt.Errorf("store: unable to read the timeline's alerts: %w", err)
-	}
-	for _, a := range alerts {
-		text := "Alert " + a.Kind + ": " + a.Message
-		if a.Note != "" {
-			text += " — " + excerpt(a.Note, 120)
+	was := "" // the last colour seen: a day without one (no basis) is no change
+	for _, h := range view.History {
+		if h.Color != was && h.Color != "" && was != "" {
+			out = append(out, TimelineItem{At: h.Day.Time(), Kind: "health", Text: "Health turned " + h.Color + " (was " + was + ")"})
 		}
-		out = append(out, TimelineItem{At: a.CreatedAt, Kind: "alert", Text: text, Who: a.Who})
-	}
-	var days []struct {
-		Day   Date
-		Color string
-	}
-	from := Today().AddDays(-timelineDays)
-	if err := db.Raw("SELECT day, color FROM health_snapshots WHERE account_id = ? AND day >= ? ORDER BY day", accountID, from).Scan(&days).Error; err != nil {
-		return nil, fmt.Errorf("store: unable to read the timeline's health: %w", err)
-	}
-	for i := 1; i < len(days); i++ {
-		if days[i].Color != days[i-1].Color && days[i].Color != "" && days[i-1].Color != "" {
-			out = append(out, TimelineItem{At: days[i].Day.Time(), Kind: "health",
-				Text: "Health turned " + days[i].Color + " (was " + days[i-1].Color + ")"})
+		if h.Color != "" {
+			was = h.Color
 		}
 	}
-	var ents []struct {
-		Key                  string
-		CreatedAt, UpdatedAt time.Time
-	}
-	if err := db.Raw("SELECT key, created_at, updated_at FROM entitlements WHERE account_id = ?", accountID).Scan(&ents).Error; err != nil {
-		return nil, fmt.Errorf("store: unable to read the timeline's entitlements: %w", err)
-	}
-	for _, e := range ents {
+	for _, e := range view.Entitlements {
 		out = append(out, TimelineItem{At: e.CreatedAt, Kind: "entitlement", Text: "Entitlement " + e.Key + " added"})
 		if e.UpdatedAt.Sub(e.CreatedAt) > time.Minute {
 			out = append(out, TimelineItem{At: e.UpdatedAt, Kind: "entitlement", Text: "Entitlement " + e.Key + " changed"})

@@ -1,10 +1,15 @@
 package views
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"strconv"
+
+	"github.com/a-h/templ"
 
 	"sightline/metrics"
 	"sightline/models"
@@ -15,6 +20,36 @@ var ChartWindows = []int{30, 60, 90}
 
 // DefaultChartWindow is the charts' span when the URL names none.
 const DefaultChartWindow = 90
+
+// healthFigures renders figures once per health view and chart window, and keeps the
+// HTML with the view: they are drawn from the view alone, which never changes once
+// made (the store keeps it until its inputs change), and they are most of the account
+// page's HTML and of its rendering time. They see only the view, the day and the
+// window, and render without the request's context, so nothing of one viewer's can be
+// kept and shown to another.
+func healthFigures(v AccountView) templ.Component {
+	if v.Health == nil {
+		return figures(v)
+	}
+	own := AccountView{AsOf: v.AsOf, Window: v.Window, Health: v.Health}
+	return templ.ComponentFunc(func(_ context.Context, w io.Writer) error {
+		html, err := v.Health.Memo(figuresKey{v.AsOf, v.Window}, func() (any, error) {
+			var b bytes.Buffer
+			err := figures(own).Render(context.Background(), &b)
+			return b.Bytes(), err
+		})
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(html.([]byte))
+		return err
+	})
+}
+
+type figuresKey struct {
+	asOf   models.Date
+	window int
+}
 
 // positionRow is one entitlement with its position on the page's day (nil when the
 // entitlement is not active then).
