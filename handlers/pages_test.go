@@ -249,7 +249,7 @@ func TestAccountTimeline(t *testing.T) {
 			}
 		}
 		itemText := func(kind string) string {
-			return strings.Join(strings.Fields(doc.Find("[data-testid=timeline] li[data-kind=" + kind + "]").First().Text()), " ")
+			return strings.Join(strings.Fields(doc.Find("[data-testid=timeline] li[data-kind="+kind+"]").First().Text()), " ")
 		}
 		if got := itemText("goal"); !strings.Contains(got, "Goal “") {
 			t.Errorf("goal item %q", got)
@@ -257,6 +257,11 @@ func TestAccountTimeline(t *testing.T) {
 		if got := itemText("alert"); !strings.Contains(got, "Alert opened: ") {
 			t.Errorf("alert item %q", got)
 		}
+		doc.Find("[data-testid=timeline] li").Each(func(_ int, li *goquery.Selection) {
+			if at := li.Find(".nowrap").Text(); !strings.Contains(at, fmt.Sprint(today.Time().Year())) && !strings.Contains(at, fmt.Sprint(today.Time().Year()-1)) {
+				t.Errorf("timeline item dated %q: %s", at, strings.Join(strings.Fields(li.Text()), " "))
+			}
+		})
 		var turns []string
 		doc.Find("[data-testid=timeline] li[data-kind=health]").Each(func(_ int, li *goquery.Selection) {
 			turns = append(turns, strings.Join(strings.Fields(li.Text()), " "))

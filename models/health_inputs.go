@@ -52,13 +52,13 @@ func (s *Store) entitlementsOf(ctx context.Context, accountIDs []int64, accountK
 	var e Entitlement
 	var feature sql.NullString
 	err := s.eachRow(ctx, `SELECT e.id, e.account_id, e.key, e.product_id, p.key, e.model, e.quantity, e.unit,
-			e.unit_price, e.starts_on, e.ends_on, f.key
+			e.unit_price, e.starts_on, e.ends_on, e.created_at, e.updated_at, f.key
 		FROM entitlements e JOIN products p ON p.id = e.product_id
 		LEFT JOIN entitlement_features ef ON ef.entitlement_id = e.id
 		LEFT JOIN features f ON f.id = ef.feature_id
 		WHERE e.account_id IN ? ORDER BY e.key, e.account_id, f.key`, []any{accountIDs},
 		[]any{&e.ID, &e.AccountID, &e.Key, &e.ProductID, &e.Product, &e.Model, &e.Quantity, &e.Unit,
-			&e.UnitPrice, &e.StartsOn, &e.EndsOn, &feature},
+			&e.UnitPrice, &e.StartsOn, &e.EndsOn, &e.CreatedAt, &e.UpdatedAt, &feature},
 		func() {
 			if n := len(es); n == 0 || es[n-1].ID != e.ID {
 				e.Account, e.Features = accountKeys[e.AccountID], []string{}
