@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -15,10 +16,16 @@ import (
 
 // renewalsPanel gathers the account page's renewals region.
 func (s *server) renewalsPanel(c echo.Context, account *models.Account) (views.RenewalsPanelView, error) {
-	v := views.RenewalsPanelView{AccountKey: account.Key, ARR: account.ARR, Today: models.DateOf(s.now())}
-	var err error
-	v.Renewals, v.History, err = s.store.AccountRenewals(c.Request().Context(), account.ID)
-	return v, err
+	act, err := s.store.AccountActivity(c.Request().Context(), account)
+	if err != nil {
+		return views.RenewalsPanelView{}, err
+	}
+	return renewalsPanelOf(account, act, s.now()), nil
+}
+
+func renewalsPanelOf(account *models.Account, act *models.AccountActivity, now time.Time) views.RenewalsPanelView {
+	return views.RenewalsPanelView{AccountKey: account.Key, ARR: account.ARR, Today: models.DateOf(now),
+		Renewals: act.Renewals, History: act.History}
 }
 
 // renewalRecord is POST /accounts/{key}/renewals: records an outcome of a renewal on

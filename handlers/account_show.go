@@ -29,28 +29,24 @@ func (s *server) accountShow(c echo.Context) error {
 	}
 	account := health.Account
 	v := views.AccountView{AsOf: asOf, Window: window, Health: health}
-	if v.Notes, err = s.store.ListNotes(ctx, account.ID, 50); err != nil {
-		return err
-	}
-	if currentMember(c).Role.Can(models.PermAssignCSM) { // the team is the CSM form's choices
-		if v.Team, err = s.team(c); err != nil {
-			return err
-		}
-	}
 	if v.RiskFlags, err = s.store.AccountRiskFlags(ctx, account.ID); err != nil {
 		return err
 	}
-	if !isHTMXSwap(c.Request()) {
-		if v.Alerts, err = s.accountAlertRows(c, account.Key); err != nil {
+	if !isHTMXSwap(c.Request()) { // the rest of the page around the health region
+		act, err := s.store.AccountActivity(ctx, &account)
+		if err != nil {
 			return err
 		}
-		if v.Timeline, err = s.store.AccountTimeline(ctx, health, v.Notes, 30); err != nil {
+		v.Notes, v.Timeline, v.Recs = act.Notes, models.AccountTimeline(health, act, 30), health.Recommendations
+		v.Renewals = renewalsPanelOf(&account, act, s.now())
+		if currentMember(c).Role.Can(models.PermAssignCSM) { // the team is the CSM form's choices
+			if v.Team, err = s.team(c); err != nil {
+				return err
+			}
+		}
+		if v.Alerts, err = s.accountAlertRows(c, act.Alerts); err != nil {
 			return err
 		}
-		if v.Renewals, err = s.renewalsPanel(c, &account); err != nil {
-			return err
-		}
-		v.Recs = health.Recommendations
 	}
 	return render(c, http.StatusOK, views.AccountPage(v), views.AccountHealth(v))
 }
@@ -70,12 +66,8 @@ func windowParam(c echo.Context) (int, error) {
 
 // accountAlertRows are the account's unresolved alerts, most severe first, as rows the
 // viewer can act on.
-func (s *server) accountAlertRows(c echo.Context, key string) ([]views.AlertRowView, error) {
-	list, err := s.store.ListAlerts(c.Request().Context(), models.AlertFilter{Accounts: []string{key},
-		States: []string{models.AlertOpen, models.AlertSnoozed}})
-	if err != nil {
-		return nil, err
-	}
+func (s *server) accountAlertRows(c echo.Context, alerts []models.Alert) ([]views.AlertRowView, error) {
+	list := slices.Clone(alerts) // the activity is shared
 	sortAlerts(list)
 	base, err := s.alertRowBase(c)
 	if err != nil {

@@ -14,10 +14,10 @@ import (
 // cacheVersions are the version numbers triggers bump whenever the tables behind a
 // process's copies change (migrations 00007_health_reads and 00016): the catalog, the
 // settings (scorecard), the portfolio's accounts and latest health, the adoption
-// totals' inputs, the alerts (00019) and, on SQLite only, end users and their daily
-// usage.
+// totals' inputs, the alerts (00019), the account pages' activity and the team (00020)
+// and, on SQLite only, end users and their daily usage.
 type cacheVersions struct {
-	Catalog, Settings, Portfolio, Adoption, Usage, Alerts int64
+	Catalog, Settings, Portfolio, Adoption, Usage, Alerts, Activity int64
 }
 
 // healthCache is the process's copy of the scorecard and the metrics catalog, which
@@ -87,6 +87,8 @@ func (s *Store) readVersions(ctx context.Context) (cacheVersions, error) {
 			v.Usage = version
 		case "alerts":
 			v.Alerts = version
+		case "activity":
+			v.Activity = version
 		}
 	})
 	if err != nil {

@@ -273,3 +273,105 @@ func TestPortfolioCacheFollowsWritesOfOtherProcesses(t *testing.T) {
 		check("the next view", ownedInView(), "1")
 	})
 }
+
+// Process a keeps each viewed account's activity and the team; every change by
+// process b, in plain SQL, to what they show (notes, goals and their changes, alerts
+// and their changes, renewals and their history, the team) must show in a's next read,
+// and a read with nothing changed must not read again.
+func TestActivityCacheFollowsWritesOfOtherProcesses(t *testing.T) {
+	dbtest.EachTwoProcesses(t, func(t *testing.T, a, b *models.Store) {
+		ctx := context.Background()
+		mustDo := func(err error) {
+			t.Helper()
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, err := b.UpsertAccount(ctx, &models.Account{Key: "acme", Name: "Acme"})
+		mustDo(err)
+		acme, err := a.AccountByKey(ctx, "acme")
+		mustDo(err)
+		activity := func() string {
+			t.Helper()
+			act, err := a.AccountActivity(ctx, acme)
+			mustDo(err)
+			var parts []string
+			for _, n := range act.Notes {
+				parts = append(parts, "note "+n.Body+" by "+n.AuthorEmail)
+			}
+			for _, al := range act.Alerts {
+				parts = append(parts, "alert "+al.State+" "+al.Message)
+			}
+			for _, c := range act.Changes {
+				parts = append(parts, c.Text)
+			}
+			for _, r := range act.Renewals {
+				parts = append(parts, fmt.Sprintf("renewal %s %s, %d changes", r.Key, r.Outcome, len(act.History[r.ID])))
+			}
+			return strings.Join(parts, "; ")
+		}
+		team := func() string {
+			t.Helper()
+			ms, err := a.ListTeamMembers(ctx)
+			mustDo(err)
+			var emails []string
+			for _, m := range ms {
+				emails = append(emails, m.Email)
+			}
+			return strings.Join(emails, ",")
+		}
+		check := func(step, got, want string) {
+			t.Helper()
+			if got != want {
+				t.Fatalf("%s: process a shows %q, want %q", step, got, want)
+			}
+		}
+		now := time.Now().UTC().Truncate(time.Second)
+		at := func(minutes int) time.Time { return now.Add(time.Duration(minutes) * time.Minute) }
+		exec := func(sql string, args ...any) {
+			t.Helper()
+			mustDo(b.DB().Exec(sql, args...).Error)
+		}
+		check("nothing yet", activity(), "")
+		check("nobody", team(), "")
+		fills := a.ActivityFills()
+		check("again", activity(), "")
+		if n := a.ActivityFills(); n != fills {
+			t.Fatalf("nothing changed, yet the activity was read again (%d → %d reads)", fills, n)
+		}
+
+		exec("INSERT INTO team_members (email, role, created_at) VALUES ('ann@x.test', 'csm', ?)", now)
+		check("a member", team(), "ann@x.test")
+		exec("INSERT INTO notes (account_id, author_id, body, created_at) SELECT ?, id, 'Called Ann', ? FROM team_members", acme.ID, at(1))
+		check("a note", activity(), "note Called Ann by ann@x.test")
+		exec("UPDATE team_members SET email = 'ann@y.test'")
+		check("the author's new e-mail", activity(), "note Called Ann by ann@y.test")
+		check("the member's new e-mail", team(), "ann@y.test")
+
+		exec("INSERT INTO goals (account_id, title, metric, target, baseline, relevance, due_on, created_at, updated_at)"+
+			" VALUES (?, 'Adopt reports', 'breadth', 0.5, 0.2, 'renewal', ?, ?, ?)", acme.ID, models.Today().AddDays(30), now, now)
+		exec("INSERT INTO goal_events (goal_id, kind, actor_name, created_at) SELECT id, 'created', 'mia', ? FROM goals", at(2))
+		check("a goal's change", activity(), "note Called Ann by ann@y.test; Goal “Adopt reports” created")
+		exec("UPDATE goals SET title = 'Adopt dashboards'")
+		check("the goal's new title", activity(), "note Called Ann by ann@y.test; Goal “Adopt dashboards” created")
+
+		exec("INSERT INTO alerts (account_id, kind, severity, state, message, opened_at, updated_at)"+
+			" VALUES (?, 'gone_dark', 'warning', 'open', 'nobody signed in', ?, ?)", acme.ID, now, now)
+		check("an alert", activity(), "note Called Ann by ann@y.test; alert open nobody signed in; Goal “Adopt dashboards” created")
+		exec("INSERT INTO alert_events (alert_id, kind, actor_name, created_at) SELECT id, 'opened', 'Sightline', ? FROM alerts", at(3))
+		check("an alert's change", activity(), "note Called Ann by ann@y.test; alert open nobody signed in;"+
+			" Alert opened: nobody signed in; Goal “Adopt dashboards” created")
+		exec("UPDATE alerts SET state = 'resolved', resolution = 'acted', resolved_at = ?", now)
+		check("the alert resolved", activity(), "note Called Ann by ann@y.test; Alert opened: nobody signed in; Goal “Adopt dashboards” created")
+
+		exec("INSERT INTO renewals (account_id, key, due_on, created_at, updated_at) VALUES (?, 'fy27', ?, ?, ?)",
+			acme.ID, models.Today().AddDays(90), now, now)
+		check("a renewal", activity(), "note Called Ann by ann@y.test; Alert opened: nobody signed in; Goal “Adopt dashboards” created;"+
+			" renewal fy27 pending, 0 changes")
+		exec("INSERT INTO renewal_events (renewal_id, at, actor, change) SELECT id, ?, 'mia', 'created' FROM renewals", now)
+		check("a renewal's change", activity(), "note Called Ann by ann@y.test; Alert opened: nobody signed in; Goal “Adopt dashboards” created;"+
+			" renewal fy27 pending, 1 changes")
+		exec("DELETE FROM notes")
+		check("the note deleted", activity(), "Alert opened: nobody signed in; Goal “Adopt dashboards” created; renewal fy27 pending, 1 changes")
+	})
+}

@@ -49,6 +49,7 @@ type Store struct {
 	cache    *healthCache // scorecard and catalog, checked against stored versions
 	folio    *portfolioCache
 	views    *healthViewCache // account pages' health, on SQLite only (nil on PostgreSQL)
+	activity *activityCache   // account pages' notes, alerts, changes and renewals; the team
 	replicas *replicaSet      // read replicas, nil without
 	// filling lets concurrent misses of a cached copy wait for one read instead of
 	// each repeating it (every client's first view after a start or a change).
@@ -136,7 +137,7 @@ func Open(url string) (*Store, error) {
 	sqlDB.SetMaxIdleConns(conns)
 	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	store := &Store{db: db, dialect: dialect, cache: &healthCache{}, folio: &portfolioCache{},
-		filling: &singleflight.Group{}}
+		activity: &activityCache{}, filling: &singleflight.Group{}}
 	if dialect == SQLite { // where a 'usage' version exists (migration 00016)
 		store.views = &healthViewCache{}
 	}

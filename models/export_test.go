@@ -43,3 +43,10 @@ func (s *Store) HealthViewFills() int {
 	defer s.views.mu.Unlock()
 	return s.views.fills
 }
+
+// ActivityFills tells how often the store read an account's activity and kept it.
+func (s *Store) ActivityFills() int {
+	s.activity.mu.Lock()
+	defer s.activity.mu.Unlock()
+	return s.activity.fills
+}

@@ -128,6 +128,7 @@ func (s *Store) AccountHealthView(ctx context.Context, accountKey string, asOf D
 	if err != nil {
 		return nil, err
 	}
+	v.Activity = 0 // notes, goals, renewals and the team are no part of health
 	key := healthViewKey{accountKey, asOf}
 	if view := s.views.get(v, key); view != nil {
 		return view, nil

@@ -133,15 +133,6 @@ func (s *Store) TeamMemberByID(ctx context.Context, id int64) (*TeamMember, erro
 	return &m, nil
 }
 
-// ListTeamMembers returns every login, by email.
-func (s *Store) ListTeamMembers(ctx context.Context) ([]TeamMember, error) {
-	var ms []TeamMember
-	if err := s.db.WithContext(ctx).Order("email").Find(&ms).Error; err != nil {
-		return nil, fmt.Errorf("store: unable to list team members: %w", err)
-	}
-	return ms, nil
-}
-
 // CountTeamMembers tells whether any login exists.
 func (s *Store) CountTeamMembers(ctx context.Context) (int64, error) {
 	var n int64
