@@ -40,7 +40,7 @@ func (s *server) accountShow(c echo.Context) error {
 		v.Notes, v.Timeline, v.Recs = act.Notes, models.AccountTimeline(health, act, 30), health.Recommendations
 		v.Renewals = renewalsPanelOf(&account, act, s.now())
 		if currentMember(c).Role.Can(models.PermAssignCSM) { // the team is the CSM form's choices
-			if v.Team, err = s.team(c); err != nil {
+			if v.Team, err = s.store.ListTeamMembers(ctx); err != nil {
 				return err
 			}
 		}

@@ -69,7 +69,7 @@ func (s *server) alertRowBase(c echo.Context) (views.AlertRowView, error) {
 	r := views.AlertRowView{Me: me.Email, Today: models.DateOf(s.now()),
 		CanAct: me.Role.Can(models.PermActOnAlerts), CanGive: me.Role.Can(models.PermAssignAlerts)}
 	if r.CanGive {
-		members, err := s.team(c)
+		members, err := s.store.ListTeamMembers(c.Request().Context())
 		if err != nil {
 			return r, err
 		}
@@ -80,20 +80,6 @@ func (s *server) alertRowBase(c echo.Context) (views.AlertRowView, error) {
 		}
 	}
 	return r, nil
-}
-
-// team lists the team once per request: a page offers its members in several forms
-// (the account page's CSM field and each alert's owner).
-func (s *server) team(c echo.Context) ([]models.TeamMember, error) {
-	if t, ok := c.Get("team").([]models.TeamMember); ok {
-		return t, nil
-	}
-	t, err := s.store.ListTeamMembers(c.Request().Context())
-	if err != nil {
-		return nil, err
-	}
-	c.Set("team", t)
-	return t, nil
 }
 
 // alertHistory is GET /alerts/{id}/history: the alert's changes, for the inbox row.

@@ -12,18 +12,18 @@ import (
 // its notes, unresolved alerts, goal and alert changes, and renewals. It is shared
 // with later calls: callers must not modify it.
 type AccountActivity struct {
-	Notes    []Note                   // newest first, at most ActivityNotes
+	Notes    []Note                   // newest first, at most activityNotes
 	Alerts   []Alert                  // open and snoozed, newest first
-	Changes  []TimelineItem           // goal and alert changes, newest first, at most ActivityChanges
+	Changes  []TimelineItem           // goal and alert changes, newest first, at most activityChanges
 	Renewals []Renewal                // latest due first
 	History  map[int64][]RenewalEvent // each renewal's changes by renewal id, oldest first
 }
 
-// ActivityNotes and ActivityChanges bound the notes and the goal and alert changes an
+// activityNotes and activityChanges bound the notes and the goal and alert changes an
 // account's activity holds.
 const (
-	ActivityNotes   = 50
-	ActivityChanges = 30
+	activityNotes   = 50
+	activityChanges = 30
 )
 
 // activityCache is the process's copy of the account pages' activity, and of the
@@ -93,13 +93,13 @@ func (s *Store) AccountActivity(ctx context.Context, account *Account) (*Account
 func (s *Store) readActivity(ctx context.Context, account *Account) (*AccountActivity, error) {
 	a := &AccountActivity{}
 	var err error
-	if a.Notes, err = s.ListNotes(ctx, account.ID, ActivityNotes); err != nil {
+	if a.Notes, err = s.ListNotes(ctx, account.ID, activityNotes); err != nil {
 		return nil, err
 	}
 	if a.Alerts, err = s.ListAlerts(ctx, AlertFilter{Accounts: []string{account.Key}, States: []string{AlertOpen, AlertSnoozed}}); err != nil {
 		return nil, err
 	}
-	if a.Changes, err = s.accountChanges(ctx, account.ID, ActivityChanges); err != nil {
+	if a.Changes, err = s.accountChanges(ctx, account.ID, activityChanges); err != nil {
 		return nil, err
 	}
 	if a.Renewals, a.History, err = s.AccountRenewals(ctx, account.ID); err != nil {

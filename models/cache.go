@@ -44,8 +44,8 @@ type versionsOnce struct {
 // ReadOnlyView marks ctx as one view that writes nothing: the cache versions are read
 // once, at the first copy it uses, and every later copy is checked against them. Each
 // copy's data is still read after its version, so no copy can keep data older than
-// its version says; the view sees every copy as of that one moment. A view that wrote
-// would not see its own write in a copy, so writes must not use it.
+// its version says, and the view shows nothing older than that first read. A view that
+// wrote would not see its own write in a copy, so writes must not use it.
 func ReadOnlyView(ctx context.Context) context.Context {
 	return context.WithValue(ctx, onceKey{}, &versionsOnce{})
 }

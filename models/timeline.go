@@ -15,7 +15,7 @@ type TimelineItem struct {
 
 // AccountTimeline is what happened at an account, newest first: notes, goal changes,
 // alert changes, health colour changes and entitlement changes, at most limit items
-// (no more than ActivityChanges). It is drawn from what the account page has read: the
+// (at most 30, the changes an activity holds). It is drawn from what the page read: the
 // account's activity and its health view, with the entitlements and stored colours.
 func AccountTimeline(view *HealthView, act *AccountActivity, limit int) []TimelineItem {
 	out := slices.Clone(act.Changes)
