@@ -14,18 +14,16 @@ import (
 	"sightline/views"
 )
 
-// renewalsPanel gathers the account page's renewals region.
+// renewalsPanel reads the account page's renewals region (after a write to it; the
+// page itself draws it from the account's activity).
 func (s *server) renewalsPanel(c echo.Context, account *models.Account) (views.RenewalsPanelView, error) {
-	act, err := s.store.AccountActivity(c.Request().Context(), account)
-	if err != nil {
-		return views.RenewalsPanelView{}, err
-	}
-	return renewalsPanelOf(account, act, s.now()), nil
+	rs, history, err := s.store.AccountRenewals(c.Request().Context(), account.ID)
+	return renewalsPanelOf(account, rs, history, s.now()), err
 }
 
-func renewalsPanelOf(account *models.Account, act *models.AccountActivity, now time.Time) views.RenewalsPanelView {
+func renewalsPanelOf(account *models.Account, rs []models.Renewal, history map[int64][]models.RenewalEvent, now time.Time) views.RenewalsPanelView {
 	return views.RenewalsPanelView{AccountKey: account.Key, ARR: account.ARR, Today: models.DateOf(now),
-		Renewals: act.Renewals, History: act.History}
+		Renewals: rs, History: history}
 }
 
 // renewalRecord is POST /accounts/{key}/renewals: records an outcome of a renewal on

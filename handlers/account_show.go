@@ -38,7 +38,7 @@ func (s *server) accountShow(c echo.Context) error {
 			return err
 		}
 		v.Notes, v.Timeline, v.Recs = act.Notes, models.AccountTimeline(health, act, 30), health.Recommendations
-		v.Renewals = renewalsPanelOf(&account, act, s.now())
+		v.Renewals = renewalsPanelOf(&account, act.Renewals, act.History, s.now())
 		if currentMember(c).Role.Can(models.PermAssignCSM) { // the team is the CSM form's choices
 			if v.Team, err = s.store.ListTeamMembers(ctx); err != nil {
 				return err
