@@ -70,8 +70,8 @@ func TestRenewalOutcomeOnAccountPage(t *testing.T) {
 		if err != nil || r.Outcome != models.OutcomeExpanded || r.ARRAfter == nil || *r.ARRAfter != 15000 || r.DueOn.String() != "2027-01-15" || r.ARRBefore != 12000 {
 			t.Fatalf("stored: %+v %v", r, err)
 		}
-		hist, _ := s.RenewalHistory(context.Background(), r.ID)
-		if len(hist) != 2 || hist[1].Actor == "" {
+		_, histories, _ := s.AccountRenewals(context.Background(), r.AccountID)
+		if hist := histories[r.ID]; len(hist) != 2 || hist[1].Actor == "" {
 			t.Errorf("history: %+v", hist)
 		}
 

@@ -337,15 +337,6 @@ func (s *Store) AccountRenewals(ctx context.Context, accountID int64) ([]Renewal
 	return rs, history, nil
 }
 
-// RenewalHistory lists a renewal's changes, oldest first.
-func (s *Store) RenewalHistory(ctx context.Context, renewalID int64) ([]RenewalEvent, error) {
-	var es []RenewalEvent
-	if err := s.db.WithContext(ctx).Where("renewal_id = ?", renewalID).Order("at, id").Find(&es).Error; err != nil {
-		return nil, fmt.Errorf("store: unable to read a renewal's history: %w", err)
-	}
-	return es, nil
-}
-
 // DeleteRenewal removes a renewal and its history; the account's renewal_on follows
 // its remaining pending renewals.
 func (s *Store) DeleteRenewal(ctx context.Context, accountKey, key string) error {

@@ -71,10 +71,11 @@ func TestRenewalsFollowAndKeepHistory(t *testing.T) {
 		// Writing the same again changes nothing and adds no history.
 		put(models.Renewal{Key: "fy26", DueOn: models.NewDate(2026, time.January, 31), ARRBefore: 10000,
 			Outcome: models.OutcomeExpanded, ARRAfter: ptr(12000.0), ClosedOn: ptr(models.NewDate(2026, time.January, 20)), Note: "added insights"})
-		history, err := s.RenewalHistory(ctx, r.ID)
+		_, histories, err := s.AccountRenewals(ctx, r.AccountID)
 		if err != nil {
 			t.Fatal(err)
 		}
+		history := histories[r.ID]
 		if len(history) != 2 || !strings.HasPrefix(history[0].Change, "created: due 2026-01-31, ARR 10000, pending") ||
 			history[1].Change != "outcome pending → expanded; ARR after none → 12000; closed none → 2026-01-20; note: added insights" ||
 			history[1].Actor != "mia@x.test" {
@@ -175,8 +176,8 @@ func TestRenewalsCSVRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 		r, _ := s.RenewalByKey(ctx, "acme", "fy26")
-		if h, _ := s.RenewalHistory(ctx, r.ID); len(h) != 1 || h[0].Actor != "CSV import" {
-			t.Errorf("history after a re-import: %+v", h)
+		if _, hs, _ := s.AccountRenewals(ctx, r.AccountID); len(hs[r.ID]) != 1 || hs[r.ID][0].Actor != "CSV import" {
+			t.Errorf("history after a re-import: %+v", hs[r.ID])
 		}
 
 		bad := "account,key,due_on,arr_before,outcome,arr_after,closed_on,note\n" +
